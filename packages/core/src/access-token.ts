@@ -1,0 +1,239 @@
+import {
+  createRemoteJWKSet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
+import { looksLikeGuestCredential } from './credential.js';
+import { GuestmodeError } from './errors.js';
+
+/**
+ * Asymmetric algorithms only: an HMAC or `none` token can never pass, whatever the header says
+ * (this closes algorithm confusion with the provider's public key). Logto signs ES384.
+ */
+export const DEFAULT_ACCESS_TOKEN_ALGORITHMS = [
+  'ES384',
+  'ES256',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+] as const;
+
+export interface AccessTokenVerifierOptions {
+  /** The provider's issuer, e.g. `https://tenant.logto.app/oidc` or `http://localhost:3001/oidc`. */
+  readonly issuer: string;
+  /** The API resource indicator(s) the token must be issued for (`aud`). */
+  readonly audience: string | readonly string[];
+  /** The JWKS URL. Default: `jwks_uri` from the issuer's discovery document. */
+  readonly jwksUri?: string;
+  /** Allowed `alg` values. Default: {@link DEFAULT_ACCESS_TOKEN_ALGORITHMS} (asymmetric only). */
+  readonly algorithms?: readonly string[];
+  /**
+   * Required JWT `typ` header. Default `at+jwt` (RFC 9068, what Logto issues), which is also what
+   * tells an access token from an ID token. `false` skips the check for providers that send
+   * `JWT`; ID tokens are then still refused by their `nonce`/`at_hash` claims.
+   */
+  readonly typ?: string | false;
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 10. */
+  readonly clockToleranceSeconds?: number;
+  /** Scopes the token must all carry (space-separated `scope` claim). Default none. */
+  readonly requiredScopes?: readonly string[];
+  /** How long fetched keys are trusted before a refetch, in ms. Default 10 minutes. */
+  readonly jwksCacheMaxAgeMs?: number;
+  /** Minimum time between refetches triggered by an unknown `kid`, in ms. Default 30 s. */
+  readonly jwksCooldownMs?: number;
+  /** Time limit of the discovery and JWKS requests, in ms. Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface VerifiedAccessToken {
+  /** The user's id: the verified token's `sub`. */
+  readonly userId: string;
+  readonly claims: JWTPayload;
+}
+
+export interface AccessTokenVerifier {
+  verify(token: string): Promise<VerifiedAccessToken>;
+}
+
+function invalid(message: string, cause?: unknown): GuestmodeError {
+  return new GuestmodeError('invalid_access_token', message, cause ? { cause } : undefined);
+}
+
+function describe(error: unknown): GuestmodeError {
+  if (error instanceof GuestmodeError) return error;
+  if (error instanceof joseErrors.JWTExpired)
+    return invalid('The access token has expired.', error);
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return invalid(`The access token's "${error.claim}" claim is not acceptable.`, error);
+  }
+  if (error instanceof joseErrors.JWKSNoMatchingKey) {
+    return invalid("The access token was not signed by one of the provider's keys.", error);
+  }
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
+    return new GuestmodeError('provider_unavailable', "The provider's keys could not be fetched.", {
+      cause: error,
+    });
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) {
+    return invalid('The access token is signed with an algorithm that is not allowed.', error);
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) {
+    return invalid("The access token's signature is not valid.", error);
+  }
+  if (error instanceof joseErrors.JOSEError)
+    return invalid('The access token is not valid.', error);
+  if (error instanceof TypeError || error instanceof SyntaxError) {
+    return invalid('The access token is malformed.', error);
+  }
+  // A network failure while fetching the JWKS.
+  return new GuestmodeError('provider_unavailable', "The provider's keys could not be fetched.", {
+    cause: error,
+  });
+}
+
+function validateOptions(options: AccessTokenVerifierOptions): void {
+  const url = (value: unknown, path: string) => {
+    if (typeof value !== 'string' || !URL.canParse(value)) {
+      throw new TypeError(`${path} must be an absolute URL`);
+    }
+  };
+  url(options.issuer, 'accessTokens.issuer');
+  if (options.jwksUri !== undefined) url(options.jwksUri, 'accessTokens.jwksUri');
+  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
+  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => !a)) {
+    throw new TypeError('accessTokens.audience must be a non-empty string or list of strings');
+  }
+  if (options.algorithms !== undefined) {
+    if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) {
+      throw new TypeError('accessTokens.algorithms must be a non-empty list');
+    }
+    for (const alg of options.algorithms) {
+      if (!(DEFAULT_ACCESS_TOKEN_ALGORITHMS as readonly string[]).includes(alg)) {
+        throw new TypeError(
+          `accessTokens.algorithms: "${alg}" is not allowed (asymmetric JWS algorithms only)`,
+        );
+      }
+    }
+  }
+  const tolerance = options.clockToleranceSeconds;
+  if (
+    tolerance !== undefined &&
+    !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 300)
+  ) {
+    throw new TypeError('accessTokens.clockToleranceSeconds must be between 0 and 300');
+  }
+}
+
+/**
+ * Verifies OIDC access tokens (RFC 9068 JWTs) against the provider's published keys: signature,
+ * `alg` allow-list, `typ`, issuer, audience, expiry and not-before. The user id is the verified
+ * `sub`, never anything from the request. Keys are fetched once and cached; an unknown `kid`
+ * (key rotation) triggers a refetch, rate limited by `jwksCooldownMs`.
+ *
+ * @example
+ * ```ts
+ * const verifier = createAccessTokenVerifier({
+ *   issuer: 'http://localhost:3001/oidc',
+ *   audience: 'https://api.bookstore.local',
+ * });
+ * const { userId } = await verifier.verify(bearerToken);
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc9068 JWT profile for OAuth 2.0 access tokens
+ */
+export function createAccessTokenVerifier(
+  options: AccessTokenVerifierOptions,
+): AccessTokenVerifier {
+  validateOptions(options);
+  const issuer = options.issuer;
+  const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
+  const algorithms = [...(options.algorithms ?? DEFAULT_ACCESS_TOKEN_ALGORITHMS)];
+  const typ = options.typ === undefined ? 'at+jwt' : options.typ;
+  const clockTolerance = options.clockToleranceSeconds ?? 10;
+  const timeoutDuration = options.timeoutMs ?? 5_000;
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+
+  const discoverKeys = async (): Promise<JWTVerifyGetKey> => {
+    let jwksUri = options.jwksUri;
+    if (!jwksUri) {
+      const discoveryUrl = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      let document: { issuer?: unknown; jwks_uri?: unknown };
+      try {
+        const response = await fetch(discoveryUrl, {
+          signal: AbortSignal.timeout(timeoutDuration),
+          headers: { accept: 'application/json' },
+        });
+        if (!response.ok) throw new Error(`discovery answered ${response.status}`);
+        document = (await response.json()) as typeof document;
+      } catch (cause) {
+        throw new GuestmodeError(
+          'provider_unavailable',
+          "The provider's discovery document could not be fetched.",
+          { cause },
+        );
+      }
+      // OpenID Connect Discovery 1.0 §4.3: the document's issuer must be the one we trust.
+      if (document.issuer !== issuer || typeof document.jwks_uri !== 'string') {
+        throw new GuestmodeError(
+          'provider_unavailable',
+          "The provider's discovery document does not match the configured issuer.",
+        );
+      }
+      jwksUri = document.jwks_uri;
+    }
+    return createRemoteJWKSet(new URL(jwksUri), {
+      cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+      cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      timeoutDuration,
+    });
+  };
+
+  return {
+    async verify(token: string): Promise<VerifiedAccessToken> {
+      if (typeof token !== 'string' || token.length === 0) throw invalid('No access token.');
+      if (looksLikeGuestCredential(token)) {
+        throw invalid('A guest credential is not an access token.');
+      }
+      if (token.length > 16_384) throw invalid('The access token is too long.');
+      if (!keys) {
+        keys = discoverKeys();
+        // A failed discovery is retried by the next request rather than cached forever.
+        keys.catch(() => {
+          keys = undefined;
+        });
+      }
+      try {
+        const { payload } = await jwtVerify(token, await keys, {
+          issuer,
+          audience,
+          algorithms,
+          clockTolerance,
+          ...(typ ? { typ } : {}),
+        });
+        if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+          throw invalid('The access token has no subject.');
+        }
+        if (payload.exp === undefined) throw invalid('The access token has no expiry.');
+        if ('nonce' in payload || 'at_hash' in payload) {
+          throw invalid('An ID token is not an access token.');
+        }
+        if (options.requiredScopes?.length) {
+          const granted = new Set(
+            typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+          );
+          const missing = options.requiredScopes.filter((s) => !granted.has(s));
+          if (missing.length > 0) throw invalid('The access token lacks a required scope.');
+        }
+        return { userId: payload.sub, claims: payload };
+      } catch (error) {
+        throw describe(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Guest credentials are opaque `gm_<id>.<secret>` strings (the Lucia v3 scheme):
+ * - `id`: 128 random bits, base64url (22 chars); it is public (the guest's id).
+ * - `secret`: 256 random bits, base64url (43 chars); only its SHA-256 is stored.
+ *
+ * Verifying costs one hash and one constant-time comparison against the row that must be read
+ * anyway (status, expiry, attributes), so there is no signature on the hot path, nothing to
+ * forge without the database, and revocation (merge, expiry, purge) takes effect at once.
+ * A JWT would still need that row read to refuse a merged guest, and would cost an asymmetric
+ * signature per guest. See docs/architecture.md, "The guest credential".
+ */
+const PREFIX = 'gm_';
+const ID_LENGTH = 22;
+const SECRET_LENGTH = 43;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+export interface ParsedCredential {
+  readonly guestId: string;
+  readonly secret: string;
+}
+
+export function generateCredential(): { guestId: string; secret: string; token: string } {
+  const bytes = randomBytes(48);
+  const guestId = bytes.subarray(0, 16).toString('base64url');
+  const secret = bytes.subarray(16).toString('base64url');
+  return { guestId, secret, token: `${PREFIX}${guestId}.${secret}` };
+}
+
+/** Parses a presented credential; `null` when it cannot be one of ours (no database read). */
+export function parseCredential(token: string): ParsedCredential | null {
+  if (
+    typeof token !== 'string' ||
+    token.length !== PREFIX.length + ID_LENGTH + 1 + SECRET_LENGTH ||
+    !token.startsWith(PREFIX) ||
+    token.charCodeAt(PREFIX.length + ID_LENGTH) !== 0x2e /* . */
+  ) {
+    return null;
+  }
+  const guestId = token.slice(PREFIX.length, PREFIX.length + ID_LENGTH);
+  const secret = token.slice(PREFIX.length + ID_LENGTH + 1);
+  if (!BASE64URL.test(guestId) || !BASE64URL.test(secret)) return null;
+  return { guestId, secret };
+}
+
+/** True when a string has the shape of a guest credential (used to refuse it as an access token). */
+export function looksLikeGuestCredential(token: string): boolean {
+  return typeof token === 'string' && token.startsWith(PREFIX) && !token.includes('eyJ');
+}
+
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+export function secretMatches(secret: string, storedHash: Uint8Array): boolean {
+  const actual = hashSecret(secret);
+  return storedHash.length === actual.length && timingSafeEqual(actual, storedHash);
+}

@@ -1,0 +1,47 @@
+/**
+ * Guestmode core: guest sessions, anonymous profiles and the exactly-once merge of a guest into
+ * an OpenID Connect user. Framework-free; storage adapters are in `@guestmode/core/sqlite` and
+ * `@guestmode/core/postgres`.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  type AccessTokenVerifier,
+  type AccessTokenVerifierOptions,
+  createAccessTokenVerifier,
+  DEFAULT_ACCESS_TOKEN_ALGORITHMS,
+  type VerifiedAccessToken,
+} from './access-token.js';
+export { isValidAttributeName, MAX_JSON_DEPTH } from './attributes.js';
+export { looksLikeGuestCredential, parseCredential } from './credential.js';
+export { parseDuration } from './duration.js';
+export {
+  createGuestmode,
+  type Guest,
+  Guestmode,
+  type GuestmodeOptions,
+  type GuestSession,
+  type MergeOptions,
+  type MergeResponse,
+  toProfile,
+} from './engine.js';
+export { GuestmodeError, type GuestmodeErrorCode, isGuestmodeError } from './errors.js';
+export type { MergeChange, MergePreview, MergeResult } from './merge/plan.js';
+export {
+  BUILT_IN_RULES,
+  type BuiltInRuleName,
+  builtInRules,
+  type MergeConflict,
+  type MergeRule,
+  type MergeRuleInput,
+  type MergeRuleResult,
+} from './merge/rules.js';
+export type {
+  GuestStats,
+  GuestStorage,
+  MergeTransaction,
+  Principal,
+  StorageLimits,
+  StoredAttribute,
+} from './storage/types.js';

@@ -1,0 +1,391 @@
+import Database from 'better-sqlite3';
+import { assertGuestActive, assertWithinLimits, checkMergeable } from './checks.js';
+import { Gate } from './gate.js';
+import {
+  type GuestRow,
+  type GuestStats,
+  type GuestStorage,
+  type MergeOutcome,
+  type MergeWork,
+  type NewGuestRow,
+  ownerKey,
+  type Principal,
+  type StorageLimits,
+  type StoredAttribute,
+} from './types.js';
+
+export interface SqliteStorageOptions {
+  /**
+   * A file path, `:memory:`, or an open `better-sqlite3` Database. Pass your app's own Database
+   * to have merge rules move your tables in the same transaction as the guest.
+   */
+  readonly database: string | Database.Database;
+  /**
+   * `normal` (default): WAL with synchronous=NORMAL: durable across process crashes, a power loss
+   * may drop the last commits. `full`: every commit is synced to disk.
+   */
+  readonly synchronous?: 'normal' | 'full';
+}
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE gm_guests (
+     id TEXT PRIMARY KEY,
+     secret_hash BLOB NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     merged_into TEXT,
+     merged_at INTEGER,
+     merge_result TEXT
+   ) WITHOUT ROWID;
+   CREATE INDEX gm_guests_expires_at ON gm_guests (expires_at);
+   CREATE TABLE gm_attributes (
+     owner TEXT NOT NULL,
+     name TEXT NOT NULL,
+     value TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (owner, name)
+   ) WITHOUT ROWID;
+   CREATE TABLE gm_counters (
+     name TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
+];
+
+interface RawGuest {
+  id: string;
+  secret_hash: Buffer;
+  created_at: number;
+  expires_at: number;
+  merged_into: string | null;
+  merged_at: number | null;
+  merge_result: string | null;
+}
+
+interface RawAttribute {
+  name: string;
+  value: string;
+  updated_at: number;
+}
+
+function toGuest(row: RawGuest): GuestRow {
+  return {
+    id: row.id,
+    secretHash: row.secret_hash,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    mergedInto: row.merged_into,
+    mergedAt: row.merged_at,
+    mergeResult: row.merge_result,
+  };
+}
+
+function toAttribute(row: RawAttribute): StoredAttribute {
+  return { name: row.name, value: row.value, updatedAt: row.updated_at };
+}
+
+/**
+ * Opens (and migrates) a SQLite store: the embedded default.
+ *
+ * @example
+ * ```ts
+ * import { createGuestmode } from '@guestmode/core';
+ * import { openSqliteStorage } from '@guestmode/core/sqlite';
+ *
+ * const guestmode = createGuestmode({ storage: await openSqliteStorage({ database: './data/guestmode.db' }) });
+ * ```
+ */
+export async function openSqliteStorage(options: SqliteStorageOptions): Promise<GuestStorage> {
+  const storage = new SqliteStorage(options);
+  await storage.migrate();
+  return storage;
+}
+
+class SqliteStorage implements GuestStorage {
+  readonly dialect = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #ownsDb: boolean;
+  readonly #gate = new Gate();
+  #statements: ReturnType<SqliteStorage['prepare']> | undefined;
+
+  constructor(options: SqliteStorageOptions) {
+    if (typeof options.database === 'string') {
+      this.#db = new Database(options.database);
+      this.#ownsDb = true;
+    } else if (options.database && typeof options.database.prepare === 'function') {
+      this.#db = options.database;
+      this.#ownsDb = false;
+    } else {
+      throw new TypeError('options.database must be a path or a better-sqlite3 Database');
+    }
+    const synchronous = options.synchronous ?? 'normal';
+    if (synchronous !== 'normal' && synchronous !== 'full') {
+      throw new TypeError('options.synchronous must be "normal" or "full"');
+    }
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
+    // Several processes may share the file (CLI purge beside the server): wait, don't fail.
+    this.#db.pragma('busy_timeout = 5000');
+  }
+
+  get #s() {
+    if (!this.#statements) throw new TypeError('SQLite storage used before migrate()');
+    return this.#statements;
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.#db;
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS gm_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    db.transaction(() => {
+      const row = db.prepare('SELECT MAX(version) AS v FROM gm_migrations').get() as {
+        v: number | null;
+      };
+      for (let version = (row.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
+        db.exec(MIGRATIONS[version - 1]!);
+        db.prepare('INSERT INTO gm_migrations (version, applied_at) VALUES (?, ?)').run(
+          version,
+          Date.now(),
+        );
+      }
+    }).immediate();
+    this.#statements = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.#db;
+    return {
+      insertGuest: db.prepare(
+        'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?)',
+      ),
+      getGuest: db.prepare('SELECT * FROM gm_guests WHERE id = ?'),
+      extendGuest: db.prepare(
+        'UPDATE gm_guests SET expires_at = ? WHERE id = ? AND merged_into IS NULL AND expires_at < ?',
+      ),
+      readAttributes: db.prepare(
+        'SELECT name, value, updated_at FROM gm_attributes WHERE owner = ? ORDER BY name',
+      ),
+      profileSize: db.prepare(
+        'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM gm_attributes WHERE owner = ? AND name <> ?',
+      ),
+      upsertAttribute: db.prepare(
+        `INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size, updated_at = excluded.updated_at`,
+      ),
+      deleteAttribute: db.prepare('DELETE FROM gm_attributes WHERE owner = ? AND name = ?'),
+      deleteOwner: db.prepare('DELETE FROM gm_attributes WHERE owner = ?'),
+      markMerged: db.prepare(
+        'UPDATE gm_guests SET merged_into = ?, merged_at = ?, merge_result = ?, expires_at = MAX(expires_at, ?) WHERE id = ?',
+      ),
+      expiredBatch: db.prepare(
+        'SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests WHERE expires_at <= ? LIMIT ?',
+      ),
+      deleteGuest: db.prepare('DELETE FROM gm_guests WHERE id = ?'),
+      addCounter: db.prepare('UPDATE gm_counters SET value = value + ? WHERE name = ?'),
+      counters: db.prepare('SELECT name, value FROM gm_counters'),
+      guestCounts: db.prepare(
+        `SELECT
+           COUNT(*) AS total,
+           COALESCE(SUM(merged_into IS NOT NULL), 0) AS merged,
+           COALESCE(SUM(merged_into IS NULL AND expires_at > ?), 0) AS active
+         FROM gm_guests`,
+      ),
+    };
+  }
+
+  /** Runs a synchronous operation at once, or behind an async transaction that holds the gate. */
+  #run<T>(fn: () => T): Promise<T> {
+    if (this.#gate.idle) {
+      try {
+        return Promise.resolve(fn());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#gate.run(fn);
+  }
+
+  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
+    return this.#run(() => {
+      const s = this.#s;
+      if (attributes.length === 0) {
+        s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
+        return;
+      }
+      this.#db.transaction(() => {
+        s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
+        const owner = `g:${guest.id}`;
+        for (const a of attributes) {
+          s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
+        }
+      })();
+    });
+  }
+
+  getGuest(id: string): Promise<GuestRow | null> {
+    return this.#run(() => {
+      const row = this.#s.getGuest.get(id) as RawGuest | undefined;
+      return row ? toGuest(row) : null;
+    });
+  }
+
+  getGuestWithAttributes(
+    id: string,
+  ): Promise<{ guest: GuestRow; attributes: StoredAttribute[] } | null> {
+    return this.#run(() => {
+      const row = this.#s.getGuest.get(id) as RawGuest | undefined;
+      if (!row) return null;
+      const attributes = (this.#s.readAttributes.all(`g:${id}`) as RawAttribute[]).map(toAttribute);
+      return { guest: toGuest(row), attributes };
+    });
+  }
+
+  extendGuest(id: string, expiresAt: number): Promise<void> {
+    return this.#run(() => {
+      this.#s.extendGuest.run(expiresAt, id, expiresAt);
+    });
+  }
+
+  readAttributes(owner: Principal): Promise<StoredAttribute[]> {
+    return this.#run(() =>
+      (this.#s.readAttributes.all(ownerKey(owner)) as RawAttribute[]).map(toAttribute),
+    );
+  }
+
+  putAttribute(
+    owner: Principal,
+    attribute: StoredAttribute,
+    limits: StorageLimits,
+    now: number,
+  ): Promise<void> {
+    return this.#run(() => {
+      const s = this.#s;
+      const key = ownerKey(owner);
+      const size = Buffer.byteLength(attribute.value);
+      this.#db
+        .transaction(() => {
+          if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+          const current = s.profileSize.get(key, attribute.name) as {
+            count: number;
+            bytes: number;
+          };
+          assertWithinLimits(current.count + 1, current.bytes + size, limits);
+          s.upsertAttribute.run(key, attribute.name, attribute.value, size, attribute.updatedAt);
+        })
+        .immediate();
+    });
+  }
+
+  deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean> {
+    return this.#run(() =>
+      this.#db
+        .transaction(() => {
+          if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+          return this.#s.deleteAttribute.run(ownerKey(owner), name).changes > 0;
+        })
+        .immediate(),
+    );
+  }
+
+  #assertGuestWritable(id: string, now: number): void {
+    const row = this.#s.getGuest.get(id) as RawGuest | undefined;
+    assertGuestActive(row ? toGuest(row) : null, now);
+  }
+
+  merge(work: MergeWork): Promise<MergeOutcome> {
+    return this.#gate.run(async () => {
+      const db = this.#db;
+      const s = this.#s;
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const row = s.getGuest.get(work.guestId) as RawGuest | undefined;
+        const early = checkMergeable(row ? toGuest(row) : null, work);
+        if (early) {
+          db.exec('ROLLBACK');
+          return early;
+        }
+        const guestOwner = `g:${work.guestId}`;
+        const userOwner = `u:${work.userId}`;
+        const guestAttributes = (s.readAttributes.all(guestOwner) as RawAttribute[]).map(
+          toAttribute,
+        );
+        const userAttributes = (s.readAttributes.all(userOwner) as RawAttribute[]).map(toAttribute);
+        const plan = await work.plan(guestAttributes, userAttributes, {
+          dialect: 'sqlite',
+          handle: db,
+        });
+        if (work.dryRun) {
+          db.exec('ROLLBACK');
+          return { status: 'previewed', result: plan.result };
+        }
+        for (const a of plan.writes) {
+          s.upsertAttribute.run(
+            userOwner,
+            a.name,
+            a.value,
+            Buffer.byteLength(a.value),
+            a.updatedAt,
+          );
+        }
+        for (const name of plan.deletes) s.deleteAttribute.run(userOwner, name);
+        s.deleteOwner.run(guestOwner);
+        s.markMerged.run(work.userId, work.now, plan.result, work.retainUntil, work.guestId);
+        db.exec('COMMIT');
+        return { status: 'merged', result: plan.result };
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
+  purgeExpired(now: number, batchSize: number): Promise<number> {
+    return this.#run(() => {
+      const s = this.#s;
+      return this.#db
+        .transaction(() => {
+          const rows = s.expiredBatch.all(now, batchSize) as { id: string; merged: number }[];
+          let merged = 0;
+          for (const row of rows) {
+            s.deleteOwner.run(`g:${row.id}`);
+            s.deleteGuest.run(row.id);
+            merged += row.merged;
+          }
+          if (rows.length > 0) {
+            s.addCounter.run(rows.length - merged, 'purged_expired');
+            if (merged > 0) s.addCounter.run(merged, 'purged_merged');
+          }
+          return rows.length;
+        })
+        .immediate();
+    });
+  }
+
+  stats(now: number): Promise<GuestStats> {
+    return this.#run(() => {
+      const counts = this.#s.guestCounts.get(now) as {
+        total: number;
+        merged: number;
+        active: number;
+      };
+      const counters = Object.fromEntries(
+        (this.#s.counters.all() as { name: string; value: number }[]).map((r) => [r.name, r.value]),
+      );
+      const purgedExpired = counters.purged_expired ?? 0;
+      const purgedMerged = counters.purged_merged ?? 0;
+      return {
+        active: counts.active,
+        merged: counts.merged + purgedMerged,
+        expired: purgedExpired,
+        created: counts.total + purgedExpired + purgedMerged,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#gate.run(() => undefined);
+    if (this.#ownsDb && this.#db.open) this.#db.close();
+  }
+}

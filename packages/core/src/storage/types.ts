@@ -1,0 +1,145 @@
+/**
+ * The storage contract. It is shaped by Guestmode's operations, not by tables: each method is one
+ * atomic step (a guest created with its first attributes, a write that re-checks the guest under
+ * lock, a merge that runs entirely inside one transaction). Every adapter passes the shared
+ * conformance suite in `./conformance.ts`.
+ */
+
+/** Whose attributes: a guest (by guest id) or an identified user (by the OIDC `sub`). */
+export interface Principal {
+  readonly kind: 'guest' | 'user';
+  readonly id: string;
+}
+
+/** An attribute as stored: `value` is JSON text, `updatedAt` epoch milliseconds. */
+export interface StoredAttribute {
+  readonly name: string;
+  readonly value: string;
+  readonly updatedAt: number;
+}
+
+export interface GuestRow {
+  readonly id: string;
+  readonly secretHash: Uint8Array;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** The user this guest was merged into; `null` while the guest is active. */
+  readonly mergedInto: string | null;
+  readonly mergedAt: number | null;
+  /** The merge result (JSON), kept so that a retry answers exactly what the first call did. */
+  readonly mergeResult: string | null;
+}
+
+export interface NewGuestRow {
+  readonly id: string;
+  readonly secretHash: Uint8Array;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+export interface StorageLimits {
+  readonly maxValueBytes: number;
+  readonly maxProfileBytes: number;
+  readonly maxAttributes: number;
+}
+
+/**
+ * Handed to merge rules so that an app's own rows move in the same transaction as the guest:
+ * `handle` is the `better-sqlite3` Database (inside the transaction) or the `pg` PoolClient.
+ */
+export interface MergeTransaction {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly handle: unknown;
+}
+
+export interface MergePlan {
+  /** User attributes to write (insert or replace). */
+  readonly writes: readonly StoredAttribute[];
+  /** User attributes to delete. */
+  readonly deletes: readonly string[];
+  /** The result to store with the merged guest and to return to retries (JSON). */
+  readonly result: string;
+}
+
+export interface MergeWork {
+  readonly guestId: string;
+  readonly userId: string;
+  readonly now: number;
+  /** Until when the merged guest's record (and so its idempotent result) is kept. */
+  readonly retainUntil: number;
+  /** Compute everything and roll back: a preview. */
+  readonly dryRun: boolean;
+  /**
+   * Runs inside the transaction, after the guest is locked and checked, with both profiles as
+   * they are under that lock. Throwing aborts the merge and rolls everything back.
+   */
+  plan(
+    guest: readonly StoredAttribute[],
+    user: readonly StoredAttribute[],
+    transaction: MergeTransaction,
+  ): MergePlan | Promise<MergePlan>;
+}
+
+export type MergeOutcome =
+  /** This call merged the guest. */
+  | { readonly status: 'merged'; readonly result: string }
+  /** The guest had already been merged into the same user: the stored result. */
+  | { readonly status: 'replayed'; readonly result: string }
+  /** `dryRun`: what would happen; nothing was changed. */
+  | { readonly status: 'previewed'; readonly result: string };
+
+export interface GuestStats {
+  /** Active (not merged, not expired) guests. */
+  readonly active: number;
+  /** Guests merged into a user, counting those already purged. */
+  readonly merged: number;
+  /** Guests that expired without being merged and were purged. */
+  readonly expired: number;
+  /** All guests ever created (active + merged + expired + expired-but-not-yet-purged). */
+  readonly created: number;
+}
+
+export interface GuestStorage {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
+  migrate(): Promise<void>;
+  /** Creates a guest together with its first attributes, atomically. */
+  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void>;
+  getGuest(id: string): Promise<GuestRow | null>;
+  /** The read path in one round trip: the guest row and its attributes. */
+  getGuestWithAttributes(
+    id: string,
+  ): Promise<{ guest: GuestRow; attributes: StoredAttribute[] } | null>;
+  /** Moves an active guest's expiry forward (never backward). */
+  extendGuest(id: string, expiresAt: number): Promise<void>;
+  readAttributes(owner: Principal): Promise<StoredAttribute[]>;
+  /**
+   * Inserts or replaces one attribute, enforcing `limits` on the whole profile atomically. For a
+   * guest owner the guest is re-checked under lock: a write never lands in a merged, expired or
+   * missing guest (it fails with `guest_merged`, `guest_expired` or `invalid_guest_credential`),
+   * so no write can slip past a concurrent merge and be lost.
+   */
+  putAttribute(
+    owner: Principal,
+    attribute: StoredAttribute,
+    limits: StorageLimits,
+    now: number,
+  ): Promise<void>;
+  /** Deletes one attribute; `false` when there was none. Guest owners are re-checked as above. */
+  deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean>;
+  /**
+   * The merge transaction: lock the guest; refuse it when missing (`invalid_guest_credential`),
+   * merged into another user (`guest_already_merged`) or expired (`guest_expired`); return the
+   * stored result when it was merged into this user; otherwise call `plan` with both profiles,
+   * write the user's attributes, delete the guest's, mark the guest merged, commit.
+   */
+  merge(work: MergeWork): Promise<MergeOutcome>;
+  /** Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. */
+  purgeExpired(now: number, batchSize: number): Promise<number>;
+  stats(now: number): Promise<GuestStats>;
+  close(): Promise<void>;
+}
+
+export function ownerKey(owner: Principal): string {
+  return owner.kind === 'guest' ? `g:${owner.id}` : `u:${owner.id}`;
+}
