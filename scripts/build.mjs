@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 const order = ['packages/core', 'packages/server', 'packages/idp', 'packages/express'];
 for (const dir of order) {
   if (!existsSync(`${dir}/tsconfig.build.json`)) continue;
-  const result = spawnSync('npx', ['tsc', '-p', `${dir}/tsconfig.build.json`], { stdio: 'inherit' });
+  const result = spawnSync('npx', ['tsc', '-p', `${dir}/tsconfig.build.json`], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

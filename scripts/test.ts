@@ -51,6 +51,8 @@ const child = spawn(
 const stop = (signal: NodeJS.Signals) => child.kill(signal);
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-const code: number = await new Promise((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+const code: number = await new Promise((resolve) =>
+  child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))),
+);
 await postgres.stop();
 process.exit(code);

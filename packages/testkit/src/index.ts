@@ -1,0 +1,21 @@
+// Shared test fixtures for every Guestmode package (private; never a runtime dependency).
+export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from './chromium.js';
+export { closeServer, listen } from './http.js';
+export {
+  decodeJwt,
+  startTestIssuer,
+  TEST_CLIENT_ID,
+  TestIssuer,
+  type TestIssuerAlg,
+  type TestIssuerOptions,
+  type TokenClaims,
+  type TokenHeader,
+} from './issuer.js';
+export {
+  createTestDatabase,
+  type PostgresServer,
+  type StartPostgresOptions,
+  startPostgres,
+  type TestDatabase,
+} from './postgres.js';
+export { freePort, randomId, type WaitForOptions, waitFor } from './util.js';
