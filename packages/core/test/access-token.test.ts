@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createAccessTokenVerifier, GuestmodeError } from '@guestmode/core';
+import { startTestIssuer, type TestIssuer } from '@guestmode/testkit';
+
+async function refused(promise: Promise<unknown>, code = 'invalid_access_token'): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof GuestmodeError, String(error));
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+describe('access token verification (R13)', () => {
+  let issuer: TestIssuer;
+  let other: TestIssuer;
+  before(async () => {
+    issuer = await startTestIssuer();
+    other = await startTestIssuer();
+  });
+  after(async () => {
+    await issuer.close();
+    await other.close();
+  });
+  const verifier = () =>
+    createAccessTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience });
+
+  it('accepts a Logto-shaped ES384 at+jwt found through discovery, and caches the keys', async () => {
+    const v = verifier();
+    const token = await issuer.accessToken({ sub: 'user_1' });
+    const { userId, claims } = await v.verify(token);
+    assert.equal(userId, 'user_1');
+    assert.equal(claims.iss, issuer.issuer);
+    const fetches = issuer.requests;
+    for (let i = 0; i < 5; i++) await v.verify(await issuer.accessToken({ sub: `user_${i}` }));
+    assert.equal(issuer.requests, fetches, 'keys are fetched once, not per token');
+  });
+
+  it('works with an explicit JWKS URI and a list of audiences', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      jwksUri: issuer.jwksUri,
+      audience: ['https://other.example', issuer.audience],
+    });
+    assert.equal((await v.verify(await issuer.accessToken({ sub: 'u' }))).userId, 'u');
+  });
+
+  it('follows key rotation', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      jwksCooldownMs: 0,
+    });
+    await v.verify(await issuer.accessToken());
+    await issuer.rotateKeys();
+    assert.ok((await v.verify(await issuer.accessToken({ sub: 'after-rotation' }))).userId);
+    issuer.dropOldKeys();
+  });
+
+  it('refuses every token that is not a valid access token for this API', async () => {
+    const v = verifier();
+    const bad: [string, Promise<string> | string][] = [
+      ['wrong issuer', issuer.accessToken({ iss: 'https://evil.example/oidc' })],
+      ['wrong audience', issuer.accessToken({ aud: 'https://api.other.local' })],
+      ['expired', issuer.accessToken({ expiresIn: -3600 })],
+      ['not yet valid', issuer.accessToken({ notBefore: 3600 })],
+      ['no expiry', issuer.accessToken({ exp: undefined })],
+      ['no subject', issuer.accessToken({ sub: undefined })],
+      ['typ JWT', issuer.accessToken({}, { typ: 'JWT' })],
+      ['unknown kid', issuer.accessToken({}, { kid: 'nope' })],
+      ['ID token', issuer.idToken()],
+      ['alg none', issuer.unsignedToken()],
+      ['HS256 with the public key (PEM)', issuer.hs256WithPublicKey({}, 'pem')],
+      ['HS256 with the public key (JWK)', issuer.hs256WithPublicKey({}, 'jwk')],
+      ['signed by a stranger with our kid', issuer.signedByStranger()],
+      ['another issuer', other.accessToken({ iss: issuer.issuer, aud: issuer.audience })],
+      [
+        'tampered payload',
+        issuer.accessToken().then((t) => issuer.tamperPayload(t, { sub: 'admin' })),
+      ],
+      ['tampered signature', issuer.accessToken().then((t) => issuer.tamperSignature(t))],
+      ['a guest credential', `gm_${'A'.repeat(22)}.${'B'.repeat(43)}`],
+      ['garbage', 'eyJ.garbage.x'],
+      ['empty', ''],
+    ];
+    for (const [label, token] of bad) {
+      await refused(v.verify(await token).then(() => assert.fail(`${label} was accepted`)));
+    }
+  });
+
+  it('refuses an ID token even when the typ check is disabled', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: 'test-client',
+      typ: false,
+    });
+    await refused(v.verify(await issuer.idToken()));
+  });
+
+  it('reports an unreachable provider as provider_unavailable, and recovers', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: 'http://127.0.0.1:9/oidc',
+      audience: issuer.audience,
+      timeoutMs: 500,
+    });
+    await refused(v.verify(await issuer.accessToken()), 'provider_unavailable');
+  });
+
+  it('validates its options once, naming the option', () => {
+    assert.throws(
+      () => createAccessTokenVerifier({ issuer: 'not a url', audience: 'x' }),
+      /accessTokens\.issuer/,
+    );
+    assert.throws(
+      () => createAccessTokenVerifier({ issuer: issuer.issuer, audience: [] }),
+      /accessTokens\.audience/,
+    );
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: 'x',
+          algorithms: ['HS256'],
+        }),
+      /accessTokens\.algorithms: "HS256"/,
+    );
+  });
+});

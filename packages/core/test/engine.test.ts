@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  createGuestmode,
+  type GuestStorage,
+  parseCredential,
+  parseDuration,
+} from '@guestmode/core';
+import { openSqliteStorage } from '@guestmode/core/sqlite';
+
+describe('configuration is validated once, naming the option', () => {
+  it('refuses bad options with a TypeError naming them', async () => {
+    const storage: GuestStorage = await openSqliteStorage({ database: ':memory:' });
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{}, /options\.storage/],
+      [{ storage, guestTtl: 'soon' }, /options\.guestTtl/],
+      [{ storage, guestTtl: '10s' }, /options\.guestTtl/],
+      [{ storage, limits: { maxValueBytes: -1 } }, /options\.limits\.maxValueBytes/],
+      [{ storage, limits: { maxValueBytes: 10, maxProfileBytes: 5 } }, /maxProfileBytes/],
+      [{ storage, mergeRules: { cart: 'sum' } }, /options\.mergeRules\["cart"\]/],
+      [{ storage, mergeRules: { 'a b': 'user-wins' } }, /options\.mergeRules: "a b"/],
+      [{ storage, defaultMergeRule: 'whatever' }, /options\.defaultMergeRule/],
+      [{ storage, accessTokens: { issuer: 'x', audience: 'y' } }, /accessTokens\.issuer/],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(
+        () => createGuestmode(options as never),
+        (e: unknown) => e instanceof TypeError && message.test(e.message),
+      );
+    }
+    await storage.close();
+  });
+
+  it('resolves exact rules before longer and shorter prefixes, then the default', async () => {
+    const storage = await openSqliteStorage({ database: ':memory:' });
+    const custom = () => ({ value: 1, outcome: 'kept-user' as const });
+    const gm = createGuestmode({
+      storage,
+      mergeRules: { 'draft:*': 'transfer', 'draft:special*': custom, 'draft:x': 'guest-wins' },
+      defaultMergeRule: 'newest-wins',
+    });
+    const { builtInRules } = await import('@guestmode/core');
+    assert.equal(gm.ruleFor('draft:x'), builtInRules['guest-wins']);
+    assert.equal(gm.ruleFor('draft:special-1'), custom);
+    assert.equal(gm.ruleFor('draft:1'), builtInRules.transfer);
+    assert.equal(gm.ruleFor('theme'), builtInRules['newest-wins']);
+    await gm.close();
+  });
+});
+
+describe('credentials and durations', () => {
+  it('parses only well-formed guest credentials', () => {
+    const good = `gm_${'A'.repeat(22)}.${'b'.repeat(43)}`;
+    assert.deepEqual(parseCredential(good), { guestId: 'A'.repeat(22), secret: 'b'.repeat(43) });
+    for (const bad of [
+      '',
+      good.slice(1),
+      `${good}x`,
+      good.replace('.', '_'),
+      good.replace('A', '+'),
+      `eyJ${good.slice(3)}`,
+    ]) {
+      assert.equal(parseCredential(bad), null, bad);
+    }
+  });
+
+  it('parses durations into milliseconds', () => {
+    assert.equal(parseDuration('30d'), 30 * 86_400_000);
+    assert.equal(parseDuration('12h'), 43_200_000);
+    assert.equal(parseDuration('90'), 90_000);
+    assert.equal(parseDuration(60), 60_000);
+    for (const bad of ['', '0', '-1d', '1w', 'd', '1.5.2h', Number.NaN])
+      assert.equal(parseDuration(bad), undefined);
+  });
+});
