@@ -1,0 +1,21 @@
+/**
+ * `@guestmode/idp`: a local, Logto-compatible OpenID provider for development, demos and tests.
+ *
+ * @packageDocumentation
+ */
+export type { AccountInputError } from './accounts.js';
+export type { IdpOptions } from './config.js';
+export { IdpError, type IdpErrorCode, InvalidOptionError } from './errors.js';
+export {
+  type ApplicationCredentials,
+  type CreateApplicationInput,
+  type CreateResourceInput,
+  type CreateUserInput,
+  createIdp,
+  DEV_WARNING,
+  Idp,
+  MANAGEMENT_RESOURCE,
+  MANAGEMENT_SCOPE,
+} from './idp.js';
+export { hashPassword, verifyPassword } from './password.js';
+export type { Store } from './store/types.js';

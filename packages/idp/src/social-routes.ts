@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteContext } from './context.js';
+import { IdpError } from './errors.js';
+import { type Router, redirect, sendHtml } from './http.js';
+import { pickLocale } from './i18n.js';
+import { SOCIAL_SESSION_TTL } from './interaction-routes.js';
+import { messagePage } from './pages.js';
+import { SocialError } from './social/index.js';
+
+/** The account id of the browser's provider session, if signed in. */
+async function sessionAccountId(
+  ctx: RouteContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<string | undefined> {
+  const session = await ctx.provider.Session.get(ctx.provider.createContext(req, res));
+  return session.accountId;
+}
+
+function withQuery(target: string, params: Record<string, string>): string {
+  const url = new URL(target);
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  return url.href;
+}
+
+/**
+ * Starts linking a social account to a signed-in user (account API, R21): same authorization
+ * flow as sign-in, remembered in "link" mode with the user and where to return.
+ */
+export async function startLink(
+  ctx: RouteContext,
+  input: { userId: string; connectorId: string; returnTo: string; userAgent?: string },
+): Promise<{ url: string }> {
+  const social = ctx.social();
+  if (!social) throw new IdpError('not_found', 'no social connectors are configured');
+  const redirectUri = social.callbackUri(input.connectorId);
+  const { url, session } = await social.authorizationUrl(input.connectorId, {
+    redirectUri,
+    jti: `link-${input.userId}`,
+    ...(input.userAgent ? { userAgent: input.userAgent } : {}),
+  });
+  await ctx.store.insertSocialSession({
+    id: String(session.state),
+    connectorId: input.connectorId,
+    mode: 'link',
+    interactionUid: null,
+    userId: input.userId,
+    returnTo: input.returnTo,
+    session,
+    result: null,
+    expiresAt: Date.now() + SOCIAL_SESSION_TTL,
+  });
+  return { url };
+}
+
+/** `GET /callback/:connectorId`: the redirect URI registered at every upstream (R18). */
+export function socialRoutes(router: Router, ctx: RouteContext) {
+  router.on('GET', '/callback/:connectorId', async (rc) => {
+    const header = rc.req.headers['accept-language'];
+    const locale = pickLocale(undefined, typeof header === 'string' ? header : undefined);
+    const query = Object.fromEntries(rc.url.searchParams);
+    const social = ctx.social();
+    const row =
+      typeof query.state === 'string'
+        ? await ctx.store.findSocialSession(query.state, Date.now())
+        : undefined;
+    if (!social || !row || row.connectorId !== rc.params.connectorId || row.result) {
+      // Unknown or reused state: nothing to resume, and nothing to tell an attacker.
+      sendHtml(
+        rc.res,
+        400,
+        messagePage(locale, 'Sign-in', 'This sign-in link is invalid or has expired.'),
+      );
+      return;
+    }
+
+    let outcome: Awaited<ReturnType<typeof social.handleCallback>>;
+    try {
+      outcome = await social.handleCallback(row.connectorId, {
+        query,
+        session: row.session,
+        redirectUri: social.callbackUri(row.connectorId),
+      });
+    } catch (error) {
+      if (!(error instanceof SocialError)) throw error;
+      await ctx.store.deleteSocialSession(row.id);
+      if (row.mode === 'link' && row.returnTo) {
+        return redirect(rc.res, withQuery(row.returnTo, { error: error.code }));
+      }
+      return redirect(
+        rc.res,
+        `/interaction/${encodeURIComponent(row.interactionUid ?? '')}?error=social_failed`,
+      );
+    }
+
+    if (row.mode === 'sign-in') {
+      await ctx.store.setSocialSessionResult(row.id, outcome as unknown as Record<string, unknown>);
+      return redirect(
+        rc.res,
+        `/interaction/${encodeURIComponent(row.interactionUid!)}/social-complete/${encodeURIComponent(row.id)}`,
+      );
+    }
+
+    // Link mode: only the user who asked may finish, in a browser signed in as them; otherwise
+    // a link URL sent to someone else would attach *their* social account to the sender.
+    await ctx.store.deleteSocialSession(row.id);
+    const returnTo = row.returnTo!;
+    const accountId = await sessionAccountId(ctx, rc.req, rc.res);
+    if (!accountId || accountId !== row.userId) {
+      return redirect(rc.res, withQuery(returnTo, { error: 'session_mismatch' }));
+    }
+    const record = social.connector(row.connectorId)!;
+    try {
+      await ctx.accounts.linkIdentity({
+        userId: row.userId,
+        target: record.target,
+        profile: outcome.userInfo,
+        ...(outcome.tokens ? { tokens: outcome.tokens.encrypted } : {}),
+      });
+    } catch (error) {
+      if (error instanceof IdpError) {
+        return redirect(rc.res, withQuery(returnTo, { error: error.code }));
+      }
+      throw error;
+    }
+    redirect(rc.res, withQuery(returnTo, { linked: record.target }));
+  });
+}

@@ -1,0 +1,460 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { IdpError } from '../errors.js';
+import type {
+  ApplicationRow,
+  ConnectorRow,
+  IdentityRow,
+  KeyKind,
+  KeyRow,
+  ModelRow,
+  ModelWrite,
+  SocialSessionRow,
+  Store,
+  UserRow,
+} from './types.js';
+
+/**
+ * Versioned migrations, applied in order inside one transaction each. Never edit a shipped
+ * entry: append a new one, so existing databases move forward.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE applications (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('traditional', 'm2m')),
+    redirect_uris TEXT NOT NULL,
+    post_logout_redirect_uris TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE resources (
+    indicator TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    access_token_ttl INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT COLLATE NOCASE UNIQUE,
+    password_hash TEXT,
+    name TEXT,
+    email TEXT,
+    avatar TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE user_identities (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    target TEXT NOT NULL,
+    identity_id TEXT NOT NULL,
+    details TEXT NOT NULL,
+    tokens TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, target),
+    UNIQUE (target, identity_id)
+  );
+  CREATE TABLE connectors (
+    id TEXT PRIMARY KEY,
+    target TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE keys (
+    kid TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('signing', 'cookie')),
+    material TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE social_sessions (
+    id TEXT PRIMARY KEY,
+    connector_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    interaction_uid TEXT,
+    user_id TEXT,
+    return_to TEXT,
+    session TEXT NOT NULL,
+    result TEXT,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE oidc_models (
+    model TEXT NOT NULL,
+    id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    expires_at INTEGER,
+    consumed_at INTEGER,
+    grant_id TEXT,
+    user_code TEXT,
+    uid TEXT,
+    PRIMARY KEY (model, id)
+  );
+  CREATE INDEX oidc_models_grant_id ON oidc_models (grant_id) WHERE grant_id IS NOT NULL;
+  CREATE INDEX oidc_models_uid ON oidc_models (model, uid) WHERE uid IS NOT NULL;
+  CREATE INDEX oidc_models_user_code ON oidc_models (model, user_code) WHERE user_code IS NOT NULL;
+  CREATE INDEX oidc_models_expires_at ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
+  `,
+];
+
+type Row = Record<string, unknown>;
+
+const json = <T>(text: unknown): T => JSON.parse(String(text)) as T;
+const nullableString = (value: unknown) => (value == null ? null : String(value));
+
+function toApplication(row: Row): ApplicationRow {
+  return {
+    id: String(row.id),
+    name: String(row.name),
+    secret: String(row.secret),
+    type: row.type as ApplicationRow['type'],
+    redirectUris: json(row.redirect_uris),
+    postLogoutRedirectUris: json(row.post_logout_redirect_uris),
+    createdAt: Number(row.created_at),
+  };
+}
+
+function toUser(row: Row): UserRow {
+  return {
+    id: String(row.id),
+    username: nullableString(row.username),
+    passwordHash: nullableString(row.password_hash),
+    name: nullableString(row.name),
+    email: nullableString(row.email),
+    avatar: nullableString(row.avatar),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toIdentity(row: Row): IdentityRow {
+  return {
+    userId: String(row.user_id),
+    target: String(row.target),
+    identityId: String(row.identity_id),
+    details: json(row.details),
+    tokens: nullableString(row.tokens),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toModel(row: Row): ModelRow {
+  return {
+    payload: json(row.payload),
+    consumedAt: row.consumed_at == null ? null : Number(row.consumed_at),
+  };
+}
+
+/** Turns SQLite's unique-constraint failure into a caller-facing conflict. */
+function conflictOnUnique<T>(what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
+      throw new IdpError('conflict', `${what} already exists`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Opens (creating if needed) a SQLite database and brings its schema up to date.
+ *
+ * @param path A file path, or `:memory:` for a throw-away database (tests).
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // WAL lets the CLI write (create an app) while a running provider reads.
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const stmt = (sql: string) => db.prepare(sql);
+  const insertUser = stmt(
+    `INSERT INTO users (id, username, password_hash, name, email, avatar, created_at, updated_at)
+     VALUES (@id, @username, @passwordHash, @name, @email, @avatar, @createdAt, @updatedAt)`,
+  );
+  const upsertIdentity = stmt(
+    `INSERT INTO user_identities (user_id, target, identity_id, details, tokens, created_at, updated_at)
+     VALUES (@userId, @target, @identityId, @details, @tokens, @createdAt, @updatedAt)
+     ON CONFLICT (user_id, target) DO UPDATE SET identity_id = excluded.identity_id,
+       details = excluded.details, tokens = excluded.tokens, updated_at = excluded.updated_at`,
+  );
+  const identityParams = (row: IdentityRow) => ({ ...row, details: JSON.stringify(row.details) });
+
+  return {
+    async insertApplication(row) {
+      conflictOnUnique('application', () =>
+        stmt(
+          `INSERT INTO applications (id, name, secret, type, redirect_uris, post_logout_redirect_uris, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        ).run(
+          row.id,
+          row.name,
+          row.secret,
+          row.type,
+          JSON.stringify(row.redirectUris),
+          JSON.stringify(row.postLogoutRedirectUris),
+          row.createdAt,
+        ),
+      );
+    },
+    async findApplication(id) {
+      const row = stmt('SELECT * FROM applications WHERE id = ?').get(id) as Row | undefined;
+      return row && toApplication(row);
+    },
+
+    async insertResource(row) {
+      conflictOnUnique(`resource ${row.indicator}`, () =>
+        stmt(
+          'INSERT INTO resources (indicator, name, scopes, access_token_ttl, created_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(
+          row.indicator,
+          row.name,
+          JSON.stringify(row.scopes),
+          row.accessTokenTtl,
+          row.createdAt,
+        ),
+      );
+    },
+    async findResource(indicator) {
+      const row = stmt('SELECT * FROM resources WHERE indicator = ?').get(indicator) as
+        | Row
+        | undefined;
+      return (
+        row && {
+          indicator: String(row.indicator),
+          name: String(row.name),
+          scopes: json(row.scopes),
+          accessTokenTtl: Number(row.access_token_ttl),
+          createdAt: Number(row.created_at),
+        }
+      );
+    },
+
+    async insertUser(row, identity) {
+      conflictOnUnique(
+        'user',
+        db.transaction(() => {
+          insertUser.run(row);
+          if (identity) upsertIdentity.run(identityParams(identity));
+        }),
+      );
+    },
+    async findUser(id) {
+      const row = stmt('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+      return row && toUser(row);
+    },
+    async findUserByUsername(username) {
+      const row = stmt('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
+      return row && toUser(row);
+    },
+    async updateUserProfile(id, patch, now) {
+      const fields = (['name', 'email', 'avatar'] as const).filter((key) => key in patch);
+      if (fields.length === 0) return;
+      const sets = fields.map((key) => `${key} = @${key}`).join(', ');
+      stmt(`UPDATE users SET ${sets}, updated_at = @now WHERE id = @id`).run({
+        ...patch,
+        id,
+        now,
+      });
+    },
+    async listUsers({ limit, offset }) {
+      const rows = stmt('SELECT * FROM users ORDER BY created_at, id LIMIT ? OFFSET ?').all(
+        limit,
+        offset,
+      ) as Row[];
+      const { total } = stmt('SELECT count(*) AS total FROM users').get() as { total: number };
+      return { users: rows.map(toUser), total };
+    },
+
+    async findIdentity(target, identityId) {
+      const row = stmt('SELECT * FROM user_identities WHERE target = ? AND identity_id = ?').get(
+        target,
+        identityId,
+      ) as Row | undefined;
+      return row && toIdentity(row);
+    },
+    async listIdentities(userId) {
+      return (
+        stmt('SELECT * FROM user_identities WHERE user_id = ? ORDER BY target').all(userId) as Row[]
+      ).map(toIdentity);
+    },
+    async upsertIdentity(row) {
+      conflictOnUnique('identity', () => upsertIdentity.run(identityParams(row)));
+    },
+    async deleteIdentity(userId, target) {
+      return (
+        stmt('DELETE FROM user_identities WHERE user_id = ? AND target = ?').run(userId, target)
+          .changes > 0
+      );
+    },
+
+    async insertConnector(row) {
+      conflictOnUnique(`connector ${row.id} or target ${row.target}`, () =>
+        stmt('INSERT INTO connectors (id, target, record, created_at) VALUES (?, ?, ?, ?)').run(
+          row.id,
+          row.target,
+          JSON.stringify(row.record),
+          row.createdAt,
+        ),
+      );
+    },
+    async listConnectors() {
+      return (stmt('SELECT * FROM connectors ORDER BY created_at, id').all() as Row[]).map(
+        (row): ConnectorRow => ({
+          id: String(row.id),
+          target: String(row.target),
+          record: json(row.record),
+          createdAt: Number(row.created_at),
+        }),
+      );
+    },
+
+    async listKeys(kind: KeyKind) {
+      return (
+        stmt('SELECT * FROM keys WHERE kind = ? ORDER BY created_at DESC, kid').all(kind) as Row[]
+      ).map(
+        (row): KeyRow => ({
+          kid: String(row.kid),
+          kind: row.kind as KeyKind,
+          material: String(row.material),
+          createdAt: Number(row.created_at),
+        }),
+      );
+    },
+    async insertKey(row) {
+      stmt('INSERT INTO keys (kid, kind, material, created_at) VALUES (?, ?, ?, ?)').run(
+        row.kid,
+        row.kind,
+        row.material,
+        row.createdAt,
+      );
+    },
+
+    async insertSocialSession(row) {
+      stmt(
+        `INSERT INTO social_sessions (id, connector_id, mode, interaction_uid, user_id, return_to, session, result, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        row.id,
+        row.connectorId,
+        row.mode,
+        row.interactionUid,
+        row.userId,
+        row.returnTo,
+        JSON.stringify(row.session),
+        row.result && JSON.stringify(row.result),
+        row.expiresAt,
+      );
+    },
+    async findSocialSession(id, now) {
+      const row = stmt('SELECT * FROM social_sessions WHERE id = ? AND expires_at > ?').get(
+        id,
+        now,
+      ) as Row | undefined;
+      return (
+        row && {
+          id: String(row.id),
+          connectorId: String(row.connector_id),
+          mode: row.mode as SocialSessionRow['mode'],
+          interactionUid: nullableString(row.interaction_uid),
+          userId: nullableString(row.user_id),
+          returnTo: nullableString(row.return_to),
+          session: json(row.session),
+          result: row.result == null ? null : json(row.result),
+          expiresAt: Number(row.expires_at),
+        }
+      );
+    },
+    async setSocialSessionResult(id, result) {
+      stmt('UPDATE social_sessions SET result = ? WHERE id = ?').run(JSON.stringify(result), id);
+    },
+    async deleteSocialSession(id) {
+      stmt('DELETE FROM social_sessions WHERE id = ?').run(id);
+    },
+
+    async modelUpsert(model, id, write: ModelWrite) {
+      stmt(
+        `INSERT INTO oidc_models (model, id, payload, expires_at, grant_id, user_code, uid)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload,
+           expires_at = excluded.expires_at, grant_id = excluded.grant_id,
+           user_code = excluded.user_code, uid = excluded.uid`,
+      ).run(
+        model,
+        id,
+        JSON.stringify(write.payload),
+        write.expiresAt,
+        write.grantId,
+        write.userCode,
+        write.uid,
+      );
+    },
+    async modelFind(model, id, now) {
+      const row = stmt(
+        'SELECT * FROM oidc_models WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ).get(model, id, now) as Row | undefined;
+      return row && toModel(row);
+    },
+    async modelFindByUid(model, uid, now) {
+      const row = stmt(
+        'SELECT * FROM oidc_models WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ).get(model, uid, now) as Row | undefined;
+      return row && { ...toModel(row), id: String(row.id) };
+    },
+    async modelFindByUserCode(model, userCode, now) {
+      const row = stmt(
+        'SELECT * FROM oidc_models WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?)',
+      ).get(model, userCode, now) as Row | undefined;
+      return row && toModel(row);
+    },
+    async modelConsume(model, id, now) {
+      stmt('UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ?').run(now, model, id);
+    },
+    async modelDestroy(model, id) {
+      stmt('DELETE FROM oidc_models WHERE model = ? AND id = ?').run(model, id);
+    },
+    async modelRevokeByGrantId(grantId) {
+      stmt('DELETE FROM oidc_models WHERE grant_id = ?').run(grantId);
+    },
+
+    async deleteExpired(now) {
+      const models = stmt('DELETE FROM oidc_models WHERE expires_at <= ?').run(now).changes;
+      const social = stmt('DELETE FROM social_sessions WHERE expires_at <= ?').run(now).changes;
+      return models + social;
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database) {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  );
+  const { current } = db
+    .prepare('SELECT coalesce(max(version), 0) AS current FROM schema_migrations')
+    .get() as { current: number };
+  if (current > MIGRATIONS.length) {
+    throw new IdpError(
+      'invalid_option',
+      `database: schema version ${current} is newer than this @guestmode/idp (${MIGRATIONS.length})`,
+    );
+  }
+  MIGRATIONS.slice(current).forEach((sql, index) => {
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+        current + index + 1,
+        Date.now(),
+      );
+    })();
+  });
+}
