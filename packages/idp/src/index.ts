@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export type { AccountInputError } from './accounts.js';
+export { type CliIo, runIdpCli } from './cli.js';
 export type { IdpOptions } from './config.js';
 export { IdpError, type IdpErrorCode, InvalidOptionError } from './errors.js';
 export {

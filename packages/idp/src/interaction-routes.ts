@@ -113,9 +113,19 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
     // Only known codes are shown, so the query cannot inject text into the page.
     const error = rc.url.searchParams.get('error');
     const known = error && PAGE_ERRORS.has(error) ? (error as PageErrorCode) : undefined;
-    await render(rc, page, locale, details.params.client_id, known ? 400 : 200, {
-      ...(known ? { error: known } : {}),
-    });
+    const first = page === 'sign-in' && rc.url.pathname === `/interaction/${rc.params.uid}`;
+    const wantsSignUp =
+      first && details.params.first_screen === 'register' && !rc.url.searchParams.has('lang');
+    await render(
+      rc,
+      wantsSignUp ? 'sign-up' : page,
+      locale,
+      details.params.client_id,
+      known ? 400 : 200,
+      {
+        ...(known ? { error: known } : {}),
+      },
+    );
   };
 
   /** Common checks of a form post: live login interaction, valid CSRF token. */

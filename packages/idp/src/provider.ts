@@ -86,6 +86,8 @@ export function createOidcProvider(options: {
     // Logto puts profile claims in the ID token; the SDKs read `claims` from it.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // Logto's SDKs send these; `first_screen=register` opens the sign-up page.
+    extraParams: ['first_screen', 'interaction_mode'],
     ttl: {
       AccessToken: 60 * 60,
       AuthorizationCode: 60,

@@ -13,6 +13,12 @@ export class Browser {
   >();
   /** Every URL visited by {@link Browser.follow}, in order. */
   readonly visited: string[] = [];
+  readonly #headers: Record<string, string>;
+
+  /** @param headers - sent with every request, as a browser sends Accept-Language. */
+  constructor(headers: Record<string, string> = {}) {
+    this.#headers = headers;
+  }
 
   #store(url: URL, res: Response) {
     for (const header of res.headers.getSetCookie()) {
@@ -53,7 +59,10 @@ export class Browser {
 
   async fetch(input: string, init: RequestInit = {}): Promise<Response> {
     const url = new URL(input);
-    const headers = new Headers(init.headers);
+    const headers = new Headers({
+      ...this.#headers,
+      ...Object.fromEntries(new Headers(init.headers)),
+    });
     const cookie = this.cookieHeader(url);
     if (cookie) headers.set('cookie', cookie);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
@@ -61,8 +70,14 @@ export class Browser {
     return res;
   }
 
-  /** Fetches and follows redirects (bounded), returning the last response and its URL. */
-  async follow(input: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
+  /**
+   * Fetches and follows redirects (bounded), returning the last response and its URL. A
+   * redirect to a URL starting with `stopAt` is not fetched (an app that is not running).
+   */
+  async follow(
+    input: string,
+    init: RequestInit & { stopAt?: string } = {},
+  ): Promise<{ res: Response; url: string }> {
     let url = input;
     let res = await this.fetch(url, init);
     this.visited.push(url);
@@ -71,6 +86,7 @@ export class Browser {
       if (!location) break;
       await res.arrayBuffer();
       url = new URL(location, url).href;
+      if (init.stopAt && url.startsWith(init.stopAt)) return { res, url };
       res = await this.fetch(url);
       this.visited.push(url);
     }
@@ -78,8 +94,9 @@ export class Browser {
   }
 
   /** Posts a form (urlencoded) and follows the redirects. */
-  submit(action: string, fields: Record<string, string>) {
+  submit(action: string, fields: Record<string, string>, stopAt?: string) {
     return this.follow(action, {
+      ...(stopAt ? { stopAt } : {}),
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(fields).toString(),
