@@ -1,0 +1,26 @@
+/**
+ * `@guestmode/express`: `req.guest` for every request and the automatic merge of a visitor's
+ * guest into their account at Logto sign-in, beside the official `@logto/express` SDK.
+ *
+ * @packageDocumentation
+ */
+export {
+  type GuestmodeAuthRoutesOptions,
+  getPendingMerge,
+  handleGuestmodeAuthRoutes,
+  type MergeEvent,
+  type PendingMerge,
+  type PendingMergeReason,
+} from './auth-routes.js';
+export {
+  type CookieAttributes,
+  type CookieData,
+  clearedGuestCookie,
+  DEFAULT_COOKIE_NAME,
+  guestCookie,
+  guestCookieName,
+  readCookie,
+} from './cookie.js';
+export { GuestmodeExpressError, type GuestmodeExpressErrorCode } from './errors.js';
+export { type GuestAccessor, type GuestmodeMiddlewareOptions, guestmode } from './guest.js';
+export { SessionStorage } from './session-storage.js';

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createGuestmode, type Guestmode } from '@guestmode/core';
+import { openSqliteStorage } from '@guestmode/core/sqlite';
+import { createIdp, type Idp } from '@guestmode/idp';
+import { closeServer, listen } from '@guestmode/testkit';
+import { handleAuthRoutes, type LogtoExpressConfig, withLogto } from '@logto/express';
+import cookieParser from 'cookie-parser';
+import express, { type ErrorRequestHandler } from 'express';
+import session from 'express-session';
+import {
+  type GuestmodeAuthRoutesOptions,
+  guestmode,
+  handleGuestmodeAuthRoutes,
+} from '../src/index.js';
+
+export const RESOURCE = 'https://api.test.local';
+
+/**
+ * A cookie-keeping client with manual redirects, so a test can walk the Logto redirect chain,
+ * read every Set-Cookie, and plant cookies as an attacker would.
+ */
+export class Browser {
+  readonly cookies = new Map<string, { host: string; name: string; value: string; raw: string }>();
+
+  #store(url: URL, res: Response) {
+    for (const header of res.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = header.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attributes.some((a) => {
+        const [k = '', v = ''] = a.trim().split('=');
+        return k.toLowerCase() === 'expires' && Date.parse(v) < Date.now();
+      });
+      const key = `${url.host} ${name}`;
+      if (expired || value === '') this.cookies.delete(key);
+      else this.cookies.set(key, { host: url.host, name, value, raw: header });
+    }
+  }
+
+  get(base: string, name: string) {
+    return this.cookies.get(`${new URL(base).host} ${name}`);
+  }
+
+  /** Sets a cookie directly in the jar (the attacker's planted cookie). */
+  plant(base: string, name: string, value: string) {
+    const host = new URL(base).host;
+    this.cookies.set(`${host} ${name}`, { host, name, value, raw: `${name}=${value}` });
+  }
+
+  async fetch(input: string, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(input);
+    const headers = new Headers(init.headers);
+    const cookie = [...this.cookies.values()]
+      .filter((c) => c.host === url.host)
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
+    if (cookie) headers.set('cookie', cookie);
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.#store(url, res);
+    return res;
+  }
+
+  /** Follows redirects (at most 20) and returns the last response and its URL. */
+  async follow(input: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
+    let url = input;
+    let res = await this.fetch(url, init);
+    for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops++) {
+      const location = res.headers.get('location');
+      if (!location) break;
+      await res.arrayBuffer();
+      url = new URL(location, url).href;
+      res = await this.fetch(url);
+    }
+    return { res, url };
+  }
+
+  submit(action: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+    return this.follow(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+}
+
+/** The first form whose action contains `actionIncludes`, with its hidden fields. */
+export function parseForm(html: string, actionIncludes: string) {
+  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
+    const action = /action="([^"]*)"/.exec(match[1]!)?.[1]?.replaceAll('&amp;', '&');
+    if (!action?.includes(actionIncludes)) continue;
+    const fields: Record<string, string> = {};
+    for (const input of match[2]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+      const name = /name="([^"]*)"/.exec(input[0])?.[1];
+      const value = /value="([^"]*)"/.exec(input[0])?.[1];
+      if (name) fields[name] = (value ?? '').replaceAll('&amp;', '&');
+    }
+    return { action, fields };
+  }
+  throw new Error(`no form with action containing ${actionIncludes}`);
+}
+
+export interface Fixture {
+  idp: Idp;
+  engine: Guestmode;
+  url: string;
+  server: Server;
+  users: { alice: string; bob: string };
+  close(): Promise<void>;
+}
+
+/**
+ * The local provider, and an Express 5 app wired as the docs say: cookie-parser,
+ * express-session, our routes, `@logto/express`'s routes, `withLogto`, `guestmode()`.
+ */
+export async function startFixture(
+  routes: Partial<Omit<GuestmodeAuthRoutesOptions, 'guestmode' | 'logto'>> = {},
+): Promise<Fixture> {
+  const idp = createIdp({
+    endpoint: 'http://127.0.0.1',
+    port: 0,
+    database: ':memory:',
+    env: {},
+    warn: () => {},
+  });
+  await idp.listen();
+  const engine = createGuestmode({
+    storage: await openSqliteStorage({ database: ':memory:' }),
+    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
+    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+  });
+  const server = createServer();
+  const url = await listen(server);
+  const { appId, appSecret } = await idp.createApplication({
+    name: 'Test shop',
+    redirectUris: [`${url}/logto/sign-in-callback`],
+    postLogoutRedirectUris: [url],
+  });
+  await idp.createResource({ indicator: RESOURCE });
+  const alice = (await idp.createUser({ username: 'alice', password: 'alice password 1' })).id;
+  const bob = (await idp.createUser({ username: 'bob', password: 'bob password 12' })).id;
+  const config: LogtoExpressConfig = {
+    endpoint: idp.url,
+    appId,
+    appSecret,
+    baseUrl: url,
+    resources: [RESOURCE],
+  };
+
+  const app = express();
+  // Tests simulate HTTPS behind a proxy with X-Forwarded-Proto.
+  app.set('trust proxy', 'loopback');
+  app.use(cookieParser());
+  app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false }));
+  app.use(handleGuestmodeAuthRoutes({ guestmode: engine, logto: config, ...routes }));
+  app.use(handleAuthRoutes(config));
+  app.use(withLogto(config));
+  app.use(guestmode({ guestmode: engine }));
+  app.get('/', async (req, res) => {
+    res.json({
+      kind: req.guest.kind,
+      id: req.guest.id ?? null,
+      userId: req.guest.userId ?? null,
+      attributes: await req.guest.all(),
+    });
+  });
+  app.post('/attributes/:name', express.json(), async (req, res) => {
+    await req.guest.set(String(req.params.name), req.body.value);
+    res.json({ kind: req.guest.kind, id: req.guest.id ?? null });
+  });
+  app.delete('/attributes/:name', async (req, res) => {
+    res.json({ deleted: await req.guest.delete(String(req.params.name)) });
+  });
+  app.get('/session-id', (req, res) => {
+    res.json({ id: req.sessionID });
+  });
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    res.status(typeof error.status === 'number' ? error.status : 500).json({
+      code: error.code ?? 'server_error',
+      message: error.message,
+    });
+  };
+  app.use(onError);
+  server.on('request', app);
+
+  return {
+    idp,
+    engine,
+    url,
+    server,
+    users: { alice, bob },
+    async close() {
+      await closeServer(server);
+      await idp.close();
+      await engine.close();
+    },
+  };
+}
+
+/** Reads the app's view of the current principal. */
+export async function profile(browser: Browser, url: string) {
+  const res = await browser.fetch(`${url}/`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as {
+    kind: string;
+    id: string | null;
+    userId: string | null;
+    attributes: Record<string, unknown>;
+  };
+}
+
+export async function setAttribute(browser: Browser, url: string, name: string, value: unknown) {
+  const res = await browser.fetch(`${url}/attributes/${name}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { kind: string; id: string | null };
+}
+
+/** Starts the sign-in at the app and submits the provider's password form. */
+export async function signIn(browser: Browser, url: string, username: string, password: string) {
+  const start = await browser.follow(`${url}/logto/sign-in`);
+  assert.equal(start.res.status, 200);
+  return finishSignIn(browser, start, username, password);
+}
+
+/** Submits the provider's password form of a sign-in started with `browser.follow(...)`. */
+export async function finishSignIn(
+  browser: Browser,
+  start: { res: Response; url: string },
+  username: string,
+  password: string,
+) {
+  const form = parseForm(await start.res.text(), '/sign-in');
+  return browser.submit(new URL(form.action, start.url).href, {
+    ...form.fields,
+    username,
+    password,
+  });
+}
+
+/** Signs out at the app and completes the provider's self-submitting logout form. */
+export async function signOut(browser: Browser, url: string) {
+  const { res, url: at } = await browser.follow(`${url}/logto/sign-out`);
+  const form = parseForm(await res.text(), '/session/end/confirm');
+  return browser.submit(new URL(form.action, at).href, form.fields);
+}
