@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The `guestmode` program. An installed package runs the compiled dist/cli.js. In a repository
+// checkout that has not been built, it runs the TypeScript source instead, through tsx with the
+// `source` export condition (so workspace packages resolve to their .ts files too).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const dist = new URL('../dist/cli.js', import.meta.url);
+const source = new URL('../src/cli.ts', import.meta.url);
+const args = process.argv.slice(2);
+
+if (existsSync(fileURLToPath(dist))) {
+  const { main } = await import(dist.href);
+  process.exitCode = await main(args);
+} else {
+  let tsx;
+  try {
+    tsx = import.meta.resolve('tsx');
+  } catch {
+    process.stderr.write('guestmode: dist/ is missing; run `npm run build` (or install tsx)\n');
+    process.exit(1);
+  }
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', tsx, fileURLToPath(source), ...args],
+    { stdio: 'inherit' },
+  );
+  // Forward termination so `serve` shuts down gracefully under a process manager.
+  for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? (signal ? 1 : 0);
+  });
+}

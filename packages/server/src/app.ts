@@ -1,0 +1,183 @@
+import fastifyCookie from '@fastify/cookie';
+import type { Guestmode } from '@guestmode/core';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { loadConfig, type ServerConfig } from './config.js';
+import { openGuestmode } from './engine.js';
+import { errorBody, toErrorReply } from './errors.js';
+import { Metrics } from './metrics.js';
+import { RateLimiter } from './rate-limit.js';
+import { JSON_TYPE, JsonBody, type RouteContext } from './routes/context.js';
+import { guestRoutes } from './routes/guests.js';
+import { mergeRoutes } from './routes/merge.js';
+import { opsRoutes } from './routes/ops.js';
+import { profileRoutes } from './routes/profile.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The engine behind the service. */
+    guestmode: Guestmode;
+    /** Counters, histogram and the dashboard's time series. */
+    metrics: Metrics;
+  }
+}
+
+/** Options of {@link buildServer}. */
+export interface BuildServerOptions {
+  /**
+   * An engine to serve. Without one, the server opens its own from `config` (database, OIDC,
+   * TTL, merge rules) and closes it when the server closes.
+   */
+  readonly guestmode?: Guestmode;
+  /** Settings; anything left out takes the default of `guestmode serve`. */
+  readonly config?: Partial<ServerConfig>;
+  /** Close the engine with the server. Default: only when the server opened it. */
+  readonly closeGuestmode?: boolean;
+  /** Fastify's logger option. Default off (tests); `guestmode serve` turns it on. */
+  readonly logger?: FastifyServerOptions['logger'];
+  /** The clock (epoch ms) of the rate limiter, metrics, and of an engine the server opens. */
+  readonly now?: () => number;
+  /** How long `stats()` answers are reused by /metrics and /v1/stats. Default 5000 ms. */
+  readonly statsCacheMs?: number;
+}
+
+/**
+ * Builds the Guestmode HTTP service as a Fastify instance, ready for `listen()` or `inject()`.
+ *
+ * @example
+ * ```ts
+ * const app = await buildServer({ config: { database: { kind: 'sqlite', path: './data/gm.db' } } });
+ * await app.listen({ host: '127.0.0.1', port: 4000 });
+ * ```
+ */
+export async function buildServer(options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
+  const now = options.now ?? Date.now;
+  const guestmode =
+    options.guestmode ?? (await openGuestmode(config, options.now ? { now: options.now } : {}));
+  const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
+
+  const metrics = new Metrics({
+    stats: () => guestmode.stats(),
+    ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
+    now,
+  });
+  // Every refusal leaves through here, so each is counted and has the one error shape.
+  const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const answer = toErrorReply(error);
+    if (answer.log) request.log.error({ err: error }, 'request failed');
+    metrics.rejected(answer.code);
+    reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .type(JSON_TYPE)
+      .send(errorBody(answer.code, answer.message));
+  };
+  const fastifyOptions: FastifyServerOptions = {
+    logger: options.logger ?? false,
+    bodyLimit: config.bodyLimit,
+    trustProxy: config.trustProxy,
+    return503OnClosing: true,
+    // Attribute names are at most 128 characters; longer path segments are refused by the
+    // router (frameworkErrors below) before any handler runs.
+    maxParamLength: 256,
+    // Router-level refusals (malformed URL, overlong segment) get the same error shape.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+  };
+  const app = Fastify(fastifyOptions);
+
+  try {
+    const ctx: RouteContext = {
+      guestmode,
+      metrics,
+      limiter: config.rateLimit ? new RateLimiter(config.rateLimit, now) : undefined,
+      dashboard: config.dashboard,
+      statsIntervalMs: config.statsIntervalMs,
+      now,
+    };
+    app.decorate('guestmode', guestmode);
+    app.decorate('metrics', metrics);
+
+    await app.register(fastifyCookie);
+
+    // Only JSON bodies: text/plain and form bodies are what a cross-site <form> can send
+    // without a preflight, so refusing them (415) closes that door too. The original text is
+    // kept so attribute values are stored exactly as sent.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      const text = (body as string).trim();
+      if (text === '') {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, new JsonBody(text, JSON.parse(text)));
+      } catch {
+        done(
+          Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400 }),
+          undefined,
+        );
+      }
+    });
+
+    app.setErrorHandler(sendError);
+    app.setNotFoundHandler((request, reply) => {
+      metrics.rejected('not_found');
+      reply
+        .code(404)
+        .type(JSON_TYPE)
+        .send(errorBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`));
+    });
+
+    guestRoutes(app, ctx);
+    profileRoutes(app, ctx);
+    mergeRoutes(app, ctx);
+    opsRoutes(app, ctx);
+
+    // Background work: unref'd timers, so they never keep a process (or a test) alive.
+    const timers: NodeJS.Timeout[] = [];
+    if (config.purgeIntervalMs > 0) {
+      const purge = new AbortController();
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        guestmode
+          .purgeExpired({ signal: purge.signal })
+          .then(({ deleted }) => {
+            if (deleted > 0) app.log.info({ deleted }, 'purged expired guests');
+          })
+          .catch((err: unknown) => app.log.error({ err }, 'purge failed'))
+          .finally(() => {
+            running = false;
+          });
+      }, config.purgeIntervalMs);
+      timer.unref();
+      timers.push(timer);
+      app.addHook('onClose', async () => purge.abort());
+    }
+    if (config.dashboard) {
+      const sample = () =>
+        metrics.sample().catch((err: unknown) => app.log.warn({ err }, 'stats sample failed'));
+      const timer = setInterval(sample, config.statsIntervalMs);
+      timer.unref();
+      timers.push(timer);
+      app.addHook('onReady', async () => {
+        await sample();
+      });
+    }
+    app.addHook('onClose', async () => {
+      for (const timer of timers) clearInterval(timer);
+      if (closeGuestmode) await guestmode.close();
+    });
+    return app;
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    if (closeGuestmode) await guestmode.close().catch(() => undefined);
+    throw error;
+  }
+}

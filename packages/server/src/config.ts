@@ -1,0 +1,336 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  BUILT_IN_RULES,
+  type BuiltInRuleName,
+  isValidAttributeName,
+  parseDuration,
+} from '@guestmode/core';
+
+/**
+ * A setting that cannot be used. The message is one line that names the setting (the
+ * environment variable, or the flag when it came from one), so `guestmode serve` can print it
+ * and stop without a stack trace.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  /** The environment variable or flag at fault, e.g. `GUESTMODE_GUEST_TTL` or `--port`. */
+  readonly setting: string;
+
+  constructor(setting: string, message: string) {
+    super(`${setting}: ${message}`);
+    this.setting = setting;
+  }
+}
+
+/** Guest creations allowed per client address in one window. */
+export interface RateLimitConfig {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** Where guests live, from `GUESTMODE_DATABASE_URL`. */
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+/** Everything `guestmode serve` and `guestmode purge` need, validated once. */
+export interface ServerConfig {
+  readonly database: DatabaseConfig;
+  /** The OIDC provider; without it the service is guest-only and refuses every access token. */
+  readonly oidc: { readonly issuer: string; readonly audience: string } | undefined;
+  /** Guest lifetime in milliseconds. */
+  readonly guestTtlMs: number;
+  readonly mergeRules: Readonly<Record<string, BuiltInRuleName>>;
+  readonly host: string;
+  readonly port: number;
+  /** `false` switches the guest-creation rate limit off. */
+  readonly rateLimit: RateLimitConfig | false;
+  /** Largest request body in bytes. */
+  readonly bodyLimit: number;
+  /** How often expired guests are purged, in ms; `0` switches the timer off. */
+  readonly purgeIntervalMs: number;
+  /** Passed to Fastify's `trustProxy`: whose `X-Forwarded-*` headers to believe. */
+  readonly trustProxy: boolean | string;
+  /** Serve the dashboard (`GET /`) and its data (`GET /v1/stats`). */
+  readonly dashboard: boolean;
+  /** How often the dashboard's time series is sampled, in ms. */
+  readonly statsIntervalMs: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/**
+ * Each setting: its environment variable, its flag, and its default. The table is also what
+ * `guestmode --help` prints, so the two cannot drift apart.
+ */
+export const SETTINGS = [
+  {
+    env: 'GUESTMODE_DATABASE_URL',
+    flag: 'database-url',
+    default: 'sqlite:./data/guestmode.db',
+    help: 'sqlite:<path> or postgres://user:pass@host/db',
+  },
+  {
+    env: 'GUESTMODE_OIDC_ISSUER',
+    flag: 'oidc-issuer',
+    default: '',
+    help: 'OIDC issuer URL (discovery is read from it); unset = guest-only',
+  },
+  {
+    env: 'GUESTMODE_OIDC_AUDIENCE',
+    flag: 'oidc-audience',
+    default: '',
+    help: 'API resource indicator access tokens must carry (aud)',
+  },
+  {
+    env: 'GUESTMODE_GUEST_TTL',
+    flag: 'guest-ttl',
+    default: '30d',
+    help: 'guest lifetime: 30d, 12h, 90m (at least 1m)',
+  },
+  {
+    env: 'GUESTMODE_MERGE_RULES',
+    flag: 'merge-rules',
+    default: '',
+    help: 'path of a JSON file {"cart":"sum-by-key",...}',
+  },
+  { env: 'HOST', flag: 'host', default: '127.0.0.1', help: 'address to listen on' },
+  { env: 'PORT', flag: 'port', default: '4000', help: 'port to listen on' },
+  {
+    env: 'GUESTMODE_RATE_LIMIT',
+    flag: 'rate-limit',
+    default: '60/1m',
+    help: 'guest creations per client address: <count>/<window>, or off',
+  },
+  {
+    env: 'GUESTMODE_BODY_LIMIT',
+    flag: 'body-limit',
+    default: '1048576',
+    help: 'largest request body in bytes',
+  },
+  {
+    env: 'GUESTMODE_PURGE_INTERVAL',
+    flag: 'purge-interval',
+    default: '1h',
+    help: 'how often expired guests are deleted, or off',
+  },
+  {
+    env: 'GUESTMODE_TRUST_PROXY',
+    flag: 'trust-proxy',
+    default: 'false',
+    help: 'believe X-Forwarded-* from: false, true, or proxy addresses/CIDRs',
+  },
+  {
+    env: 'GUESTMODE_DASHBOARD',
+    flag: 'dashboard',
+    default: 'on',
+    help: 'serve the dashboard at / and /v1/stats: on or off',
+  },
+  {
+    env: 'GUESTMODE_STATS_INTERVAL',
+    flag: 'stats-interval',
+    default: '10s',
+    help: 'dashboard sampling interval',
+  },
+  {
+    env: 'GUESTMODE_LOG_LEVEL',
+    flag: 'log-level',
+    default: 'info',
+    help: 'fatal, error, warn, info, debug, trace or silent',
+  },
+] as const;
+
+type SettingEnv = (typeof SETTINGS)[number]['env'];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function duration(setting: string, value: string, minimumMs: number): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < minimumMs) {
+    const floor = minimumMs >= 60_000 ? `${minimumMs / 60_000}m` : `${minimumMs}ms`;
+    throw new ConfigError(
+      setting,
+      `"${value}" is not a duration of at least ${floor} (examples: 30d, 12h, 90m, 30s)`,
+    );
+  }
+  return ms;
+}
+
+function onOff(setting: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  throw new ConfigError(setting, `"${value}" must be on or off`);
+}
+
+function parseDatabase(setting: string, value: string): DatabaseConfig {
+  if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
+    if (!URL.canParse(value)) {
+      throw new ConfigError(setting, 'is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', url: value };
+  }
+  if (value.startsWith('sqlite:')) {
+    // `sqlite:./data/x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`.
+    const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path.length === 0) throw new ConfigError(setting, 'sqlite: needs a file path');
+    return { kind: 'sqlite', path };
+  }
+  // Never echo the value: it may be a connection string with a password.
+  throw new ConfigError(setting, 'must start with sqlite: or postgres://');
+}
+
+function parseMergeRules(setting: string, path: string): Record<string, BuiltInRuleName> {
+  if (!path) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : error instanceof SyntaxError
+          ? `not valid JSON (${error.message})`
+          : (error as Error).message;
+    throw new ConfigError(setting, `cannot read ${path}: ${reason}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(setting, `${path} must hold a JSON object of attribute names to rules`);
+  }
+  const rules: Record<string, BuiltInRuleName> = {};
+  for (const [key, rule] of Object.entries(parsed)) {
+    const name = key.endsWith('*') ? key.slice(0, -1) : key;
+    if (key !== '*' && !isValidAttributeName(name)) {
+      throw new ConfigError(setting, `"${key}" is not an attribute name or prefix*`);
+    }
+    if (typeof rule !== 'string' || !(BUILT_IN_RULES as readonly string[]).includes(rule)) {
+      throw new ConfigError(
+        setting,
+        `the rule for "${key}" must be one of ${BUILT_IN_RULES.join(', ')}`,
+      );
+    }
+    rules[key] = rule as BuiltInRuleName;
+  }
+  return rules;
+}
+
+function parseRateLimit(setting: string, value: string): RateLimitConfig | false {
+  if (['off', 'false', '0'].includes(value.trim().toLowerCase())) return false;
+  const match = /^(\d+)\s*\/\s*(.+)$/.exec(value.trim());
+  const max = match ? Number(match[1]) : Number.NaN;
+  if (!match || !Number.isSafeInteger(max) || max < 1) {
+    throw new ConfigError(setting, `"${value}" must be <count>/<window> (e.g. 60/1m) or off`);
+  }
+  return { max, windowMs: duration(setting, match[2]!, 1000) };
+}
+
+function integer(setting: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(setting, `"${value}" must be an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function parseTrustProxy(setting: string, value: string): boolean | string {
+  const v = value.trim();
+  if (['false', 'off', 'no', ''].includes(v.toLowerCase())) return false;
+  if (['true', 'on', 'yes'].includes(v.toLowerCase())) return true;
+  // Fastify trusts nobody for a bare hop count (it cannot check the direct peer), so a number
+  // would silently do nothing: refuse it.
+  if (/^\d+$/.test(v)) {
+    throw new ConfigError(setting, `"${value}" must be true, false, or proxy addresses/CIDRs`);
+  }
+  return v;
+}
+
+/** What {@link loadConfig} reads: the environment and the command-line arguments after the command. */
+export interface ConfigSource {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly argv?: readonly string[];
+}
+
+/**
+ * Reads and validates every setting, flags first, then the environment, then the defaults.
+ * Throws a {@link ConfigError} naming the first bad setting.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ env: process.env, argv: ['--port', '4100'] });
+ * ```
+ */
+export function loadConfig(source: ConfigSource = {}): ServerConfig {
+  const env = source.env ?? process.env;
+  let flags: Record<string, string | undefined>;
+  try {
+    const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }]));
+    flags = parseArgs({ args: [...(source.argv ?? [])], options, strict: true }).values as Record<
+      string,
+      string | undefined
+    >;
+  } catch (error) {
+    // parseArgs' message names the flag ("Unknown option '--prot'").
+    throw new ConfigError('arguments', (error as Error).message.split('\n')[0]!);
+  }
+  const get = (envName: SettingEnv): { name: string; value: string } => {
+    const setting = SETTINGS.find((s) => s.env === envName)!;
+    const flag = flags[setting.flag];
+    if (flag !== undefined) return { name: `--${setting.flag}`, value: flag };
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') return { name: envName, value: fromEnv };
+    return { name: envName, value: setting.default };
+  };
+
+  const db = get('GUESTMODE_DATABASE_URL');
+  const issuer = get('GUESTMODE_OIDC_ISSUER');
+  const audience = get('GUESTMODE_OIDC_AUDIENCE');
+  let oidc: ServerConfig['oidc'];
+  if (issuer.value) {
+    if (!URL.canParse(issuer.value) || !/^https?:/.test(issuer.value)) {
+      throw new ConfigError(issuer.name, `"${issuer.value}" is not an http(s) URL`);
+    }
+    if (!audience.value) {
+      throw new ConfigError(
+        'GUESTMODE_OIDC_AUDIENCE',
+        'is required with GUESTMODE_OIDC_ISSUER (the API resource indicator of access tokens)',
+      );
+    }
+    oidc = { issuer: issuer.value, audience: audience.value };
+  } else if (audience.value) {
+    throw new ConfigError('GUESTMODE_OIDC_ISSUER', 'is required with GUESTMODE_OIDC_AUDIENCE');
+  }
+
+  const ttl = get('GUESTMODE_GUEST_TTL');
+  const rules = get('GUESTMODE_MERGE_RULES');
+  const host = get('HOST');
+  if (!host.value.trim()) throw new ConfigError(host.name, 'must not be empty');
+  const port = get('PORT');
+  const rate = get('GUESTMODE_RATE_LIMIT');
+  const body = get('GUESTMODE_BODY_LIMIT');
+  const purge = get('GUESTMODE_PURGE_INTERVAL');
+  const dashboard = get('GUESTMODE_DASHBOARD');
+  const trust = get('GUESTMODE_TRUST_PROXY');
+  const stats = get('GUESTMODE_STATS_INTERVAL');
+  const log = get('GUESTMODE_LOG_LEVEL');
+  if (!(LOG_LEVELS as readonly string[]).includes(log.value)) {
+    throw new ConfigError(log.name, `"${log.value}" must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  return {
+    database: parseDatabase(db.name, db.value),
+    oidc,
+    guestTtlMs: duration(ttl.name, ttl.value, 60_000),
+    mergeRules: parseMergeRules(rules.name, rules.value),
+    host: host.value.trim(),
+    port: integer(port.name, port.value, 0, 65_535),
+    rateLimit: parseRateLimit(rate.name, rate.value),
+    bodyLimit: integer(body.name, body.value, 1024, 64 * 1024 * 1024),
+    purgeIntervalMs: ['off', '0'].includes(purge.value.trim().toLowerCase())
+      ? 0
+      : duration(purge.name, purge.value, 1000),
+    trustProxy: parseTrustProxy(trust.name, trust.value),
+    dashboard: onOff(dashboard.name, dashboard.value),
+    statsIntervalMs: duration(stats.name, stats.value, 100),
+    logLevel: log.value as ServerConfig['logLevel'],
+  };
+}

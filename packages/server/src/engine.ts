@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createGuestmode, type Guestmode, type GuestStorage } from '@guestmode/core';
+import type { DatabaseConfig, ServerConfig } from './config.js';
+
+/**
+ * Opens the storage named by `GUESTMODE_DATABASE_URL` and runs its migrations. Adapters are
+ * imported on demand so that a PostgreSQL deployment never loads the native SQLite module and
+ * the other way round.
+ */
+export async function openStorage(database: DatabaseConfig): Promise<GuestStorage> {
+  if (database.kind === 'postgres') {
+    const { openPostgresStorage } = await import('@guestmode/core/postgres');
+    return openPostgresStorage({ database: database.url });
+  }
+  if (database.path !== ':memory:') {
+    // The default `./data/guestmode.db` must work on a fresh checkout.
+    mkdirSync(dirname(database.path), { recursive: true });
+  }
+  const { openSqliteStorage } = await import('@guestmode/core/sqlite');
+  return openSqliteStorage({ database: database.path });
+}
+
+/**
+ * The engine as `guestmode serve` configures it.
+ *
+ * @example
+ * ```ts
+ * const guestmode = await openGuestmode(loadConfig());
+ * ```
+ */
+export async function openGuestmode(
+  config: Pick<ServerConfig, 'database' | 'oidc' | 'guestTtlMs' | 'mergeRules'>,
+  options: { now?: () => number } = {},
+): Promise<Guestmode> {
+  const storage = await openStorage(config.database);
+  try {
+    return createGuestmode({
+      storage,
+      guestTtl: `${config.guestTtlMs}ms`,
+      mergeRules: config.mergeRules,
+      ...(config.oidc
+        ? { accessTokens: { issuer: config.oidc.issuer, audience: config.oidc.audience } }
+        : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}

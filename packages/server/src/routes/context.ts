@@ -1,0 +1,28 @@
+import type { Guestmode } from '@guestmode/core';
+import type { Metrics } from '../metrics.js';
+import type { RateLimiter } from '../rate-limit.js';
+
+/** What every route module needs: the engine and the service's own state. */
+export interface RouteContext {
+  readonly guestmode: Guestmode;
+  readonly metrics: Metrics;
+  /** `undefined` when the guest-creation limit is switched off. */
+  readonly limiter: RateLimiter | undefined;
+  readonly dashboard: boolean;
+  readonly statsIntervalMs: number;
+  readonly now: () => number;
+}
+
+/**
+ * A JSON request body as parsed by the service: `text` is exactly what the client sent (stored
+ * as is, so values are not re-serialised), `value` its parse (proof that it is JSON).
+ */
+export class JsonBody {
+  constructor(
+    readonly text: string,
+    readonly value: unknown,
+  ) {}
+}
+
+/** The JSON content type with a charset, for bodies built as strings. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
