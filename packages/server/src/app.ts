@@ -84,7 +84,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     return503OnClosing: true,
     // Attribute names are at most 128 characters; longer path segments are refused by the
     // router (frameworkErrors below) before any handler runs.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Router-level refusals (malformed URL, overlong segment) get the same error shape.
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   };

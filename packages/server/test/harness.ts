@@ -127,6 +127,8 @@ export interface ServiceOptions {
   readonly mergeRules?: Parameters<typeof createGuestmode>[0]['mergeRules'];
   readonly issuer?: TestIssuer;
   readonly server?: Partial<BuildServerOptions>;
+  /** Wraps the store, e.g. to make it fail on demand. */
+  readonly wrapStorage?: (storage: GuestStorage) => GuestStorage;
 }
 
 /** Starts the service on 127.0.0.1:0 with its own store and (unless given) its own issuer. */
@@ -136,7 +138,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const service = {} as Service;
   service.clock = Date.now();
   const guestmode = createGuestmode({
-    storage,
+    storage: options.wrapStorage ? options.wrapStorage(storage) : storage,
     guestTtl: options.guestTtl ?? '30d',
     mergeRules: options.mergeRules ?? {
       cart: 'sum-by-key',
