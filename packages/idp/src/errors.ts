@@ -9,6 +9,8 @@ export type IdpErrorCode =
   | 'invalid_option'
   | 'invalid_request'
   | 'invalid_json'
+  | 'payload_too_large'
+  | 'method_not_allowed'
   | 'not_found'
   | 'conflict'
   | 'unauthorized'
@@ -21,6 +23,8 @@ const STATUS: Record<IdpErrorCode, number> = {
   invalid_option: 400,
   invalid_request: 400,
   invalid_json: 400,
+  payload_too_large: 413,
+  method_not_allowed: 405,
   not_found: 404,
   conflict: 409,
   unauthorized: 401,

@@ -50,7 +50,14 @@ export class Router {
       if (route.method !== method && !(route.method === 'GET' && method === 'HEAD')) continue;
       const params: Record<string, string> = {};
       route.keys.forEach((key, i) => {
-        params[key] = decodeURIComponent(found[i + 1]!);
+        try {
+          params[key] = decodeURIComponent(found[i + 1]!);
+        } catch (cause) {
+          // `%E0%A4%A` and friends: the client's mistake, not a server error.
+          throw new IdpError('invalid_request', 'the URL path is not valid percent-encoding', {
+            cause,
+          });
+        }
       });
       return { handler: route.handler, params };
     }
@@ -58,15 +65,28 @@ export class Router {
   }
 }
 
-const MAX_BODY = 64 * 1024;
+/** The largest request body any route accepts (forms and JSON are a few hundred bytes). */
+export const MAX_BODY = 64 * 1024;
 
-/** Reads the request body as text, refusing more than 64 KiB. */
+/** The `413` error; thrown before reading when `Content-Length` says too much. */
+export function tooLarge(): IdpError {
+  return new IdpError('payload_too_large', `the request body must be at most ${MAX_BODY} bytes`);
+}
+
+/** Whether the declared `Content-Length` already exceeds {@link MAX_BODY}. */
+export function declaredTooLarge(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length']);
+  return Number.isFinite(length) && length > MAX_BODY;
+}
+
+/** Reads the request body as text, refusing more than {@link MAX_BODY} bytes with `413`. */
 export async function readBody(req: IncomingMessage): Promise<string> {
+  if (declaredTooLarge(req)) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new IdpError('invalid_request', 'request body too large');
+    if (size > MAX_BODY) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -87,9 +107,11 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   if (!type.startsWith('application/json')) {
     throw new IdpError('invalid_json', 'expected Content-Type: application/json');
   }
+  // Read outside the try: a too-large body is a 413, not "invalid JSON".
+  const text = await readBody(req);
   let value: unknown;
   try {
-    value = JSON.parse(await readBody(req));
+    value = JSON.parse(text);
   } catch (cause) {
     throw new IdpError('invalid_json', 'the request body is not valid JSON', { cause });
   }

@@ -7,7 +7,15 @@ import { Accounts } from './accounts.js';
 import { type IdpOptions, type ResolvedOptions, resolveOptions } from './config.js';
 import { CsrfTokens, type RouteContext } from './context.js';
 import { IdpError, InvalidOptionError } from './errors.js';
-import { Router, sendHtml, sendJsonError } from './http.js';
+import {
+  declaredTooLarge,
+  MAX_BODY,
+  Router,
+  sendHtml,
+  sendJson,
+  sendJsonError,
+  tooLarge,
+} from './http.js';
 import { interactionRoutes } from './interaction-routes.js';
 import { loadOrCreateKeys } from './keys.js';
 import { managementApi } from './management-api.js';
@@ -227,7 +235,17 @@ export class Idp {
       sendJsonError(res, 503, 'starting', 'the provider is starting');
       return;
     }
-    if (url.pathname === '/oidc' || url.pathname.startsWith('/oidc/')) {
+    const oidc = url.pathname === '/oidc' || url.pathname.startsWith('/oidc/');
+    if (declaredTooLarge(req)) {
+      // Refused before reading a byte, on every route (oidc-provider's parser would say 400).
+      if (!oidc) throw tooLarge();
+      sendJson(res, 413, {
+        error: 'invalid_request',
+        error_description: `the request body must be at most ${MAX_BODY} bytes`,
+      });
+      return;
+    }
+    if (oidc) {
       // oidc-provider derives its mount path from originalUrl minus url, like under Express.
       const original = req.url ?? '/';
       Object.assign(req, { originalUrl: original, url: original.slice('/oidc'.length) || '/' });
@@ -236,7 +254,7 @@ export class Idp {
     }
     const match = this.#router.match(req.method ?? 'GET', url.pathname);
     if (match === 'method_not_allowed') {
-      throw new IdpError('invalid_request', `${req.method} is not allowed here`);
+      throw new IdpError('method_not_allowed', `${req.method} is not allowed here`);
     }
     if (!match) {
       if (url.pathname === '/' && req.method === 'GET') {

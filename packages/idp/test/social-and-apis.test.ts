@@ -240,7 +240,7 @@ test('social sign-up, sync policies, encrypted token storage, management API', a
   assert.equal(((await created.json()) as { username: string }).username, 'dave');
   assert.equal((await api('/api/users/nope/identities', token)).status, 404);
   assert.equal((await api('/api/users?page_size=1000', token)).status, 400);
-  assert.equal((await api('/api/users/nope', token, { method: 'PATCH' })).status, 400);
+  assert.equal((await api('/api/users/nope', token, { method: 'PATCH' })).status, 405);
 });
 
 test('a web app cannot get a management API token', async () => {

@@ -75,7 +75,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) throw new SocialError('upstream_error', 'request body too large');
+    if (size > BODY_LIMIT) {
+      throw new SocialError('upstream_error', 'request body too large', { status: 413 });
+    }
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
