@@ -19,4 +19,18 @@ export {
   MANAGEMENT_SCOPE,
 } from './idp.js';
 export { hashPassword, verifyPassword } from './password.js';
+export {
+  type ConnectorFactoryId,
+  type ConnectorRecord,
+  type DevUpstream,
+  type DevUpstreamOptions,
+  type DevUpstreamUser,
+  parseConnectorRecord,
+  SocialError,
+  type SocialErrorCode,
+  type StoredSocialTokens,
+  startDevUpstream,
+  TokenVault,
+  VAULT_KEY_ENV,
+} from './social/index.js';
 export type { Store } from './store/types.js';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { createIdp, type Idp, MANAGEMENT_RESOURCE } from '../src/index.js';
-import { startDevUpstream } from '../src/social/index.js';
+import { createIdp, type Idp, MANAGEMENT_RESOURCE, startDevUpstream } from '../src/index.js';
 import { Browser, parseForm } from './helpers.js';
 
 /**
