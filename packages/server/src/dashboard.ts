@@ -13,6 +13,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Guestmode dashboard</title>
+<link rel="icon" href="data:,">
 <style>
   :root {
     --bg: #f6f7fb; --card: #fff; --ink: #1f2433; --muted: #6b7285; --line: #e3e6ee;
@@ -89,7 +90,7 @@ const PAGE = `<!doctype html>
   function niceMax(value) {
     if (!(value > 0)) return 1;
     const p = Math.pow(10, Math.floor(Math.log10(value)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= value) return m * p;
+    for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (m * p >= value) return m * p;
     return 10 * p;
   }
   function clock(ms) {
@@ -142,7 +143,9 @@ const PAGE = `<!doctype html>
       return;
     }
     const t0 = samples[0].at, t1 = samples[samples.length - 1].at;
-    const x = (t) => (t1 === t0 ? L + pw / 2 : L + ((t - t0) / (t1 - t0)) * pw);
+    // Inset so the first and last bars and dots stay inside the plot.
+    const pad = options.bars ? 9 : 4;
+    const x = (t) => (t1 === t0 ? L + pw / 2 : L + pad + ((t - t0) / (t1 - t0)) * (pw - 2 * pad));
     const y = (v) => T + ph - (v / top) * ph;
     [[t0, 'start'], [t1, 'end']].forEach(([t, anchor]) => {
       if (anchor === 'end' && t1 === t0) return;

@@ -153,6 +153,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     guestmode,
     closeGuestmode: true,
     statsCacheMs: 0,
+    now: () => service.clock,
     ...options.server,
     config: { purgeIntervalMs: 0, ...options.config },
   });
