@@ -103,8 +103,8 @@ test('a guest adds two books, creates an account, and finds both in the cart', a
   ]);
   assert.deepEqual(await cartLines(page), ['I Am a Cat × 1', 'Kokoro × 1']);
   await page.getByRole('link', { name: 'Sign out' }).waitFor();
-  assert.match(await page.locator('header').textContent() ?? '', new RegExp(username));
-  assert.match(await page.locator('header').textContent() ?? '', /sub: \w+/);
+  assert.match((await page.locator('header').textContent()) ?? '', new RegExp(username));
+  assert.match((await page.locator('header').textContent()) ?? '', /sub: \w+/);
   assert.equal(await guestCookie(context), undefined, 'the merged guest cookie is deleted');
   await page.screenshot({ path: join(SHOTS, '03-signed-up-cart.png'), fullPage: true });
   await context.close();
@@ -175,7 +175,7 @@ test('drafts and preferences follow a guest who continues with the demo OAuth pr
   assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
   assert.equal(await page.locator('html').getAttribute('lang'), 'ja');
   await page.getByRole('link', { name: 'サインアウト' }).waitFor();
-  assert.match(await page.locator('header').textContent() ?? '', /Ada Lovelace/);
+  assert.match((await page.locator('header').textContent()) ?? '', /Ada Lovelace/);
   await page.goto(`${demo.url}/books/kokoro`);
   assert.equal(await page.getByLabel('レビューの下書き').inputValue(), 'Quiet, and devastating.');
   await page.screenshot({ path: join(SHOTS, '07-social-signed-in-ja-dark.png'), fullPage: true });
