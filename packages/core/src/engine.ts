@@ -467,6 +467,20 @@ export class Guestmode {
   }
 
   /**
+   * Deletes the guest whose credential is presented, with its attributes: for a visitor who
+   * discards their guest data (or declines to merge a guest they do not recognise). A merged
+   * guest is not deleted (its record answers merge retries). `false` when nothing was deleted;
+   * a credential that does not verify deletes nothing and answers `false` too.
+   */
+  async deleteGuest(guestToken: string): Promise<boolean> {
+    const parsed = parseCredential(guestToken);
+    if (!parsed) return false;
+    const guest = await this.storage.getGuest(parsed.guestId);
+    if (!guest || !secretMatches(parsed.secret, guest.secretHash)) return false;
+    return this.storage.deleteGuest(parsed.guestId);
+  }
+
+  /**
    * Deletes expired guests in batches of `batchSize` rows, yielding to other work between
    * batches so that requests are never blocked for long.
    */

@@ -103,6 +103,24 @@ export function runStorageConformance(
         }
       });
 
+      it('deletes a guest on request, but never a merged one or with a wrong secret', async () => {
+        const gm = engine();
+        const { token, guest } = await gm.createGuest({ cart: [{ id: 'a', quantity: 1 }] });
+        const wrong = `${token.slice(0, token.indexOf('.') + 1)}${'A'.repeat(43)}`;
+        assert.equal(await gm.deleteGuest(wrong), false);
+        assert.equal(await gm.deleteGuest('nonsense'), false);
+        assert.equal(await gm.deleteGuest(token), true);
+        assert.equal(await storage.getGuest(guest.id), null);
+        assert.deepEqual(await storage.readAttributes({ kind: 'guest', id: guest.id }), []);
+        await rejectsWith(gm.authenticateGuest(token), 'invalid_guest_credential');
+        assert.equal(await gm.deleteGuest(token), false);
+        const merged = await gm.createGuest({ a: 1 });
+        const userId = newUser();
+        await gm.merge({ guestToken: merged.token, userId });
+        assert.equal(await gm.deleteGuest(merged.token), false);
+        assert.equal((await gm.merge({ guestToken: merged.token, userId })).replayed, true);
+      });
+
       it('expires guests, slides the expiry without a write per read, and purges in batches', async () => {
         const gm = engine({ guestTtl: '10d' });
         const start = clock;

@@ -113,6 +113,7 @@ const q = {
        DELETE FROM gm_guests g USING batch b WHERE g.id = b.id RETURNING b.merged
      )
      SELECT COUNT(*)::int AS total, (COUNT(*) FILTER (WHERE merged))::int AS merged FROM guests`,
+  deleteActiveGuest: 'DELETE FROM gm_guests WHERE id = $1 AND merged_into IS NULL',
   addCounter: 'UPDATE gm_counters SET value = value + $1 WHERE name = $2',
   counters: 'SELECT name, value FROM gm_counters',
   guestCounts: `SELECT COUNT(*)::bigint AS total,
@@ -406,6 +407,15 @@ class PostgresStorage implements GuestStorage {
       if (error instanceof Rollback) return error.outcome;
       throw error;
     }
+  }
+
+  async deleteGuest(id: string): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const deleted = await this.#query(client, 'deleteActiveGuest', [id]);
+      if ((deleted.rowCount ?? 0) === 0) return false;
+      await this.#query(client, 'deleteOwner', [`g:${id}`]);
+      return true;
+    });
   }
 
   async purgeExpired(now: number, batchSize: number): Promise<number> {

@@ -183,6 +183,7 @@ class SqliteStorage implements GuestStorage {
         'SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests WHERE expires_at <= ? LIMIT ?',
       ),
       deleteGuest: db.prepare('DELETE FROM gm_guests WHERE id = ?'),
+      deleteActiveGuest: db.prepare('DELETE FROM gm_guests WHERE id = ? AND merged_into IS NULL'),
       addCounter: db.prepare('UPDATE gm_counters SET value = value + ? WHERE name = ?'),
       counters: db.prepare('SELECT name, value FROM gm_counters'),
       guestCounts: db.prepare(
@@ -339,6 +340,18 @@ class SqliteStorage implements GuestStorage {
         throw error;
       }
     });
+  }
+
+  deleteGuest(id: string): Promise<boolean> {
+    return this.#run(() =>
+      this.#db
+        .transaction(() => {
+          if (this.#s.deleteActiveGuest.run(id).changes === 0) return false;
+          this.#s.deleteOwner.run(`g:${id}`);
+          return true;
+        })
+        .immediate(),
+    );
   }
 
   purgeExpired(now: number, batchSize: number): Promise<number> {

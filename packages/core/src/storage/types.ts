@@ -134,6 +134,12 @@ export interface GuestStorage {
    * write the user's attributes, delete the guest's, mark the guest merged, commit.
    */
   merge(work: MergeWork): Promise<MergeOutcome>;
+  /**
+   * Deletes an active guest and its attributes (a visitor who discards their guest data).
+   * A merged guest is kept: its record answers retries until it expires. `false` if nothing
+   * was deleted.
+   */
+  deleteGuest(id: string): Promise<boolean>;
   /** Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. */
   purgeExpired(now: number, batchSize: number): Promise<number>;
   stats(now: number): Promise<GuestStats>;
