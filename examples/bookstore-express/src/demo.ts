@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createIdp, type Idp } from '@guestmode/idp';
+import { createIdp, type Idp, startDevUpstream } from '@guestmode/idp';
 import Database from 'better-sqlite3';
 import { type BookstoreApp, createBookstoreApp, DEFAULTS, loadConfig } from './app.js';
 
@@ -84,11 +84,7 @@ async function startUpstream(
   log: (line: string) => void,
 ): Promise<Upstream | undefined> {
   try {
-    const url = new URL('../../../packages/idp/src/social/index.ts', import.meta.url);
-    const social = (await import(url.href)) as {
-      startDevUpstream(options: { port: number; log?: (m: string) => void }): Promise<Upstream>;
-    };
-    return await social.startDevUpstream({ port, log: () => {} });
+    return (await startDevUpstream({ port, log: () => {} })) as Upstream;
   } catch (error) {
     log(`(demo OAuth upstream not started: ${(error as Error).message})`);
     return undefined;

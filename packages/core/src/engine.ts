@@ -385,6 +385,24 @@ export class Guestmode {
     return this.storage.deleteAttribute(checkPrincipal(principal), name, this.#now());
   }
 
+  /** True when the engine was given `accessTokens`, so {@link verifyAccessToken} can be used. */
+  get verifiesAccessTokens(): boolean {
+    return this.#verifier !== undefined;
+  }
+
+  /**
+   * Checks that the database answers (one primary-key lookup), for health checks.
+   * @throws GuestmodeError `storage_unavailable`
+   */
+  async ping(): Promise<void> {
+    try {
+      await this.storage.getGuest('ping');
+    } catch (cause) {
+      if (cause instanceof GuestmodeError) throw cause;
+      throw new GuestmodeError('storage_unavailable', 'The database is unavailable.', { cause });
+    }
+  }
+
   /**
    * Verifies a provider access token; the user id is its `sub`.
    * @throws GuestmodeError `invalid_access_token`, or `provider_unavailable` (503)

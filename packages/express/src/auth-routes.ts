@@ -390,8 +390,14 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
     if (token === undefined || parseCredential(token)?.guestId !== pending.guestId) {
       return res.redirect(redirectTo);
     }
-    if (form.decision === 'merge') await mergeGuest(req, res, token, pending.userId, 'confirm');
-    else clearGuestCookie(req, res, cookieName);
+    if (form.decision === 'merge') {
+      await mergeGuest(req, res, token, pending.userId, 'confirm');
+    } else {
+      // "Discard" means the data goes: a guest the user did not recognise (planted) or does not
+      // want must not linger in this browser or the database until it expires.
+      await engine.deleteGuest(token);
+      clearGuestCookie(req, res, cookieName);
+    }
     return res.redirect(redirectTo);
   };
 

@@ -69,8 +69,12 @@ describe('planted guest cookie (B6)', () => {
     assert.equal(landed, `${f.url}/`);
     assert.equal(victim.get(f.url, 'guestmode'), undefined, 'planted cookie deleted');
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {});
-    // The attacker's guest is untouched (still his, still unmerged).
-    assert.ok(await f.engine.validateGuest(planted));
+    // The discarded guest is deleted, not merged anywhere.
+    assert.equal(await f.engine.validateGuest(planted), null);
+    assert.equal(
+      await f.engine.merge({ guestToken: planted, userId: f.users.alice }).catch((e) => e.code),
+      'invalid_guest_credential',
+    );
     // The decision is used up: the confirm page now just goes home.
     const again = await victim.fetch(`${f.url}/guestmode/confirm`);
     assert.equal(again.status, 302);

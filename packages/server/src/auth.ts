@@ -87,17 +87,13 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  * configured) refuses every access token with the usual 401 instead of failing with a 500.
  */
 export async function verifyUser(guestmode: Guestmode, token: string): Promise<string> {
-  try {
-    return (await guestmode.verifyAccessToken(token)).userId;
-  } catch (error) {
-    if (error instanceof TypeError && error.message.includes('accessTokens')) {
-      throw new GuestmodeError(
-        'invalid_access_token',
-        'This service accepts no access tokens: no OIDC issuer is configured.',
-      );
-    }
-    throw error;
+  if (!guestmode.verifiesAccessTokens) {
+    throw new GuestmodeError(
+      'invalid_access_token',
+      'This service accepts no access tokens: no OIDC issuer is configured.',
+    );
   }
+  return (await guestmode.verifyAccessToken(token)).userId;
 }
 
 /**

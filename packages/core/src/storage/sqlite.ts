@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { GuestmodeError } from '../errors.js';
 import { assertGuestActive, assertWithinLimits, checkMergeable } from './checks.js';
 import { Gate } from './gate.js';
 import {
@@ -67,6 +68,25 @@ interface RawAttribute {
   name: string;
   value: string;
   updated_at: number;
+}
+
+/**
+ * Another process holding the write lock past `busy_timeout`, or a full disk, is not the
+ * caller's fault: it becomes `storage_unavailable` (503, retry later). Anything else is a bug and
+ * is rethrown as it is.
+ */
+function unavailable(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY)/.test(code)) {
+    return new GuestmodeError(
+      'storage_unavailable',
+      'The database is busy or unavailable; retry later.',
+      {
+        cause: error,
+      },
+    );
+  }
+  return error;
 }
 
 function toGuest(row: RawGuest): GuestRow {
@@ -202,10 +222,10 @@ class SqliteStorage implements GuestStorage {
       try {
         return Promise.resolve(fn());
       } catch (error) {
-        return Promise.reject(error);
+        return Promise.reject(unavailable(error));
       }
     }
-    return this.#gate.run(fn);
+    return this.#gate.run(fn).catch((error: unknown) => Promise.reject(unavailable(error)));
   }
 
   createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
