@@ -20,6 +20,7 @@ import type {
   GuestRow,
   GuestStats,
   GuestStorage,
+  MergeOutcome,
   Principal,
   StorageLimits,
   StoredAttribute,
@@ -423,17 +424,7 @@ export class Guestmode {
    * devices) are untouched and can be merged later with their own credentials.
    */
   async merge(options: MergeOptions): Promise<MergeResponse> {
-    const { guestId, userId } = await this.#checkMergeInput(options);
-    const now = this.#now();
-    const outcome = await this.storage.merge({
-      guestId,
-      userId,
-      now,
-      retainUntil: now + this.ttlMs,
-      dryRun: false,
-      plan: (guest, user, transaction) =>
-        planMerge({ guestId, userId, now, guest, user, transaction, preview: false, engine: this }),
-    });
+    const outcome = await this.#runMerge(options, false);
     return {
       result: JSON.parse(outcome.result) as MergeResult,
       replayed: outcome.status === 'replayed',
@@ -442,17 +433,7 @@ export class Guestmode {
 
   /** What {@link merge} would do, computed in a transaction that is rolled back. */
   async previewMerge(options: MergeOptions): Promise<MergePreview> {
-    const { guestId, userId } = await this.#checkMergeInput(options);
-    const now = this.#now();
-    const outcome = await this.storage.merge({
-      guestId,
-      userId,
-      now,
-      retainUntil: now + this.ttlMs,
-      dryRun: true,
-      plan: (guest, user, transaction) =>
-        planMerge({ guestId, userId, now, guest, user, transaction, preview: true, engine: this }),
-    });
+    const outcome = await this.#runMerge(options, true);
     if (outcome.status === 'replayed') {
       const result = JSON.parse(outcome.result) as MergeResult;
       return {
@@ -463,6 +444,20 @@ export class Guestmode {
       };
     }
     return JSON.parse(outcome.result) as MergePreview;
+  }
+
+  async #runMerge(options: MergeOptions, preview: boolean): Promise<MergeOutcome> {
+    const { guestId, userId } = await this.#checkMergeInput(options);
+    const now = this.#now();
+    return this.storage.merge({
+      guestId,
+      userId,
+      now,
+      retainUntil: now + this.ttlMs,
+      dryRun: preview,
+      plan: (guest, user, transaction) =>
+        planMerge({ guestId, userId, now, guest, user, transaction, preview, engine: this }),
+    });
   }
 
   async #checkMergeInput(options: MergeOptions): Promise<{ guestId: string; userId: string }> {
