@@ -265,7 +265,7 @@ export class Guestmode {
         `A profile holds at most ${this.limits.maxProfileBytes} bytes of attributes.`,
       );
     }
-    const { guestId, secret, token } = generateCredential();
+    const { guestId, secret, token } = generateCredential(now);
     const row = {
       id: guestId,
       secretHash: hashSecret(secret),

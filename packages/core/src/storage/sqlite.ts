@@ -54,6 +54,12 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
 ];
 
+interface QueuedWrite {
+  readonly fn: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface RawGuest {
   id: string;
   secret_hash: Buffer;
@@ -128,6 +134,10 @@ class SqliteStorage implements GuestStorage {
   readonly #ownsDb: boolean;
   readonly #gate = new Gate();
   #statements: ReturnType<SqliteStorage['prepare']> | undefined;
+  /** Runs a closure atomically: its own transaction, or a savepoint inside an open one. */
+  readonly #atomic: Database.Transaction<(fn: () => unknown) => unknown>;
+  #queue: QueuedWrite[] = [];
+  #flushScheduled = false;
 
   constructor(options: SqliteStorageOptions) {
     if (typeof options.database === 'string') {
@@ -147,6 +157,7 @@ class SqliteStorage implements GuestStorage {
     this.#db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
     // Several processes may share the file (CLI purge beside the server): wait, don't fail.
     this.#db.pragma('busy_timeout = 5000');
+    this.#atomic = this.#db.transaction((fn: () => unknown) => fn());
   }
 
   get #s() {
@@ -177,6 +188,8 @@ class SqliteStorage implements GuestStorage {
   private prepare() {
     const db = this.#db;
     return {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
       insertGuest: db.prepare(
         'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?)',
       ),
@@ -228,20 +241,74 @@ class SqliteStorage implements GuestStorage {
     return this.#gate.run(fn).catch((error: unknown) => Promise.reject(unavailable(error)));
   }
 
-  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
-    return this.#run(() => {
-      const s = this.#s;
-      if (attributes.length === 0) {
-        s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
-        return;
+  /**
+   * Group commit. A commit costs tens of microseconds on a real disk while a statement inside a
+   * transaction costs a few, so the writes that arrive during one turn of the event loop run in
+   * one transaction, each inside its own savepoint: a write that fails (a limit, a merged guest)
+   * rolls back alone and rejects alone. Every promise settles only after COMMIT, so an
+   * acknowledged write is exactly as durable as with one transaction per write.
+   */
+  #write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flush);
       }
-      this.#db.transaction(() => {
-        s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
-        const owner = `g:${guest.id}`;
-        for (const a of attributes) {
-          s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
+    });
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const batch = this.#queue;
+    if (batch.length === 0) return;
+    this.#queue = [];
+    if (this.#gate.idle) this.#commit(batch);
+    else void this.#gate.run(() => this.#commit(batch));
+  };
+
+  #commit(batch: QueuedWrite[]): void {
+    if (batch.length === 1) {
+      const op = batch[0]!;
+      try {
+        op.resolve(this.#atomic.immediate(op.fn));
+      } catch (error) {
+        op.reject(unavailable(error));
+      }
+      return;
+    }
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.#s.begin.run();
+      for (const op of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.#atomic(op.fn) });
+        } catch (error) {
+          outcomes.push({ ok: false, value: error });
         }
-      })();
+      }
+      this.#s.commit.run();
+    } catch (error) {
+      // BEGIN or COMMIT failed (locked past busy_timeout, disk full): nothing was written.
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      for (const op of batch) op.reject(unavailable(error));
+      return;
+    }
+    batch.forEach((op, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(unavailable(outcome.value));
+    });
+  }
+
+  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
+    return this.#write(() => {
+      const s = this.#s;
+      s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
+      const owner = `g:${guest.id}`;
+      for (const a of attributes) {
+        s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
+      }
     });
   }
 
@@ -264,7 +331,7 @@ class SqliteStorage implements GuestStorage {
   }
 
   extendGuest(id: string, expiresAt: number): Promise<void> {
-    return this.#run(() => {
+    return this.#write(() => {
       this.#s.extendGuest.run(expiresAt, id, expiresAt);
     });
   }
@@ -281,33 +348,22 @@ class SqliteStorage implements GuestStorage {
     limits: StorageLimits,
     now: number,
   ): Promise<void> {
-    return this.#run(() => {
+    const key = ownerKey(owner);
+    const size = Buffer.byteLength(attribute.value);
+    return this.#write(() => {
       const s = this.#s;
-      const key = ownerKey(owner);
-      const size = Buffer.byteLength(attribute.value);
-      this.#db
-        .transaction(() => {
-          if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
-          const current = s.profileSize.get(key, attribute.name) as {
-            count: number;
-            bytes: number;
-          };
-          assertWithinLimits(current.count + 1, current.bytes + size, limits);
-          s.upsertAttribute.run(key, attribute.name, attribute.value, size, attribute.updatedAt);
-        })
-        .immediate();
+      if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+      const current = s.profileSize.get(key, attribute.name) as { count: number; bytes: number };
+      assertWithinLimits(current.count + 1, current.bytes + size, limits);
+      s.upsertAttribute.run(key, attribute.name, attribute.value, size, attribute.updatedAt);
     });
   }
 
   deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean> {
-    return this.#run(() =>
-      this.#db
-        .transaction(() => {
-          if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
-          return this.#s.deleteAttribute.run(ownerKey(owner), name).changes > 0;
-        })
-        .immediate(),
-    );
+    return this.#write(() => {
+      if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+      return this.#s.deleteAttribute.run(ownerKey(owner), name).changes > 0;
+    });
   }
 
   #assertGuestWritable(id: string, now: number): void {
@@ -363,15 +419,11 @@ class SqliteStorage implements GuestStorage {
   }
 
   deleteGuest(id: string): Promise<boolean> {
-    return this.#run(() =>
-      this.#db
-        .transaction(() => {
-          if (this.#s.deleteActiveGuest.run(id).changes === 0) return false;
-          this.#s.deleteOwner.run(`g:${id}`);
-          return true;
-        })
-        .immediate(),
-    );
+    return this.#write(() => {
+      if (this.#s.deleteActiveGuest.run(id).changes === 0) return false;
+      this.#s.deleteOwner.run(`g:${id}`);
+      return true;
+    });
   }
 
   purgeExpired(now: number, batchSize: number): Promise<number> {
@@ -418,6 +470,7 @@ class SqliteStorage implements GuestStorage {
   }
 
   async close(): Promise<void> {
+    this.#flush();
     await this.#gate.run(() => undefined);
     if (this.#ownsDb && this.#db.open) this.#db.close();
   }
