@@ -14,6 +14,7 @@ export {
 export {
   createTestDatabase,
   type PostgresServer,
+  type RestartPostgresOptions,
   type StartPostgresOptions,
   startPostgres,
   type TestDatabase,

