@@ -216,20 +216,31 @@ class PostgresStorage implements GuestStorage {
       wrap(error);
     }
     let broken = false;
+    // pg-pool listens for 'error' only on idle clients; a connection that dies while checked
+    // out (a database restart mid-transaction) would otherwise emit an unhandled 'error' and end
+    // the process. The query in flight rejects on its own; here the client is only marked so
+    // that it is discarded instead of returned to the pool.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
+      if (!broken) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
       }
       broken ||= isUnavailable(error);
       wrap(error);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
