@@ -33,6 +33,12 @@ export interface RestartPostgresOptions {
 export interface StartPostgresOptions {
   /** Port to listen on; default: a free port. */
   port?: number;
+  /**
+   * PostgreSQL's default durability (`fsync`, `synchronous_commit`, `full_page_writes` on: every
+   * commit is flushed to disk) instead of the test tuning (all three off). For benchmarks that
+   * must compare like with like (`npm run bench`). Default `false`.
+   */
+  durable?: boolean;
 }
 
 const MAX_LOG_CHARS = 64_000;
@@ -125,8 +131,8 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
  * the real server because the semantics we rely on (row locks, `ON CONFLICT`, serialisation
  * failures) are exactly what mocks get wrong.
  *
- * Tuned for tests: no fsync, no Unix socket, quiet logs (kept in memory and printed only when
- * start-up fails). The server is stopped when this process exits, on SIGINT/SIGTERM, and by a
+ * Tuned for tests (unless `durable`): no fsync, no Unix socket, quiet logs (kept in memory and
+ * printed only when start-up fails). The server is stopped when this process exits, on SIGINT/SIGTERM, and by a
  * detached watchdog if the process is killed outright, so an aborted run never leaves a server
  * behind.
  *
@@ -141,7 +147,7 @@ async function start(options: StartPostgresOptions, unref: boolean): Promise<Pos
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await startOnce(port, unref);
+      return await startOnce(port, unref, options.durable === true);
     } catch (error) {
       lastError = error;
       // Only a port picked by us can be lost to a race; a fixed port will not get better.
@@ -151,7 +157,7 @@ async function start(options: StartPostgresOptions, unref: boolean): Promise<Pos
   throw lastError;
 }
 
-async function startOnce(port: number, unref: boolean): Promise<PostgresServer> {
+async function startOnce(port: number, unref: boolean, durable: boolean): Promise<PostgresServer> {
   const password = randomId(16);
   const dataDir = mkdtempSync(join(tmpdir(), 'guestmode-pg-'));
   let log = '';
@@ -175,12 +181,9 @@ async function startOnce(port: number, unref: boolean): Promise<PostgresServer> 
       'listen_addresses=127.0.0.1',
       '-c',
       'unix_socket_directories=',
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(durable
+        ? []
+        : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       '-c',
       'max_connections=300',
     ],

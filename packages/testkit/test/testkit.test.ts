@@ -80,6 +80,38 @@ describe('startPostgres', () => {
   });
 });
 
+describe('startPostgres durability', () => {
+  const settings = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string; setting: string }>(
+        "select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes') order by name",
+      );
+      return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+    } finally {
+      await client.end();
+    }
+  };
+  const off = { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' };
+  const on = { fsync: 'on', full_page_writes: 'on', synchronous_commit: 'on' };
+
+  test('tests run without fsync; durable: true keeps the defaults (for the bench)', async () => {
+    const db = await createTestDatabase();
+    try {
+      assert.deepEqual(await settings(db.url), off);
+    } finally {
+      await db.drop();
+    }
+    const server = await startPostgres({ durable: true });
+    try {
+      assert.deepEqual(await settings(server.url), on);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('startTestIssuer', () => {
   let issuer: TestIssuer;
   let jwks: ReturnType<typeof createRemoteJWKSet>;
