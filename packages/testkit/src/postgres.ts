@@ -132,9 +132,9 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
  * failures) are exactly what mocks get wrong.
  *
  * Tuned for tests (unless `durable`): no fsync, no Unix socket, quiet logs (kept in memory and
- * printed only when start-up fails). The server is stopped when this process exits, on SIGINT/SIGTERM, and by a
- * detached watchdog if the process is killed outright, so an aborted run never leaves a server
- * behind.
+ * printed only when start-up fails). The server is stopped when this process exits, on
+ * SIGINT/SIGTERM, and by a detached watchdog if the process is killed outright, so an aborted
+ * run never leaves a server behind.
  *
  * Test files normally call {@link createTestDatabase} instead, which shares one server.
  */
