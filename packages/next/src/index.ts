@@ -1,0 +1,26 @@
+/**
+ * `@guestmode/next`: guest mode for Next.js (Pages Router) apps beside `@logto/next`: the guest
+ * of every API route and `getServerSideProps`, a guest API for `useGuest()`
+ * (`@guestmode/next/client`), and the automatic merge at `/api/logto/sign-in-callback`.
+ *
+ * @packageDocumentation
+ */
+export {
+  appendCookie,
+  DEFAULT_COOKIE_NAME,
+  readCookie,
+} from './cookies.js';
+export { GuestmodeNextError, type GuestmodeNextErrorCode } from './errors.js';
+export type { GuestAccessor } from './guest.js';
+export {
+  createGuestmodeNext,
+  type GuestApiRequest,
+  type GuestContext,
+  type GuestmodeNext,
+  type GuestmodeNextOptions,
+  type MergeEvent,
+  type NextRequestLike,
+  type PendingMerge,
+  type PendingMergeReason,
+} from './server.js';
+export type { GuestApiErrorBody, GuestKind, GuestProfile } from './types.js';
