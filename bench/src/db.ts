@@ -1,0 +1,132 @@
+// The bench's own view of the databases: row counts before and after each run (the proof that
+// every request did its work), and direct inserts where going through HTTP would only measure the
+// set-up (users' carts, a million expired guests). Table shapes are those of Guestmode's adapters
+// (docs/architecture.md, "Data model") and of Better Auth's migrations.
+import Database from 'better-sqlite3';
+import pg from 'pg';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Counts of Guestmode's tables. */
+export interface GuestmodeRows {
+  guests: number;
+  mergedGuests: number;
+  attributes: number;
+  guestAttributes: number;
+  userAttributes: number;
+}
+
+/** A connection the bench uses beside the server (SQLite: another connection to the file). */
+export interface BenchDb {
+  readonly dialect: Dialect;
+  query<T>(sql: { sqlite: string; postgres: string }, params?: unknown[]): Promise<T[]>;
+  guestmodeRows(): Promise<GuestmodeRows>;
+  /** Attribute rows written at or after `since` (epoch ms). */
+  attributesUpdatedSince(since: number): Promise<number>;
+  betterAuthRows(): Promise<{ users: number; sessions: number }>;
+  /** Inserts `cart` for each user id (owner `u:<id>`), in one transaction. */
+  insertUserCarts(userIds: readonly string[], cart: (i: number) => string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openSqliteDb(path: string): BenchDb {
+  const db = new Database(path);
+  db.pragma('busy_timeout = 10000');
+  const one = (sql: string) => Number((db.prepare(sql).pluck().get() as number | bigint) ?? 0);
+  return {
+    dialect: 'sqlite',
+    async query<T>(sql: { sqlite: string }, params: unknown[] = []) {
+      return db.prepare(sql.sqlite).all(...params) as T[];
+    },
+    async guestmodeRows() {
+      return {
+        guests: one('SELECT COUNT(*) FROM gm_guests'),
+        mergedGuests: one('SELECT COUNT(*) FROM gm_guests WHERE merged_into IS NOT NULL'),
+        attributes: one('SELECT COUNT(*) FROM gm_attributes'),
+        guestAttributes: one(
+          "SELECT COUNT(*) FROM gm_attributes WHERE owner >= 'g:' AND owner < 'g;'",
+        ),
+        userAttributes: one(
+          "SELECT COUNT(*) FROM gm_attributes WHERE owner >= 'u:' AND owner < 'u;'",
+        ),
+      };
+    },
+    async attributesUpdatedSince(since) {
+      return Number(
+        db.prepare('SELECT COUNT(*) FROM gm_attributes WHERE updated_at >= ?').pluck().get(since),
+      );
+    },
+    async betterAuthRows() {
+      return {
+        users: one('SELECT COUNT(*) FROM "user"'),
+        sessions: one('SELECT COUNT(*) FROM "session"'),
+      };
+    },
+    async insertUserCarts(userIds, cart) {
+      const insert = db.prepare(
+        'INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES (?, ?, ?, ?, ?)',
+      );
+      const now = Date.now();
+      db.transaction(() => {
+        userIds.forEach((id, i) => {
+          const value = cart(i);
+          insert.run(`u:${id}`, 'cart', value, Buffer.byteLength(value), now);
+        });
+      })();
+    },
+    async close() {
+      db.close();
+    },
+  };
+}
+
+export function openPostgresDb(url: string): BenchDb {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  const one = async (sql: string) => Number((await pool.query(sql)).rows[0]?.n ?? 0);
+  return {
+    dialect: 'postgres',
+    async query<T>(sql: { postgres: string }, params: unknown[] = []) {
+      return (await pool.query(sql.postgres, params)).rows as T[];
+    },
+    async guestmodeRows() {
+      return {
+        guests: await one('SELECT COUNT(*) AS n FROM gm_guests'),
+        mergedGuests: await one(
+          'SELECT COUNT(*) AS n FROM gm_guests WHERE merged_into IS NOT NULL',
+        ),
+        attributes: await one('SELECT COUNT(*) AS n FROM gm_attributes'),
+        guestAttributes: await one(
+          "SELECT COUNT(*) AS n FROM gm_attributes WHERE owner LIKE 'g:%'",
+        ),
+        userAttributes: await one("SELECT COUNT(*) AS n FROM gm_attributes WHERE owner LIKE 'u:%'"),
+      };
+    },
+    async attributesUpdatedSince(since) {
+      const { rows } = await pool.query(
+        'SELECT COUNT(*) AS n FROM gm_attributes WHERE updated_at >= $1',
+        [since],
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+    async betterAuthRows() {
+      return {
+        users: await one('SELECT COUNT(*) AS n FROM "user"'),
+        sessions: await one('SELECT COUNT(*) AS n FROM "session"'),
+      };
+    },
+    async insertUserCarts(userIds, cart) {
+      const now = Date.now();
+      const values = userIds.map((_, i) => cart(i));
+      await pool.query(
+        `INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+         SELECT 'u:' || id, 'cart', value, octet_length(value), $3
+         FROM unnest($1::text[], $2::text[]) AS t(id, value)`,
+        [userIds, values, now],
+      );
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,141 @@
+// The load generator: a child process of the bench (forked with IPC) that runs autocannon, so
+// that the load and the server under test never share an event loop. One job at a time.
+import autocannon, { type AutocannonRequest, type Instance } from 'autocannon';
+
+/** One load run, sent by the parent. */
+export interface LoadJob {
+  readonly url: string;
+  readonly method: 'GET' | 'PUT' | 'POST';
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /**
+   * Header sets used one per request, in order (cycling when there are fewer sets than
+   * requests): a guest token per request, or an access token and a guest token per merge.
+   */
+  readonly rotate?: readonly Readonly<Record<string, string>>[];
+  readonly connections: number;
+  /** Seconds; ignored when `amount` is set. */
+  readonly duration?: number;
+  /** Exactly this many requests (then the rows before/after must match exactly). */
+  readonly amount?: number;
+  /** Requests per second over all connections (a fixed, open-loop-ish rate). */
+  readonly overallRate?: number;
+  /** Keep [epoch ms, latency ms] of every response (for latency inside a time window). */
+  readonly samples?: boolean;
+}
+
+/** What came back from one load run. */
+export interface LoadResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly ok: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly statusCodes: Record<string, number>;
+  /** Response bytes received in all (headers and bodies). */
+  readonly bytes: number;
+  readonly samples?: [number, number][];
+}
+
+export type ToLoader = { type: 'run'; id: number; job: LoadJob } | { type: 'stop' };
+export type FromLoader =
+  | { type: 'result'; id: number; result: LoadResult }
+  | { type: 'error'; id: number; message: string };
+
+let current: Instance | undefined;
+
+function run(job: LoadJob): Promise<LoadResult> {
+  const samples: [number, number][] = [];
+  let next = 0;
+  const rotate = job.rotate;
+  const base: Record<string, string> = { ...job.headers };
+  if (job.body !== undefined) base['content-type'] ??= 'application/json';
+  const request: AutocannonRequest = {
+    method: job.method,
+    path: job.path,
+    headers: base,
+    ...(job.body === undefined ? {} : { body: job.body }),
+    ...(rotate && rotate.length > 0
+      ? {
+          setupRequest: (req: AutocannonRequest) => {
+            const set = rotate[next++ % rotate.length]!;
+            return { ...req, headers: { ...base, ...set } };
+          },
+        }
+      : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: job.url,
+        connections: job.connections,
+        pipelining: 1,
+        timeout: 30,
+        ...(job.amount ? { amount: job.amount } : { duration: job.duration ?? 1 }),
+        ...(job.overallRate ? { overallRate: job.overallRate } : {}),
+        requests: [request],
+      },
+      (error, result) => {
+        current = undefined;
+        if (error) {
+          reject(error);
+          return;
+        }
+        const statusCodes: Record<string, number> = {};
+        for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
+          statusCodes[code] = stat.count;
+        }
+        const ok = result['2xx'];
+        const requests = ok + result.non2xx + result.errors;
+        const seconds = result.duration;
+        resolve({
+          requests,
+          seconds,
+          rps: seconds > 0 ? ok / seconds : 0,
+          p50: result.latency.p50,
+          p90: result.latency.p90,
+          p99: result.latency.p99,
+          max: result.latency.max,
+          ok,
+          non2xx: result.non2xx,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          statusCodes,
+          bytes: result.throughput.total,
+          ...(job.samples ? { samples } : {}),
+        });
+      },
+    );
+    if (job.samples) {
+      instance.on('response', (_client, _status, _bytes, ms) => {
+        samples.push([Date.now(), ms]);
+      });
+    }
+    current = instance;
+  });
+}
+
+process.on('message', (message: ToLoader) => {
+  if (message.type === 'stop') {
+    current?.stop();
+    return;
+  }
+  run(message.job).then(
+    (result) => process.send?.({ type: 'result', id: message.id, result } satisfies FromLoader),
+    (error: unknown) =>
+      process.send?.({
+        type: 'error',
+        id: message.id,
+        message: error instanceof Error ? error.message : String(error),
+      } satisfies FromLoader),
+  );
+});
+// Exit with the parent: a bench killed midway must not leave a load generator behind.
+process.on('disconnect', () => process.exit(0));
