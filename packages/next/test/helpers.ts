@@ -1,0 +1,321 @@
+// A real @logto/next LogtoClient and the local provider over HTTP, with the API routes run by
+// Next's own API resolver (the code `next start` runs for pages/api), so the helpers meet the
+// same req.query, req.cookies, body parsing and res.redirect as in an app.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGuestmode, type Guestmode } from '@guestmode/core';
+import { openSqliteStorage } from '@guestmode/core/sqlite';
+import LogtoClient, { type LogtoNextConfig } from '@logto/next';
+import type { NextApiHandler } from 'next';
+import { apiResolver } from 'next/dist/server/api-utils/node/api-resolver.js';
+import {
+  createGuestmodeNext,
+  type GuestmodeNext,
+  type GuestmodeNextOptions,
+} from '../src/index.js';
+
+export const RESOURCE = 'https://api.test.local';
+
+/**
+ * The parts of `@guestmode/idp` these tests use. It is loaded by a specifier the type checker
+ * does not follow: this package's type-check project includes `next`, whose global types
+ * (a required `NodeJS.ProcessEnv.NODE_ENV`) would otherwise be applied to the provider's
+ * sources, which are type-checked by the root project.
+ */
+interface Idp {
+  readonly url: string;
+  readonly issuer: string;
+  listen(): Promise<unknown>;
+  close(): Promise<void>;
+  createApplication(input: {
+    name: string;
+    redirectUris: string[];
+    postLogoutRedirectUris: string[];
+  }): Promise<{ appId: string; appSecret: string }>;
+  createResource(input: { indicator: string }): Promise<unknown>;
+  createUser(input: { username: string; password: string }): Promise<{ id: string }>;
+}
+const IDP_MODULE: string = '@guestmode/idp';
+const { createIdp } = (await import(IDP_MODULE)) as {
+  createIdp(options: Record<string, unknown>): Idp;
+};
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/**
+ * A cookie-keeping client with manual redirects, so a test can walk the Logto redirect chain,
+ * read every Set-Cookie, and plant cookies as an attacker would.
+ */
+export class Browser {
+  readonly cookies = new Map<string, { host: string; name: string; value: string; raw: string }>();
+
+  store(url: URL, res: Response) {
+    for (const header of res.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = header.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = decodeURIComponent(pair.slice(eq + 1).trim());
+      const expired = attributes.some((a) => {
+        const [k = '', v = ''] = a.trim().split('=');
+        return k.toLowerCase() === 'expires' && Date.parse(v) < Date.now();
+      });
+      const key = `${url.host} ${name}`;
+      if (expired || value === '') this.cookies.delete(key);
+      else this.cookies.set(key, { host: url.host, name, value, raw: header });
+    }
+  }
+
+  get(base: string, name: string) {
+    return this.cookies.get(`${new URL(base).host} ${name}`);
+  }
+
+  /** Sets a cookie directly in the jar (the attacker's planted cookie). */
+  plant(base: string, name: string, value: string) {
+    const host = new URL(base).host;
+    this.cookies.set(`${host} ${name}`, { host, name, value, raw: `${name}=${value}` });
+  }
+
+  async fetch(input: string, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(input);
+    const headers = new Headers(init.headers);
+    const cookie = [...this.cookies.values()]
+      .filter((c) => c.host === url.host)
+      .map((c) => `${c.name}=${encodeURIComponent(c.value)}`)
+      .join('; ');
+    if (cookie) headers.set('cookie', cookie);
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.store(url, res);
+    return res;
+  }
+
+  /** Follows redirects (at most 20) and returns the last response and its URL. */
+  async follow(input: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
+    let url = input;
+    let res = await this.fetch(url, init);
+    for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops++) {
+      const location = res.headers.get('location');
+      if (!location) break;
+      await res.arrayBuffer();
+      url = new URL(location, url).href;
+      res = await this.fetch(url);
+    }
+    return { res, url };
+  }
+
+  submit(action: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+    return this.follow(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+}
+
+/** The first form whose action contains `actionIncludes`, with its hidden fields. */
+export function parseForm(html: string, actionIncludes: string) {
+  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
+    const action = /action="([^"]*)"/.exec(match[1]!)?.[1]?.replaceAll('&amp;', '&');
+    if (!action?.includes(actionIncludes)) continue;
+    const fields: Record<string, string> = {};
+    for (const input of match[2]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
+      const name = /name="([^"]*)"/.exec(input[0])?.[1];
+      const value = /value="([^"]*)"/.exec(input[0])?.[1];
+      if (name) fields[name] = (value ?? '').replaceAll('&amp;', '&');
+    }
+    return { action, fields };
+  }
+  throw new Error(`no form with action containing ${actionIncludes}`);
+}
+
+export interface Fixture {
+  idp: Idp;
+  engine: Guestmode;
+  logto: LogtoNextConfig;
+  gm: GuestmodeNext;
+  url: string;
+  server: Server;
+  users: { alice: string; bob: string };
+  close(): Promise<void>;
+}
+
+const API_CONTEXT = {
+  previewModeId: 'test',
+  previewModeEncryptionKey: 'test',
+  previewModeSigningKey: 'test',
+  dev: false,
+};
+
+/**
+ * The local provider, and an app whose routes are what the docs say:
+ * `pages/api/logto/[action].ts` = `gm.handleAuthRoutes(logtoClient.handleAuthRoutes())`,
+ * `pages/api/guestmode/[...path].ts` = `gm.handleGuestRoutes()`, plus `pages/api/me.ts` with
+ * `gm.withGuest` and `pages/api/ssr.ts` running a `getServerSideProps` made by `gm.withGuestSsr`.
+ */
+export async function startFixture(
+  options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
+): Promise<Fixture> {
+  const idp = createIdp({
+    endpoint: 'http://127.0.0.1',
+    port: 0,
+    database: ':memory:',
+    env: {},
+    warn: () => {},
+  });
+  await idp.listen();
+  const engine = createGuestmode({
+    storage: await openSqliteStorage({ database: ':memory:' }),
+    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
+    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+  });
+  const server = createServer();
+  const url = await listen(server);
+  const { appId, appSecret } = await idp.createApplication({
+    name: 'Test shop',
+    redirectUris: [`${url}/api/logto/sign-in-callback`],
+    postLogoutRedirectUris: [url],
+  });
+  await idp.createResource({ indicator: RESOURCE });
+  const alice = (await idp.createUser({ username: 'alice', password: 'alice password 1' })).id;
+  const bob = (await idp.createUser({ username: 'bob', password: 'bob password 12' })).id;
+  const logto: LogtoNextConfig = {
+    endpoint: idp.url,
+    appId,
+    appSecret,
+    baseUrl: url,
+    cookieSecret: 'a-test-cookie-secret-of-at-least-32-chars',
+    cookieSecure: false,
+    resources: [RESOURCE],
+  };
+  const logtoClient = new LogtoClient(logto);
+  const gm = createGuestmodeNext({ guestmode: engine, logtoClient, logto, ...options });
+
+  const auth = gm.handleAuthRoutes(logtoClient.handleAuthRoutes());
+  const guestRoutes = gm.handleGuestRoutes();
+  const me = gm.withGuest(async (req, res) => {
+    res.json({
+      kind: req.guest.kind,
+      id: req.guest.id ?? null,
+      userId: req.guest.userId ?? null,
+      sub: req.user.claims?.sub ?? null,
+      attributes: await req.guest.all(),
+    });
+  });
+  const getServerSideProps = gm.withGuestSsr(async ({ guest, user }) => ({
+    props: { profile: await guest.profile(), isAuthenticated: user.isAuthenticated },
+  }));
+  const ssr: NextApiHandler = async (req, res) => {
+    const result = await getServerSideProps({ req, res, query: {}, resolvedUrl: '/' });
+    res.json(result);
+  };
+
+  server.on('request', (req, res) => {
+    const path = new URL(req.url ?? '/', url).pathname;
+    const segments = path.split('/').filter(Boolean);
+    let handler: NextApiHandler | undefined;
+    let query: Record<string, unknown> = {};
+    let page = path;
+    if (segments[0] === 'api' && segments[1] === 'logto' && segments.length === 3) {
+      handler = auth;
+      query = { action: segments[2] };
+      page = '/api/logto/[action]';
+    } else if (segments[0] === 'api' && segments[1] === 'guestmode' && segments.length > 2) {
+      handler = guestRoutes;
+      query = { path: segments.slice(2) };
+      page = '/api/guestmode/[...path]';
+    } else if (path === '/api/me') handler = me;
+    else if (path === '/api/ssr') handler = ssr;
+    void apiResolver(
+      req,
+      res,
+      query,
+      handler ? { default: handler } : undefined,
+      API_CONTEXT,
+      false,
+      false,
+      page,
+    );
+  });
+
+  return {
+    idp,
+    engine,
+    logto,
+    gm,
+    url,
+    server,
+    users: { alice, bob },
+    async close() {
+      await closeServer(server);
+      await idp.close();
+      await engine.close();
+    },
+  };
+}
+
+export interface Me {
+  kind: string;
+  id: string | null;
+  userId: string | null;
+  sub: string | null;
+  attributes: Record<string, unknown>;
+}
+
+/** The app's view of the current principal (`withGuest`). */
+export async function me(browser: Browser, url: string): Promise<Me> {
+  const res = await browser.fetch(`${url}/api/me`);
+  assert.equal(res.status, 200);
+  return (await res.json()) as Me;
+}
+
+/** `PUT /api/guestmode/attributes/<name>` with a JSON value. */
+export function put(browser: Browser, url: string, name: string, value: unknown) {
+  return browser.fetch(`${url}/api/guestmode/attributes/${name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(value),
+  });
+}
+
+/** Starts the sign-in at the app and submits the provider's password form. */
+export async function signIn(browser: Browser, url: string, username: string, password: string) {
+  const start = await browser.follow(`${url}/api/logto/sign-in`);
+  assert.equal(start.res.status, 200);
+  return finishSignIn(browser, start, username, password);
+}
+
+/** Submits the provider's password form of a sign-in started with `browser.follow(...)`. */
+export async function finishSignIn(
+  browser: Browser,
+  start: { res: Response; url: string },
+  username: string,
+  password: string,
+) {
+  const form = parseForm(await start.res.text(), '/sign-in');
+  return browser.submit(new URL(form.action, start.url).href, {
+    ...form.fields,
+    username,
+    password,
+  });
+}
+
+/** Signs out at the app and completes the provider's self-submitting logout form. */
+export async function signOut(browser: Browser, url: string) {
+  const { res, url: at } = await browser.follow(`${url}/api/logto/sign-out`);
+  const form = parseForm(await res.text(), '/session/end/confirm');
+  return browser.submit(new URL(form.action, at).href, form.fields);
+}
