@@ -4,7 +4,7 @@
 //
 //   npm run bench                 full run (about 10 minutes)
 //   npm run bench -- --quick      every scenario for about a second, small scale numbers
-//   npm run bench -- --profile    only Guestmode create and read on SQLite, under --cpu-prof
+//   npm run bench -- --profile    only Guestmode create, read and merge on SQLite, under --cpu-prof
 //
 // Results: a Markdown table on stdout, bench/results/<timestamp>.{md,json} and latest.{md,json}.
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -60,7 +60,8 @@ const settings = quick
       warmupSeconds: 3,
       seconds: 10,
       readPool: 5_000,
-      mergePool: 16_000,
+      // Under --profile the guests' creation is in the merge profile too: keep it small.
+      mergePool: flags.profile ? 4_000 : 16_000,
       baSessions: 1_000,
       scaleGuests: 1_000_000,
       pgScaleGuests: 200_000,
@@ -274,7 +275,7 @@ async function guestmodeSuite(
   release: Release,
   issuer: Awaited<ReturnType<typeof startTestIssuer>>,
   target: GuestmodeTarget,
-  only?: 'create' | 'read',
+  only?: 'create' | 'read' | 'merge',
   nodeArgs: string[] = [],
 ): Promise<ScenarioResult[]> {
   const { db, bench } = target;
@@ -317,14 +318,19 @@ async function guestmodeSuite(
     if (only === 'create') return results;
 
     // The guests that read and write: made through HTTP, each with a typical cart.
-    const tokens = await createGuests(server.url, settings.readPool, `{"cart":${TYPICAL_CART}}`);
-    const profile = (await getJson(`${server.url}/v1/profile`, {
-      authorization: `Bearer ${tokens[0]}`,
-    })) as { attributes: { cart?: unknown[] } };
-    if (profile.attributes.cart?.length !== 3) throw new Error('bench: a guest lost its cart');
+    const tokens =
+      only === 'merge'
+        ? []
+        : await createGuests(server.url, settings.readPool, `{"cart":${TYPICAL_CART}}`);
+    if (tokens.length > 0) {
+      const profile = (await getJson(`${server.url}/v1/profile`, {
+        authorization: `Bearer ${tokens[0]}`,
+      })) as { attributes: { cart?: unknown[] } };
+      if (profile.attributes.cart?.length !== 3) throw new Error('bench: a guest lost its cart');
+    }
     const bearer = tokens.map((t) => ({ authorization: `Bearer ${t}` }));
 
-    {
+    if (only === undefined || only === 'read') {
       const b = base('read', 'GET /v1/profile, Bearer guest token');
       try {
         const before = await bench.guestmodeRows();
@@ -346,9 +352,8 @@ async function guestmodeSuite(
         results.push(failed(b, error));
       }
     }
-    if (only === 'read') return results;
 
-    {
+    if (only === undefined) {
       const b = base('write', 'PUT /v1/profile/attributes/cart, Bearer guest token');
       try {
         const job = {
@@ -381,7 +386,7 @@ async function guestmodeSuite(
       }
     }
 
-    {
+    if (only === undefined || only === 'merge') {
       const b = base('merge', 'POST /v1/merge, ES384 access token + Guest-Token, 10 + 10 lines');
       try {
         // Guests with a 10-line cart (through HTTP), users with a 10-line cart sharing 5 ids
@@ -834,7 +839,7 @@ async function postgresSettings(adminUrl: string): Promise<string> {
 async function profileRun(release: Release, issuer: Awaited<ReturnType<typeof startTestIssuer>>) {
   const dir = join(flags.out!, 'profiles');
   mkdirSync(dir, { recursive: true });
-  for (const only of ['create', 'read'] as const) {
+  for (const only of ['create', 'read', 'merge'] as const) {
     const path = join(work, `profile-${only}.db`);
     const bench = openSqliteDb(path);
     const profileDir = join(dir, only);
