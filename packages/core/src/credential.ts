@@ -66,9 +66,13 @@ export function parseCredential(token: string): ParsedCredential | null {
   return { guestId, secret };
 }
 
-/** True when a string has the shape of a guest credential (used to refuse it as an access token). */
+/**
+ * True when a string is meant as a guest credential: the `gm_` prefix alone decides, since no
+ * JWT can start with it (a JWT starts with its base64url header, `eyJ`). Whether it is a valid
+ * one is {@link parseCredential}'s and the database's question.
+ */
 export function looksLikeGuestCredential(token: string): boolean {
-  return typeof token === 'string' && token.startsWith(PREFIX) && !token.includes('eyJ');
+  return typeof token === 'string' && token.startsWith(PREFIX);
 }
 
 export function hashSecret(secret: string): Buffer {

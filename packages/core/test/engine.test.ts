@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   createGuestmode,
   type GuestStorage,
+  looksLikeGuestCredential,
   parseCredential,
   parseDuration,
 } from '@guestmode/core';
@@ -62,6 +63,14 @@ describe('credentials and durations', () => {
     ]) {
       assert.equal(parseCredential(bad), null, bad);
     }
+  });
+
+  it('tells guest credentials from JWTs by the prefix alone', () => {
+    // About 1 in 4,000 random secrets contains "eyJ"; such a token is still a guest credential.
+    const withEyJ = `gm_${'A'.repeat(22)}.eyJ${'b'.repeat(40)}`;
+    assert.equal(looksLikeGuestCredential(withEyJ), true);
+    assert.ok(parseCredential(withEyJ));
+    assert.equal(looksLikeGuestCredential('eyJhbGciOiJFUzM4NCJ9.e30.sig'), false);
   });
 
   it('parses durations into milliseconds', () => {
