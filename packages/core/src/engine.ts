@@ -15,6 +15,7 @@ import {
   type BuiltInRuleName,
   builtInRules,
   type MergeRule,
+  ruleName,
 } from './merge/rules.js';
 import type {
   GuestRow,
@@ -152,6 +153,8 @@ export class Guestmode {
   readonly #exactRules = new Map<string, MergeRule>();
   readonly #prefixRules: [prefix: string, rule: MergeRule][] = [];
   readonly #defaultRule: MergeRule;
+  /** True when every configured rule is built in: merges then never wait for app code. */
+  readonly #builtInRulesOnly: boolean;
   readonly #verifier: AccessTokenVerifier | undefined;
 
   constructor(options: GuestmodeOptions) {
@@ -200,6 +203,11 @@ export class Guestmode {
       options.defaultMergeRule ?? 'user-wins',
       'options.defaultMergeRule',
     );
+    this.#builtInRulesOnly = [
+      ...this.#exactRules.values(),
+      ...this.#prefixRules.map(([, rule]) => rule),
+      this.#defaultRule,
+    ].every((rule) => ruleName(rule) !== 'custom');
     const tokens = options.accessTokens;
     this.#verifier =
       tokens === undefined
@@ -455,6 +463,7 @@ export class Guestmode {
       now,
       retainUntil: now + this.ttlMs,
       dryRun: preview,
+      synchronous: this.#builtInRulesOnly,
       plan: (guest, user, transaction) =>
         planMerge({ guestId, userId, now, guest, user, transaction, preview, engine: this }),
     });

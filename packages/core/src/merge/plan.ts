@@ -6,7 +6,13 @@ import type {
   StorageLimits,
   StoredAttribute,
 } from '../storage/types.js';
-import { type BuiltInRuleName, type MergeConflict, type MergeRule, ruleName } from './rules.js';
+import {
+  type BuiltInRuleName,
+  type MergeConflict,
+  type MergeRule,
+  type MergeRuleResult,
+  ruleName,
+} from './rules.js';
 
 /** What happened to one attribute. Item counts are given for list values (carts, drafts). */
 export interface MergeChange {
@@ -57,85 +63,143 @@ function items(value: unknown): number | undefined {
 
 /**
  * Applies each attribute's rule, checks the limits of the resulting profile, and describes the
- * result. Runs inside the merge transaction; any throw rolls the merge back.
+ * result. Runs inside the merge transaction; any throw rolls the merge back. Synchronous as long
+ * as the rules are (every built-in rule is), so that a store can run the whole merge inside a
+ * shared transaction; the first rule that returns a promise makes the rest of the plan async,
+ * still one rule after another.
  */
-export async function planMerge(input: PlanInput): Promise<MergePlan> {
-  const { guestId, userId, now, engine } = input;
-  const userByName = new Map(input.user.map((a) => [a.name, a]));
-  const writes: StoredAttribute[] = [];
-  const deletes: string[] = [];
-  const attributes: Record<string, unknown> = {};
-  const changes: MergeChange[] = [];
-  const conflicts: MergeConflict[] = [];
-  const beforeUser: Record<string, unknown> = {};
-  const beforeGuest: Record<string, unknown> = {};
+export function planMerge(input: PlanInput): MergePlan | Promise<MergePlan> {
+  const plan = new Plan(input);
+  const step = (index: number): MergePlan | Promise<MergePlan> => {
+    for (let i = index; i < input.guest.length; i++) {
+      const call = plan.call(input.guest[i]!);
+      if (isPromiseLike(call.outcome)) {
+        return Promise.resolve(call.outcome).then((outcome) => {
+          plan.record(call, outcome);
+          return step(i + 1);
+        });
+      }
+      plan.record(call, call.outcome);
+    }
+    return plan.finish();
+  };
+  return step(0);
+}
 
-  for (const guestAttribute of input.guest) {
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+interface RuleCall {
+  readonly name: string;
+  readonly rule: MergeRule;
+  readonly guestValue: unknown;
+  readonly userValue: unknown;
+  readonly userAttribute: StoredAttribute | undefined;
+  readonly outcome: MergeRuleResult | Promise<MergeRuleResult>;
+}
+
+class Plan {
+  readonly #input: PlanInput;
+  readonly #userByName: Map<string, StoredAttribute>;
+  readonly #writes: StoredAttribute[] = [];
+  readonly #deletes: string[] = [];
+  readonly #attributes: Record<string, unknown> = {};
+  readonly #changes: MergeChange[] = [];
+  readonly #conflicts: MergeConflict[] = [];
+  readonly #beforeUser: Record<string, unknown> = {};
+  readonly #beforeGuest: Record<string, unknown> = {};
+
+  constructor(input: PlanInput) {
+    this.#input = input;
+    this.#userByName = new Map(input.user.map((a) => [a.name, a]));
+  }
+
+  call(guestAttribute: StoredAttribute): RuleCall {
+    const { guestId, userId, engine } = this.#input;
     const name = guestAttribute.name;
     const guestValue = JSON.parse(guestAttribute.value) as unknown;
-    const userAttribute = userByName.get(name);
+    const userAttribute = this.#userByName.get(name);
     const userValue = userAttribute ? (JSON.parse(userAttribute.value) as unknown) : undefined;
-    beforeGuest[name] = guestValue;
-    if (userAttribute) beforeUser[name] = userValue;
+    this.#beforeGuest[name] = guestValue;
+    if (userAttribute) this.#beforeUser[name] = userValue;
     const rule = engine.ruleFor(name);
-    const outcome = await rule({
+    const outcome = rule({
       name,
       guest: { value: guestValue, updatedAt: guestAttribute.updatedAt },
       user: userAttribute ? { value: userValue, updatedAt: userAttribute.updatedAt } : undefined,
       guestId,
       userId,
-      preview: input.preview,
-      transaction: input.transaction,
+      preview: this.#input.preview,
+      transaction: this.#input.transaction,
     });
+    return { name, rule, guestValue, userValue, userAttribute, outcome };
+  }
+
+  record(call: RuleCall, outcome: MergeRuleResult): void {
+    const { name, userAttribute } = call;
     if (!outcome || typeof outcome !== 'object' || !('value' in outcome)) {
       throw new TypeError(`The merge rule for "${name}" must return { value, outcome }`);
     }
     if (outcome.value === undefined) {
-      if (userAttribute) deletes.push(name);
+      if (userAttribute) this.#deletes.push(name);
     } else {
-      const json = encodeAttributeValue(name, outcome.value, engine.limits.maxValueBytes);
-      if (json !== userAttribute?.value) writes.push({ name, value: json, updatedAt: now });
-      attributes[name] = outcome.value;
+      const json = encodeAttributeValue(
+        name,
+        outcome.value,
+        this.#input.engine.limits.maxValueBytes,
+      );
+      if (json !== userAttribute?.value) {
+        this.#writes.push({ name, value: json, updatedAt: this.#input.now });
+      }
+      this.#attributes[name] = outcome.value;
     }
-    const userItems = items(userValue);
-    const guestItems = items(guestValue);
+    const userItems = items(call.userValue);
+    const guestItems = items(call.guestValue);
     const resultItems = items(outcome.value);
-    changes.push({
+    this.#changes.push({
       attribute: name,
-      rule: ruleName(rule),
+      rule: ruleName(call.rule),
       outcome: outcome.value === undefined ? 'removed' : outcome.outcome,
       ...(userItems === undefined ? {} : { userItems }),
       ...(guestItems === undefined ? {} : { guestItems }),
       ...(resultItems === undefined ? {} : { resultItems }),
     });
-    if (outcome.conflicts) conflicts.push(...outcome.conflicts);
+    if (outcome.conflicts) this.#conflicts.push(...outcome.conflicts);
   }
 
-  // The merged profile must respect the same limits as any write.
-  const written = new Map(writes.map((w) => [w.name, w]));
-  let count = 0;
-  let bytes = 0;
-  for (const a of input.user) {
-    if (deletes.includes(a.name) || written.has(a.name)) continue;
-    count++;
-    bytes += Buffer.byteLength(a.value);
-  }
-  for (const w of writes) {
-    count++;
-    bytes += Buffer.byteLength(w.value);
-  }
-  assertWithinLimits(count, bytes, engine.limits);
+  finish(): MergePlan {
+    const { userId, guestId, now, engine } = this.#input;
+    // The merged profile must respect the same limits as any write.
+    const written = new Set(this.#writes.map((w) => w.name));
+    let count = 0;
+    let bytes = 0;
+    for (const a of this.#input.user) {
+      if (this.#deletes.includes(a.name) || written.has(a.name)) continue;
+      count++;
+      bytes += Buffer.byteLength(a.value);
+    }
+    for (const w of this.#writes) {
+      count++;
+      bytes += Buffer.byteLength(w.value);
+    }
+    assertWithinLimits(count, bytes, engine.limits);
 
-  const result: MergeResult = {
-    userId,
-    guestId,
-    mergedAt: new Date(now).toISOString(),
-    attributes,
-    changes,
-    conflicts,
-  };
-  const answer: MergeResult | MergePreview = input.preview
-    ? { ...result, before: { user: beforeUser, guest: beforeGuest }, after: attributes }
-    : result;
-  return { writes, deletes, result: JSON.stringify(answer) };
+    const result: MergeResult = {
+      userId,
+      guestId,
+      mergedAt: new Date(now).toISOString(),
+      attributes: this.#attributes,
+      changes: this.#changes,
+      conflicts: this.#conflicts,
+    };
+    const answer: MergeResult | MergePreview = this.#input.preview
+      ? {
+          ...result,
+          before: { user: this.#beforeUser, guest: this.#beforeGuest },
+          after: this.#attributes,
+        }
+      : result;
+    return { writes: this.#writes, deletes: this.#deletes, result: JSON.stringify(answer) };
+  }
 }

@@ -7,6 +7,7 @@ import {
   type GuestStats,
   type GuestStorage,
   type MergeOutcome,
+  type MergePlan,
   type MergeWork,
   type NewGuestRow,
   ownerKey,
@@ -53,6 +54,11 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;
    INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
 ];
+
+/** Thrown inside a preview's savepoint so that it rolls back, carrying the preview's outcome. */
+class PreviewRollback {
+  constructor(readonly outcome: MergeOutcome) {}
+}
 
 interface QueuedWrite {
   readonly fn: () => unknown;
@@ -372,43 +378,41 @@ class SqliteStorage implements GuestStorage {
   }
 
   merge(work: MergeWork): Promise<MergeOutcome> {
+    if (work.synchronous) {
+      // Built-in rules only: the merge is one more operation of the group commit, in its own
+      // savepoint. A preview rolls its savepoint back by throwing its outcome.
+      return this.#write(() => {
+        const read = this.#mergeRead(work);
+        if ('status' in read) return read;
+        const plan = work.plan(read.guest, read.user, { dialect: 'sqlite', handle: this.#db });
+        if (plan instanceof Promise) {
+          throw new TypeError('A synchronous merge plan returned a promise');
+        }
+        if (work.dryRun) throw new PreviewRollback({ status: 'previewed', result: plan.result });
+        this.#mergeWrite(work, plan);
+        return { status: 'merged', result: plan.result } as const;
+      }).catch((error: unknown) => {
+        if (error instanceof PreviewRollback) return error.outcome;
+        throw error;
+      });
+    }
+    // App rules may await and use the connection: the merge holds the gate (every other
+    // operation waits) inside a transaction of its own.
     return this.#gate.run(async () => {
       const db = this.#db;
-      const s = this.#s;
       db.exec('BEGIN IMMEDIATE');
       try {
-        const row = s.getGuest.get(work.guestId) as RawGuest | undefined;
-        const early = checkMergeable(row ? toGuest(row) : null, work);
-        if (early) {
+        const read = this.#mergeRead(work);
+        if ('status' in read) {
           db.exec('ROLLBACK');
-          return early;
+          return read;
         }
-        const guestOwner = `g:${work.guestId}`;
-        const userOwner = `u:${work.userId}`;
-        const guestAttributes = (s.readAttributes.all(guestOwner) as RawAttribute[]).map(
-          toAttribute,
-        );
-        const userAttributes = (s.readAttributes.all(userOwner) as RawAttribute[]).map(toAttribute);
-        const plan = await work.plan(guestAttributes, userAttributes, {
-          dialect: 'sqlite',
-          handle: db,
-        });
+        const plan = await work.plan(read.guest, read.user, { dialect: 'sqlite', handle: db });
         if (work.dryRun) {
           db.exec('ROLLBACK');
           return { status: 'previewed', result: plan.result };
         }
-        for (const a of plan.writes) {
-          s.upsertAttribute.run(
-            userOwner,
-            a.name,
-            a.value,
-            Buffer.byteLength(a.value),
-            a.updatedAt,
-          );
-        }
-        for (const name of plan.deletes) s.deleteAttribute.run(userOwner, name);
-        s.deleteOwner.run(guestOwner);
-        s.markMerged.run(work.userId, work.now, plan.result, work.retainUntil, work.guestId);
+        this.#mergeWrite(work, plan);
         db.exec('COMMIT');
         return { status: 'merged', result: plan.result };
       } catch (error) {
@@ -416,6 +420,31 @@ class SqliteStorage implements GuestStorage {
         throw error;
       }
     });
+  }
+
+  /** Inside the merge's transaction: the state checks, then both profiles. */
+  #mergeRead(
+    work: MergeWork,
+  ): MergeOutcome | { guest: StoredAttribute[]; user: StoredAttribute[] } {
+    const s = this.#s;
+    const row = s.getGuest.get(work.guestId) as RawGuest | undefined;
+    const early = checkMergeable(row ? toGuest(row) : null, work);
+    if (early) return early;
+    return {
+      guest: (s.readAttributes.all(`g:${work.guestId}`) as RawAttribute[]).map(toAttribute),
+      user: (s.readAttributes.all(`u:${work.userId}`) as RawAttribute[]).map(toAttribute),
+    };
+  }
+
+  #mergeWrite(work: MergeWork, plan: MergePlan): void {
+    const s = this.#s;
+    const userOwner = `u:${work.userId}`;
+    for (const a of plan.writes) {
+      s.upsertAttribute.run(userOwner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
+    }
+    for (const name of plan.deletes) s.deleteAttribute.run(userOwner, name);
+    s.deleteOwner.run(`g:${work.guestId}`);
+    s.markMerged.run(work.userId, work.now, plan.result, work.retainUntil, work.guestId);
   }
 
   deleteGuest(id: string): Promise<boolean> {

@@ -70,6 +70,12 @@ export interface MergeWork {
   /** Compute everything and roll back: a preview. */
   readonly dryRun: boolean;
   /**
+   * Every rule involved is synchronous and needs no transaction of its own (the built-in rules),
+   * so `plan` returns a plan, never a promise, and the store may run the merge inside a
+   * transaction it shares with other writes.
+   */
+  readonly synchronous?: boolean;
+  /**
    * Runs inside the transaction, after the guest is locked and checked, with both profiles as
    * they are under that lock. Throwing aborts the merge and rolls everything back.
    */
