@@ -5,15 +5,17 @@
 // leave no trace; once it is back the same service process answers again and nothing
 // acknowledged is lost.
 //
-// The second test restarts PostgreSQL while transactions are in flight. It is marked todo: it
-// finds a crash in packages/core/src/storage/postgres.ts (#transaction): a pooled client that is
-// checked out has no 'error' listener (pg-pool removes its idle listener on checkout), and pg
-// emits 'error' on every unexpected disconnect, so the service process dies with an uncaught
-// "Connection terminated unexpectedly" instead of answering 503.
+// The other two tests restart PostgreSQL while transactions are in flight (under load, and
+// deterministically while a merge waits inside a rule). They found a crash, fixed in f1ee2d7: a
+// checked-out pooled client had no 'error' listener (pg-pool removes its idle listener on
+// checkout, and pg emits 'error' on every unexpected disconnect), so the service died with an
+// uncaught "Connection terminated unexpectedly" instead of answering 503.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createGuestmode, GuestmodeError } from '@guestmode/core';
+import { openPostgresStorage } from '@guestmode/core/postgres';
 import {
   type PostgresServer,
   startPostgres,
@@ -210,9 +212,43 @@ describe('PostgreSQL restarting under the service', () => {
     await outageRun(t, 'postgres-restart', false);
   });
 
-  it('survives PostgreSQL restarting in the middle of transactions', {
-    todo: 'BUG in packages/core/src/storage/postgres.ts #transaction: a checked-out pg client has no error listener, so a database restart during a transaction crashes the process (uncaught "Connection terminated unexpectedly")',
-  }, async (t) => {
+  it('survives PostgreSQL restarting in the middle of transactions', async (t) => {
     await outageRun(t, 'postgres-restart-under-load', true);
+  });
+
+  it('deterministic: a restart while a merge transaction waits in a rule is a 503, not a crash', async () => {
+    let entered!: () => void;
+    const inRule = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const engine = createGuestmode({
+      storage: await openPostgresStorage({ database: databaseUrl }),
+      mergeRules: {
+        slow: async ({ guest }) => {
+          entered();
+          await gate;
+          return { value: guest.value, outcome: 'copied' };
+        },
+      },
+    });
+    try {
+      const { token } = await engine.createGuest({ slow: 1 });
+      const merge = engine.merge({ guestToken: token, userId: 'user_slow' }).then(
+        () => 'merged',
+        (error: unknown) => error,
+      );
+      // The merge holds a pooled client inside its transaction, between two queries.
+      await inRule;
+      await postgres.restart({ mode: 'fast', whileDown: () => release() });
+      const outcome = await merge;
+      assert.ok(outcome instanceof GuestmodeError, `merge ended with ${String(outcome)}`);
+      assert.equal(outcome.code, 'storage_unavailable');
+    } finally {
+      await engine.close();
+    }
   });
 });
