@@ -84,6 +84,8 @@ export interface MergeOptions {
 
 export interface MergeResponse {
   readonly result: MergeResult;
+  /** The same result as JSON text, as stored (send it as it is instead of re-serialising). */
+  readonly resultJson: string;
   /** True when this call only replayed an earlier merge of the same guest into the same user. */
   readonly replayed: boolean;
 }
@@ -102,7 +104,7 @@ export function toProfile(attributes: readonly StoredAttribute[]): Record<string
   return profile;
 }
 
-function toGuest(row: GuestRow): Guest {
+function toGuest(row: Omit<GuestRow, 'mergeResult'>): Guest {
   return { id: row.id, createdAt: new Date(row.createdAt), expiresAt: new Date(row.expiresAt) };
 }
 
@@ -433,8 +435,15 @@ export class Guestmode {
    */
   async merge(options: MergeOptions): Promise<MergeResponse> {
     const outcome = await this.#runMerge(options, false);
+    const resultJson = outcome.result;
+    let result: MergeResult | undefined;
     return {
-      result: JSON.parse(outcome.result) as MergeResult,
+      // Parsed on first use: an HTTP layer sends `resultJson` and never needs the object.
+      get result() {
+        result ??= JSON.parse(resultJson) as MergeResult;
+        return result;
+      },
+      resultJson,
       replayed: outcome.status === 'replayed',
     };
   }

@@ -88,7 +88,8 @@ const q = {
     'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)',
   getGuest: 'SELECT * FROM gm_guests WHERE id = $1',
   lockGuest: 'SELECT * FROM gm_guests WHERE id = $1 FOR UPDATE',
-  guestWithAttributes: `SELECT g.*, a.name, a.value, a.updated_at AS attribute_updated_at
+  guestWithAttributes: `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into,
+       g.merged_at, a.name, a.value, a.updated_at AS attribute_updated_at
      FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
      WHERE g.id = $1 ORDER BY a.name`,
   extendGuest:
@@ -292,9 +293,13 @@ class PostgresStorage implements GuestStorage {
 
   async getGuestWithAttributes(
     id: string,
-  ): Promise<{ guest: GuestRow; attributes: StoredAttribute[] } | null> {
+  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null> {
     const { rows } = await this.#query<
-      RawGuest & { name: string | null; value: string | null; attribute_updated_at: string | null }
+      Omit<RawGuest, 'merge_result'> & {
+        name: string | null;
+        value: string | null;
+        attribute_updated_at: string | null;
+      }
     >(this.#pool, 'guestWithAttributes', [id]).catch(wrap);
     const first = rows[0];
     if (!first) return null;
@@ -308,7 +313,17 @@ class PostgresStorage implements GuestStorage {
         });
       }
     }
-    return { guest: toGuest(first), attributes };
+    return {
+      guest: {
+        id: first.id,
+        secretHash: first.secret_hash,
+        createdAt: Number(first.created_at),
+        expiresAt: Number(first.expires_at),
+        mergedInto: first.merged_into,
+        mergedAt: first.merged_at === null ? null : Number(first.merged_at),
+      },
+      attributes,
+    };
   }
 
   async extendGuest(id: string, expiresAt: number): Promise<void> {

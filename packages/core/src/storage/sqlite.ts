@@ -76,6 +76,12 @@ interface RawGuest {
   merge_result: string | null;
 }
 
+interface GuestWithAttributeRow extends Omit<RawGuest, 'merge_result'> {
+  name: string | null;
+  value: string | null;
+  updated_at: number | null;
+}
+
 interface RawAttribute {
   name: string;
   value: string;
@@ -200,6 +206,12 @@ class SqliteStorage implements GuestStorage {
         'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?)',
       ),
       getGuest: db.prepare('SELECT * FROM gm_guests WHERE id = ?'),
+      guestWithAttributes: db.prepare(
+        `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into, g.merged_at,
+                a.name, a.value, a.updated_at
+         FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
+         WHERE g.id = ? ORDER BY a.name`,
+      ),
       extendGuest: db.prepare(
         'UPDATE gm_guests SET expires_at = ? WHERE id = ? AND merged_into IS NULL AND expires_at < ?',
       ),
@@ -327,12 +339,28 @@ class SqliteStorage implements GuestStorage {
 
   getGuestWithAttributes(
     id: string,
-  ): Promise<{ guest: GuestRow; attributes: StoredAttribute[] } | null> {
+  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null> {
     return this.#run(() => {
-      const row = this.#s.getGuest.get(id) as RawGuest | undefined;
-      if (!row) return null;
-      const attributes = (this.#s.readAttributes.all(`g:${id}`) as RawAttribute[]).map(toAttribute);
-      return { guest: toGuest(row), attributes };
+      const rows = this.#s.guestWithAttributes.all(id) as GuestWithAttributeRow[];
+      const first = rows[0];
+      if (!first) return null;
+      const attributes: StoredAttribute[] = [];
+      for (const row of rows) {
+        if (row.name !== null) {
+          attributes.push({ name: row.name, value: row.value!, updatedAt: row.updated_at! });
+        }
+      }
+      return {
+        guest: {
+          id: first.id,
+          secretHash: first.secret_hash,
+          createdAt: first.created_at,
+          expiresAt: first.expires_at,
+          mergedInto: first.merged_into,
+          mergedAt: first.merged_at,
+        },
+        attributes,
+      };
     });
   }
 

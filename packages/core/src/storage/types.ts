@@ -112,10 +112,13 @@ export interface GuestStorage {
   /** Creates a guest together with its first attributes, atomically. */
   createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void>;
   getGuest(id: string): Promise<GuestRow | null>;
-  /** The read path in one round trip: the guest row and its attributes. */
+  /**
+   * The read path in one round trip: the guest (without its stored merge result, which the
+   * read path never needs and which can be large) and its attributes.
+   */
   getGuestWithAttributes(
     id: string,
-  ): Promise<{ guest: GuestRow; attributes: StoredAttribute[] } | null>;
+  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null>;
   /** Moves an active guest's expiry forward (never backward). */
   extendGuest(id: string, expiresAt: number): Promise<void>;
   readAttributes(owner: Principal): Promise<StoredAttribute[]>;

@@ -55,6 +55,8 @@ function clearDeadCookie(request: FastifyRequest, reply: FastifyReply, error: un
   }
 }
 
+const sendAsIs = (payload: unknown) => payload as string;
+
 /** `POST /v1/merge` and `POST /v1/merge/preview` (R12–R16, B2, B3). */
 export function mergeRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { guestmode, metrics } = ctx;
@@ -66,11 +68,13 @@ export function mergeRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const input = await mergeInputs(ctx, request);
       const started = performance.now();
       try {
-        const { result, replayed } = await guestmode.merge(input);
+        const { resultJson, replayed } = await guestmode.merge(input);
         if (replayed) reply.header('idempotent-replayed', 'true');
         else metrics.observeMerge(performance.now() - started);
         if (input.fromCookie) clearGuestCookie(request, reply);
-        return result;
+        // The stored result goes out as stored: a retry gets the very same bytes.
+        reply.type('application/json; charset=utf-8').serializer(sendAsIs);
+        return resultJson;
       } catch (error) {
         if (input.fromCookie) clearDeadCookie(request, reply, error);
         throw error;
