@@ -518,7 +518,13 @@ export class Guestmode {
   async purgeExpired(
     options: { batchSize?: number; maxBatches?: number; signal?: AbortSignal } = {},
   ): Promise<{ deleted: number }> {
-    const batchSize = positiveInteger(options.batchSize, 'batchSize', 1000);
+    // SQLite deletes on the event loop: small batches keep each pause to a few milliseconds
+    // (1,000 rows held reads up for ~16 ms in the bench). PostgreSQL works off the loop.
+    const batchSize = positiveInteger(
+      options.batchSize,
+      'batchSize',
+      this.storage.dialect === 'sqlite' ? 200 : 1000,
+    );
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
     let deleted = 0;
     for (let batch = 0; batch < maxBatches && !options.signal?.aborted; batch++) {

@@ -121,6 +121,19 @@ export function runStorageConformance(
         assert.equal((await gm.merge({ guestToken: merged.token, userId })).replayed, true);
       });
 
+      it('counts the funnel: created, merged, deleted and active add up', async () => {
+        const gm = engine();
+        const before = await gm.stats();
+        const guests = await Promise.all([1, 2, 3, 4].map(() => gm.createGuest({ a: 1 })));
+        await gm.merge({ guestToken: guests[0]!.token, userId: newUser() });
+        await gm.deleteGuest(guests[1]!.token);
+        const after = await gm.stats();
+        assert.equal(after.created - before.created, 4);
+        assert.equal(after.merged - before.merged, 1);
+        assert.equal(after.active - before.active, 2);
+        assert.equal(after.expired - before.expired, 0);
+      });
+
       it('expires guests, slides the expiry without a write per read, and purges in batches', async () => {
         const gm = engine({ guestTtl: '10d' });
         const start = clock;

@@ -48,6 +48,8 @@ const MIGRATIONS: readonly string[] = [
      value bigint NOT NULL
    );
    INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
+  // Guests deleted on request leave no row; counted so that the funnel still adds up.
+  `INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
 ];
 
 interface RawGuest {
@@ -119,7 +121,8 @@ const q = {
   counters: 'SELECT name, value FROM gm_counters',
   guestCounts: `SELECT COUNT(*)::bigint AS total,
        (COUNT(*) FILTER (WHERE merged_into IS NOT NULL))::bigint AS merged,
-       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at > $1))::bigint AS active
+       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at > $1))::bigint AS active,
+       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at <= $1))::bigint AS expired
      FROM gm_guests`,
 } as const;
 
@@ -440,6 +443,7 @@ class PostgresStorage implements GuestStorage {
       const deleted = await this.#query(client, 'deleteActiveGuest', [id]);
       if ((deleted.rowCount ?? 0) === 0) return false;
       await this.#query(client, 'deleteOwner', [`g:${id}`]);
+      await this.#query(client, 'addCounter', [1, 'deleted']);
       return true;
     });
   }
@@ -459,10 +463,14 @@ class PostgresStorage implements GuestStorage {
   }
 
   async stats(now: number): Promise<GuestStats> {
+    // Counted by the database, off the event loop; a counter row updated by every guest
+    // creation would serialise concurrent creations on its row lock.
     const [counts, counters] = await Promise.all([
-      this.#query<{ total: string; merged: string; active: string }>(this.#pool, 'guestCounts', [
-        now,
-      ]),
+      this.#query<{ total: string; merged: string; active: string; expired: string }>(
+        this.#pool,
+        'guestCounts',
+        [now],
+      ),
       this.#query<{ name: string; value: string }>(this.#pool, 'counters', []),
     ]).catch(wrap);
     const c = counts.rows[0]!;
@@ -472,8 +480,8 @@ class PostgresStorage implements GuestStorage {
     return {
       active: Number(c.active),
       merged: Number(c.merged) + purgedMerged,
-      expired: purgedExpired,
-      created: Number(c.total) + purgedExpired + purgedMerged,
+      expired: purgedExpired + Number(c.expired),
+      created: Number(c.total) + purgedExpired + purgedMerged + (byName.deleted ?? 0),
     };
   }
 

@@ -53,6 +53,16 @@ const MIGRATIONS: readonly string[] = [
      value INTEGER NOT NULL
    ) WITHOUT ROWID;
    INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
+  // Funnel totals kept as counters in the same transactions as the rows they count, so that
+  // stats() reads a few rows instead of counting a million on the event loop (311 ms at 1M
+  // guests in the bench). Seeded from the rows already there.
+  `INSERT INTO gm_counters (name, value)
+     SELECT 'created', (SELECT COUNT(*) FROM gm_guests)
+       + (SELECT COALESCE(SUM(value), 0) FROM gm_counters WHERE name IN ('purged_expired', 'purged_merged'));
+   INSERT INTO gm_counters (name, value)
+     SELECT 'merged', (SELECT COUNT(*) FROM gm_guests WHERE merged_into IS NOT NULL)
+       + (SELECT value FROM gm_counters WHERE name = 'purged_merged');
+   INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
 ];
 
 /** Thrown inside a preview's savepoint so that it rolls back, carrying the preview's outcome. */
@@ -237,12 +247,10 @@ class SqliteStorage implements GuestStorage {
       deleteActiveGuest: db.prepare('DELETE FROM gm_guests WHERE id = ? AND merged_into IS NULL'),
       addCounter: db.prepare('UPDATE gm_counters SET value = value + ? WHERE name = ?'),
       counters: db.prepare('SELECT name, value FROM gm_counters'),
-      guestCounts: db.prepare(
-        `SELECT
-           COUNT(*) AS total,
-           COALESCE(SUM(merged_into IS NOT NULL), 0) AS merged,
-           COALESCE(SUM(merged_into IS NULL AND expires_at > ?), 0) AS active
-         FROM gm_guests`,
+      bumpCounter: db.prepare('UPDATE gm_counters SET value = value + 1 WHERE name = ?'),
+      // An index range over the expired rows only: few, as long as the purge runs.
+      expiredUnpurged: db.prepare(
+        'SELECT COUNT(*) AS n FROM gm_guests WHERE expires_at <= ? AND merged_into IS NULL',
       ),
     };
   }
@@ -323,6 +331,7 @@ class SqliteStorage implements GuestStorage {
     return this.#write(() => {
       const s = this.#s;
       s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
+      s.bumpCounter.run('created');
       const owner = `g:${guest.id}`;
       for (const a of attributes) {
         s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
@@ -473,12 +482,14 @@ class SqliteStorage implements GuestStorage {
     for (const name of plan.deletes) s.deleteAttribute.run(userOwner, name);
     s.deleteOwner.run(`g:${work.guestId}`);
     s.markMerged.run(work.userId, work.now, plan.result, work.retainUntil, work.guestId);
+    s.bumpCounter.run('merged');
   }
 
   deleteGuest(id: string): Promise<boolean> {
     return this.#write(() => {
       if (this.#s.deleteActiveGuest.run(id).changes === 0) return false;
       this.#s.deleteOwner.run(`g:${id}`);
+      this.#s.bumpCounter.run('deleted');
       return true;
     });
   }
@@ -507,21 +518,18 @@ class SqliteStorage implements GuestStorage {
 
   stats(now: number): Promise<GuestStats> {
     return this.#run(() => {
-      const counts = this.#s.guestCounts.get(now) as {
-        total: number;
-        merged: number;
-        active: number;
-      };
       const counters = Object.fromEntries(
         (this.#s.counters.all() as { name: string; value: number }[]).map((r) => [r.name, r.value]),
-      );
-      const purgedExpired = counters.purged_expired ?? 0;
-      const purgedMerged = counters.purged_merged ?? 0;
+      ) as Record<string, number | undefined>;
+      const { n: expiredUnpurged } = this.#s.expiredUnpurged.get(now) as { n: number };
+      const created = counters.created ?? 0;
+      const merged = counters.merged ?? 0;
+      const expired = (counters.purged_expired ?? 0) + expiredUnpurged;
       return {
-        active: counts.active,
-        merged: counts.merged + purgedMerged,
-        expired: purgedExpired,
-        created: counts.total + purgedExpired + purgedMerged,
+        active: created - merged - expired - (counters.deleted ?? 0),
+        merged,
+        expired,
+        created,
       };
     });
   }

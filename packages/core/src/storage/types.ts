@@ -99,9 +99,9 @@ export interface GuestStats {
   readonly active: number;
   /** Guests merged into a user, counting those already purged. */
   readonly merged: number;
-  /** Guests that expired without being merged and were purged. */
+  /** Guests that expired without being merged (purged or not yet). */
   readonly expired: number;
-  /** All guests ever created (active + merged + expired + expired-but-not-yet-purged). */
+  /** All guests ever created (active + merged + expired + deleted on request). */
   readonly created: number;
 }
 
