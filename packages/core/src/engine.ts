@@ -380,6 +380,72 @@ export class Guestmode {
     await this.#put(principal, name, checkEncodedValue(name, json, this.limits.maxValueBytes));
   }
 
+  /**
+   * Sets one attribute of the guest whose credential is presented, in one atomic step: the
+   * credential is checked, the guest's state re-checked, the limits enforced and the expiry slid
+   * inside the write's transaction (one round trip, no separate authentication read). Throws
+   * like {@link authenticateGuest} for a bad, expired or merged credential.
+   *
+   * @returns the guest after the write; `fresh` when its lifetime was extended (re-send the cookie).
+   */
+  async setGuestAttribute(
+    guestToken: string,
+    name: string,
+    value: unknown,
+  ): Promise<{ guest: Guest; fresh: boolean }> {
+    assertAttributeName(name);
+    return this.#putWithCredential(
+      guestToken,
+      name,
+      encodeAttributeValue(name, value, this.limits.maxValueBytes),
+    );
+  }
+
+  /** {@link setGuestAttribute} with a value that is already JSON text. */
+  async setGuestAttributeJson(
+    guestToken: string,
+    name: string,
+    json: string,
+  ): Promise<{ guest: Guest; fresh: boolean }> {
+    assertAttributeName(name);
+    return this.#putWithCredential(
+      guestToken,
+      name,
+      checkEncodedValue(name, json, this.limits.maxValueBytes),
+    );
+  }
+
+  async #putWithCredential(
+    guestToken: string,
+    name: string,
+    json: string,
+  ): Promise<{ guest: Guest; fresh: boolean }> {
+    const parsed = parseCredential(guestToken);
+    if (!parsed) {
+      throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
+    }
+    const now = this.#now();
+    const times = (await this.storage.putAttribute(
+      { kind: 'guest', id: parsed.guestId },
+      { name, value: json, updatedAt: now },
+      this.limits,
+      now,
+      {
+        secretHash: hashSecret(parsed.secret),
+        slideTo: now + this.ttlMs,
+        slideWhenBefore: now + this.ttlMs / 2,
+      },
+    ))!;
+    return {
+      guest: {
+        id: parsed.guestId,
+        createdAt: new Date(times.createdAt),
+        expiresAt: new Date(times.expiresAt),
+      },
+      fresh: times.extended,
+    };
+  }
+
   async #put(principal: Principal, name: string, json: string): Promise<void> {
     const now = this.#now();
     await this.storage.putAttribute(

@@ -129,6 +129,22 @@ export async function authenticateCookie(
 }
 
 /**
+ * The guest credential of the request, without checking it: a `gm_` Bearer token, or else (when
+ * there is no Authorization header at all) the guest cookie. `undefined` when the caller is a
+ * user or sends nothing.
+ */
+export function guestCredential(
+  request: FastifyRequest,
+): { token: string; via: 'bearer' | 'cookie' } | undefined {
+  const bearer = bearerToken(request);
+  if (bearer !== undefined) {
+    return bearer.startsWith(GUEST_PREFIX) ? { token: bearer, via: 'bearer' } : undefined;
+  }
+  const cookie = readGuestCookie(request);
+  return cookie === undefined ? undefined : { token: cookie, via: 'cookie' };
+}
+
+/**
  * Identifies the caller: `Authorization: Bearer` first (a `gm_` token is a guest credential,
  * anything else an OIDC access token), then the guest cookie. `null` when the request carries
  * no credential at all; a credential that is present but not valid throws (401), so a typo

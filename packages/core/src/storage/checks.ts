@@ -1,12 +1,30 @@
+import { timingSafeEqual } from 'node:crypto';
 import { GuestmodeError } from '../errors.js';
-import type { GuestRow, MergeOutcome, MergeWork, StorageLimits } from './types.js';
+import type {
+  GuestCredentialCheck,
+  GuestRow,
+  GuestTimes,
+  MergeOutcome,
+  MergeWork,
+  StorageLimits,
+} from './types.js';
 
 // The checks every adapter makes inside its transactions, kept in one place so the adapters
 // cannot drift apart on what "active", "mergeable" and "within limits" mean.
 
 /** a write may only land in an active, unexpired guest. */
-export function assertGuestActive(guest: GuestRow | null, now: number): void {
-  if (!guest) {
+export function assertGuestActive(
+  guest: Pick<GuestRow, 'secretHash' | 'mergedInto' | 'expiresAt'> | null,
+  now: number,
+  presentedHash?: Uint8Array,
+): void {
+  // A wrong secret learns nothing about the guest's state: it fails first, in constant time.
+  if (
+    !guest ||
+    (presentedHash !== undefined &&
+      (presentedHash.length !== guest.secretHash.length ||
+        !timingSafeEqual(presentedHash, guest.secretHash)))
+  ) {
     throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
   }
   if (guest.mergedInto !== null) {
@@ -50,4 +68,21 @@ export function assertWithinLimits(count: number, bytes: number, limits: Storage
       `A profile holds at most ${limits.maxProfileBytes} bytes of attributes.`,
     );
   }
+}
+
+/**
+ * The write path's guest step, shared by the adapters: check the guest (and the presented
+ * credential), and say whether the expiry must slide; `extend` is the new expiry or undefined.
+ */
+export function guestWriteTimes(
+  guest: Pick<GuestRow, 'secretHash' | 'mergedInto' | 'expiresAt' | 'createdAt'> | null,
+  now: number,
+  credential: GuestCredentialCheck | undefined,
+): GuestTimes {
+  assertGuestActive(guest, now, credential?.secretHash);
+  const row = guest!;
+  if (credential && row.expiresAt < credential.slideWhenBefore) {
+    return { createdAt: row.createdAt, expiresAt: credential.slideTo, extended: true };
+  }
+  return { createdAt: row.createdAt, expiresAt: row.expiresAt, extended: false };
 }

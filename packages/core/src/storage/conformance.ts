@@ -219,6 +219,39 @@ export function runStorageConformance(
         await rejectsWith(gm.createGuest({ a: 1, b: 2, c: 3, d: 4 }), 'too_many_attributes');
       });
 
+      it('writes with a credential in one step: checks it, slides the expiry, refuses bad ones', async () => {
+        const gm = engine({ guestTtl: '10d', limits: { maxAttributes: 2 } });
+        const start = clock;
+        const { token, guest } = await gm.createGuest({ a: 1 });
+        const written = await gm.setGuestAttribute(token, 'cart', [{ id: 'x', quantity: 1 }]);
+        assert.equal(written.guest.id, guest.id);
+        assert.equal(written.fresh, false);
+        assert.deepEqual(await gm.getAttribute({ kind: 'guest', id: guest.id }, 'cart'), [
+          { id: 'x', quantity: 1 },
+        ]);
+        const wrong = `${token.slice(0, token.indexOf('.') + 1)}${'A'.repeat(43)}`;
+        await rejectsWith(gm.setGuestAttributeJson(wrong, 'b', '2'), 'invalid_guest_credential');
+        await rejectsWith(
+          gm.setGuestAttributeJson('gm_nope', 'b', '2'),
+          'invalid_guest_credential',
+        );
+        await rejectsWith(gm.setGuestAttributeJson(token, 'b', '2'), 'too_many_attributes');
+        assert.deepEqual(Object.keys(await gm.getAttributes({ kind: 'guest', id: guest.id })), [
+          'a',
+          'cart',
+        ]);
+        clock = start + 6 * DAY; // past half its life: the write extends it
+        const slid = await gm.setGuestAttributeJson(token, 'a', '3');
+        assert.equal(slid.fresh, true);
+        assert.equal(slid.guest.expiresAt.getTime(), clock + 10 * DAY);
+        assert.equal((await storage.getGuest(guest.id))?.expiresAt, clock + 10 * DAY);
+        await gm.merge({ guestToken: token, userId: newUser() });
+        await rejectsWith(gm.setGuestAttributeJson(token, 'a', '4'), 'guest_merged');
+        const other = await gm.createGuest();
+        clock += 11 * DAY;
+        await rejectsWith(gm.setGuestAttributeJson(other.token, 'a', '4'), 'guest_expired');
+      });
+
       it('refuses writes to a guest that does not exist', async () => {
         const gm = engine();
         await rejectsWith(

@@ -1,10 +1,12 @@
 import pg from 'pg';
 import { GuestmodeError } from '../errors.js';
-import { assertGuestActive, assertWithinLimits, checkMergeable } from './checks.js';
+import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
 import {
+  type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
   type GuestStorage,
+  type GuestTimes,
   type MergeOutcome,
   type MergeWork,
   type NewGuestRow,
@@ -341,13 +343,18 @@ class PostgresStorage implements GuestStorage {
   }
 
   /** Serialises writers of one profile: a guest by its row lock, a user by an advisory lock. */
-  async #lockOwner(client: pg.PoolClient, owner: Principal, now: number): Promise<void> {
+  async #lockOwner(
+    client: pg.PoolClient,
+    owner: Principal,
+    now: number,
+    credential?: GuestCredentialCheck,
+  ): Promise<GuestTimes | null> {
     if (owner.kind === 'guest') {
       const { rows } = await this.#query<RawGuest>(client, 'lockGuest', [owner.id]);
-      assertGuestActive(rows[0] ? toGuest(rows[0]) : null, now);
-    } else {
-      await this.#query(client, 'lockOwner', [ownerKey(owner)]);
+      return guestWriteTimes(rows[0] ? toGuest(rows[0]) : null, now, credential);
     }
+    await this.#query(client, 'lockOwner', [ownerKey(owner)]);
+    return null;
   }
 
   async putAttribute(
@@ -355,11 +362,12 @@ class PostgresStorage implements GuestStorage {
     attribute: StoredAttribute,
     limits: StorageLimits,
     now: number,
-  ): Promise<void> {
+    credential?: GuestCredentialCheck,
+  ): Promise<GuestTimes | null> {
     const key = ownerKey(owner);
     const size = Buffer.byteLength(attribute.value);
-    await this.#transaction(async (client) => {
-      await this.#lockOwner(client, owner, now);
+    return this.#transaction(async (client) => {
+      const times = await this.#lockOwner(client, owner, now, credential);
       const { rows } = await this.#query<{ count: number; bytes: string }>(client, 'profileSize', [
         key,
         attribute.name,
@@ -373,6 +381,8 @@ class PostgresStorage implements GuestStorage {
         size,
         attribute.updatedAt,
       ]);
+      if (times?.extended) await this.#query(client, 'extendGuest', [times.expiresAt, owner.id]);
+      return times;
     });
   }
 

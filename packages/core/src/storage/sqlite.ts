@@ -1,11 +1,13 @@
 import Database from 'better-sqlite3';
 import { GuestmodeError } from '../errors.js';
-import { assertGuestActive, assertWithinLimits, checkMergeable } from './checks.js';
+import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
 import { Gate } from './gate.js';
 import {
+  type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
   type GuestStorage,
+  type GuestTimes,
   type MergeOutcome,
   type MergePlan,
   type MergeWork,
@@ -390,15 +392,19 @@ class SqliteStorage implements GuestStorage {
     attribute: StoredAttribute,
     limits: StorageLimits,
     now: number,
-  ): Promise<void> {
+    credential?: GuestCredentialCheck,
+  ): Promise<GuestTimes | null> {
     const key = ownerKey(owner);
     const size = Buffer.byteLength(attribute.value);
     return this.#write(() => {
       const s = this.#s;
-      if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+      const times =
+        owner.kind === 'guest' ? this.#assertGuestWritable(owner.id, now, credential) : null;
       const current = s.profileSize.get(key, attribute.name) as { count: number; bytes: number };
       assertWithinLimits(current.count + 1, current.bytes + size, limits);
       s.upsertAttribute.run(key, attribute.name, attribute.value, size, attribute.updatedAt);
+      if (times?.extended) s.extendGuest.run(times.expiresAt, owner.id, times.expiresAt);
+      return times;
     });
   }
 
@@ -409,9 +415,9 @@ class SqliteStorage implements GuestStorage {
     });
   }
 
-  #assertGuestWritable(id: string, now: number): void {
+  #assertGuestWritable(id: string, now: number, credential?: GuestCredentialCheck): GuestTimes {
     const row = this.#s.getGuest.get(id) as RawGuest | undefined;
-    assertGuestActive(row ? toGuest(row) : null, now);
+    return guestWriteTimes(row ? toGuest(row) : null, now, credential);
   }
 
   merge(work: MergeWork): Promise<MergeOutcome> {

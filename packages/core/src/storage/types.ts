@@ -37,6 +37,25 @@ export interface NewGuestRow {
   readonly expiresAt: number;
 }
 
+/**
+ * A write made with a guest credential: the credential is checked, and the expiry slid, inside
+ * the write's own transaction, so the write path costs one round trip.
+ */
+export interface GuestCredentialCheck {
+  /** SHA-256 of the presented secret, compared in constant time with the stored hash. */
+  readonly secretHash: Uint8Array;
+  /** Move the expiry to `slideTo` when it is earlier than `slideWhenBefore`. */
+  readonly slideTo: number;
+  readonly slideWhenBefore: number;
+}
+
+/** A guest's times after a write (epoch ms); `extended` when the write slid the expiry. */
+export interface GuestTimes {
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly extended: boolean;
+}
+
 export interface StorageLimits {
   readonly maxValueBytes: number;
   readonly maxProfileBytes: number;
@@ -133,7 +152,8 @@ export interface GuestStorage {
     attribute: StoredAttribute,
     limits: StorageLimits,
     now: number,
-  ): Promise<void>;
+    credential?: GuestCredentialCheck,
+  ): Promise<GuestTimes | null>;
   /** Deletes one attribute; `false` when there was none. Guest owners are re-checked as above. */
   deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean>;
   /**

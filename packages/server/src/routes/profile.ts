@@ -1,6 +1,13 @@
 import { GuestmodeError, isValidAttributeName, type Principal } from '@guestmode/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type Caller, identify, requireCaller, setGuestCookie } from '../auth.js';
+import {
+  type Caller,
+  clearGuestCookie,
+  guestCredential,
+  identify,
+  requireCaller,
+  setGuestCookie,
+} from '../auth.js';
 import { ApiError } from '../errors.js';
 import { JSON_TYPE, type JsonBody, type RouteContext } from './context.js';
 
@@ -75,8 +82,29 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (body === undefined) {
       throw new ApiError(400, 'invalid_request', 'The body must be the JSON value to store.');
     }
-    const caller = await identify(guestmode, request, reply);
     reply.type(JSON_TYPE);
+    // A guest writes in one step: credential, state, limits, expiry slide and the write are one
+    // transaction (no separate authentication read).
+    const guest = guestCredential(request);
+    if (guest !== undefined) {
+      try {
+        const { guest: after, fresh } = await guestmode.setGuestAttributeJson(
+          guest.token,
+          name,
+          body.text,
+        );
+        if (guest.via === 'cookie' && fresh) {
+          setGuestCookie(request, reply, guest.token, after.expiresAt);
+        }
+      } catch (error) {
+        if (guest.via === 'cookie' && error instanceof GuestmodeError && error.status === 401) {
+          clearGuestCookie(request, reply);
+        }
+        throw error;
+      }
+      return attributeJson(name, body.text);
+    }
+    const caller = await identify(guestmode, request, reply);
     if (caller === null) {
       // The lazy guest: the first write creates it, with the value, in one transaction (R1).
       ctx.limiter?.take(request.ip);
