@@ -2,7 +2,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const order = ['packages/core', 'packages/server', 'packages/idp', 'packages/express'];
+const order = [
+  'packages/core',
+  'packages/server',
+  'packages/idp',
+  'packages/express',
+  'packages/next',
+];
 for (const dir of order) {
   if (!existsSync(`${dir}/tsconfig.build.json`)) continue;
   const result = spawnSync('npx', ['tsc', '-p', `${dir}/tsconfig.build.json`], {
