@@ -257,6 +257,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
     it('named cases: oversized, deep, invalid UTF-8, thousands of attributes', async (t) => {
       const json = 'application/json';
+      // A fresh guest: the fuzz run above may have merged the shared one (a valid user token and
+      // a valid Guest-Token on POST /v1/merge is one of the inputs it can draw).
+      const fresh = await fetch(`${s.base}/v1/guests`, { method: 'POST' });
+      const guest = (await fresh.json()) as { token: string };
       const auth: [string, string][] = [
         ['Authorization', `Bearer ${guest.token}`],
         ['Content-Type', json],
