@@ -306,7 +306,15 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
 
   const callback = async (req: Request, res: Response) => {
     const client = logtoClient(req, logto);
-    await client.handleSignInCallback(`${logto.baseUrl}${req.originalUrl}`);
+    try {
+      await client.handleSignInCallback(`${logto.baseUrl}${req.originalUrl}`);
+    } catch (cause) {
+      throw new GuestmodeExpressError(
+        'sign_in_failed',
+        'The sign-in could not be completed; please sign in again.',
+        { cause },
+      );
+    }
     const accessToken = await client.getAccessToken(resource);
     const { userId } = await engine.verifyAccessToken(accessToken);
     const idClaims = await client.getIdTokenClaims();

