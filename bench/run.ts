@@ -218,12 +218,16 @@ const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 
 // ---------------------------------------------------------------------------------------------
 
-async function ceiling(): Promise<ScenarioResult> {
+/**
+ * The ceiling, measured three times in a run (first, after Guestmode on SQLite, last): on a
+ * shared machine one measurement can land in a busy minute; the ratios use the median.
+ */
+async function ceiling(round: number): Promise<ScenarioResult> {
   const base = {
     system: 'ceiling',
     db: '-',
-    scenario: 'hello',
-    request: 'GET / (Fastify 5 hello world JSON)',
+    scenario: `hello-${round}`,
+    request: `GET / (Fastify 5 hello world JSON), round ${round} of 3`,
     connections: CONNECTIONS,
   } as const;
   try {
@@ -553,6 +557,9 @@ function insertExpiredGuests(
   const attribute = db.prepare(
     'INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES (?, ?, ?, ?, ?)',
   );
+  // The adapter may keep funnel counters in the same transaction as its rows; keep them true.
+  const hasCreated = db.prepare("SELECT 1 FROM gm_counters WHERE name = 'created'").get();
+  const bump = db.prepare("UPDATE gm_counters SET value = value + ? WHERE name = 'created'");
   const now = Date.now();
   const created = now - 40 * 86_400_000 - count;
   const expired = now - 10 * 86_400_000;
@@ -568,6 +575,7 @@ function insertExpiredGuests(
         guest.run(id, hash, created + i, expired);
         attribute.run(`g:${id}`, 'cart', TYPICAL_CART, size, created + i);
       }
+      if (hasCreated) bump.run(n);
     })();
     done += n;
   }
@@ -878,7 +886,7 @@ async function main(): Promise<void> {
     log(pgDescription);
     const scenarios: ScenarioResult[] = [];
 
-    scenarios.push(await ceiling());
+    scenarios.push(await ceiling(1));
 
     // Guestmode, SQLite then PostgreSQL.
     const gmSqlite = join(work, 'guestmode.db');
@@ -891,6 +899,7 @@ async function main(): Promise<void> {
       })),
     );
     await sqliteBench.close();
+    scenarios.push(await ceiling(2));
 
     const gmPgUrl = await createDatabase(postgres.url, 'guestmode_bench');
     const pgBench = openPostgresDb(gmPgUrl);
@@ -912,6 +921,7 @@ async function main(): Promise<void> {
     const baPgBench = openPostgresDb(baPgUrl);
     scenarios.push(...(await betterAuthSuite('postgres', baPgUrl, baPgBench)));
     await baPgBench.close();
+    scenarios.push(await ceiling(3));
 
     // Scale.
     let scale: ScaleResult;

@@ -26,7 +26,12 @@ function find(
 /** Every ratio the issue asks for, with its target where it sets one. */
 export function targetsOf(report: BenchReport): Target[] {
   const targets: Target[] = [];
-  const ceiling = find(report, 'ceiling', '-', 'hello')?.load.rps;
+  const ceilings = report.scenarios
+    .filter((x) => x.system === 'ceiling' && !x.error)
+    .map((x) => x.load.rps)
+    .sort((a, b) => a - b);
+  // The median of the ceiling's rounds (the middle one of three).
+  const ceiling = ceilings[Math.floor((ceilings.length - 1) / 2)];
   const judge = (ok: boolean | undefined) => (report.quick ? undefined : ok);
   for (const db of ['sqlite', 'postgres'] as const) {
     for (const [name, goal] of [
@@ -38,7 +43,7 @@ export function targetsOf(report: BenchReport): Target[] {
       const gm = find(report, 'guestmode', db, name)?.load.rps;
       const r = gm !== undefined && ceiling ? gm / ceiling : undefined;
       targets.push({
-        what: `Guestmode ${name} ÷ ceiling (${db})`,
+        what: `Guestmode ${name} ÷ ceiling (${db}; median of the ceiling's rounds)`,
         value: pct(r),
         target: db === 'sqlite' && goal !== undefined ? `≥ ${goal * 100}%` : '(no target)',
         met:
@@ -154,7 +159,7 @@ export function renderMarkdown(report: BenchReport): string {
     `| server RSS with ${int(sc.guests)} guests in the file: after start / after creates+reads / peak | ${mb(sc.rssAfterStart)} / ${mb(sc.rssAfterLoad)} / ${mb(sc.peakRss)} |`,
   );
   lines.push(
-    `| one stats() call (/metrics, dashboard sampler) at that size | ${int(sc.statsMs)} ms |`,
+    `| one stats() call (/metrics, dashboard sampler) with all of them expired, not yet purged | ${int(sc.statsMs)} ms |`,
   );
   lines.push(
     `| rows | ${sc.rows ? `${sc.rows.passed ? 'ok' : '**FAILED**'}: ${sc.rows.detail}` : '—'} |`,

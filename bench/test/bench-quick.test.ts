@@ -13,11 +13,12 @@ import type { BenchReport } from '../src/types.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const EXPECTED = [
-  'ceiling - hello',
+  'ceiling - hello-1',
   'guestmode sqlite create',
   'guestmode sqlite read',
   'guestmode sqlite write',
   'guestmode sqlite merge',
+  'ceiling - hello-2',
   'guestmode postgres create',
   'guestmode postgres read',
   'guestmode postgres write',
@@ -26,6 +27,7 @@ const EXPECTED = [
   'better-auth sqlite read',
   'better-auth postgres create',
   'better-auth postgres read',
+  'ceiling - hello-3',
 ];
 
 test('npm run bench -- --quick runs every scenario and proves each did its work', {
