@@ -65,6 +65,11 @@ const MIGRATIONS: readonly string[] = [
      SELECT 'merged', (SELECT COUNT(*) FROM gm_guests WHERE merged_into IS NOT NULL)
        + (SELECT value FROM gm_counters WHERE name = 'purged_merged');
    INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
+  // stats() counts the expired, unmerged guests: with merged_into in the index that count never
+  // leaves it (406 ms -> ~66 ms for a million unpurged guests in the bench). The purge's range
+  // scan on expires_at uses the same index, so the old one goes.
+  `CREATE INDEX gm_guests_expiry_state ON gm_guests (expires_at, merged_into);
+   DROP INDEX gm_guests_expires_at;`,
 ];
 
 /** Thrown inside a preview's savepoint so that it rolls back, carrying the preview's outcome. */
