@@ -1,0 +1,198 @@
+import type { Guestmode } from '../engine.js';
+import type { Principal } from '../storage/types.js';
+
+/**
+ * The profile of whoever is browsing. For a visitor it is their guest (created on the first
+ * write); once they are signed in it is their user profile, so handlers read and write `cart`
+ * or `theme` the same way before and after sign-in.
+ */
+export interface GuestAccessor {
+  /** `user` when signed in, `guest` when a guest cookie is valid, `none` before the first write. */
+  readonly kind: 'user' | 'guest' | 'none';
+  /** The guest's id; `undefined` until the guest exists (and while a user is signed in). */
+  readonly id: string | undefined;
+  /** The signed-in user's id (the provider's `sub`), or `undefined`. */
+  readonly userId: string | undefined;
+  /** The guest or user whose attributes are read and written; `undefined` before the first write. */
+  readonly principal: Principal | undefined;
+  /** One attribute, parsed; `undefined` when absent. */
+  get<T = unknown>(name: string): Promise<T | undefined>;
+  /** Every attribute, parsed. */
+  all(): Promise<Record<string, unknown>>;
+  /** Writes one attribute. The first write of a visitor creates the guest and sets its cookie. */
+  set(name: string, value: unknown): Promise<void>;
+  /** Deletes one attribute; `false` when it did not exist (or there is no guest yet). */
+  delete(name: string): Promise<boolean>;
+}
+
+/** The JSON-serialisable view of a {@link GuestAccessor} (what a guest API answers). */
+export interface GuestProfileView {
+  readonly kind: 'user' | 'guest' | 'none';
+  readonly id: string | null;
+  readonly userId: string | null;
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+/** What the adapter must do with the guest cookie after {@link openGuest}. */
+export type GuestCookieChange =
+  /** Re-send the cookie: the guest's expiry slid forward. */
+  | { readonly action: 'set'; readonly token: string; readonly expires: Date }
+  /** Delete it: invalid, forged, expired or already merged. */
+  | { readonly action: 'clear' };
+
+/** A request's guest as {@link openGuest} found it. */
+export interface OpenedGuest {
+  /** The valid guest's id, or `undefined` (no cookie, a bad one, or a signed-in user). */
+  readonly guestId: string | undefined;
+  /** The valid guest's attributes, parsed; `undefined` when there is no valid guest. */
+  readonly attributes: Record<string, unknown> | undefined;
+  /** The cookie to write, if any. */
+  readonly cookie: GuestCookieChange | undefined;
+}
+
+/**
+ * Checks the guest credential a request presented. A visitor's bad credential is not an error:
+ * the answer says to delete the cookie and the request continues as a new visitor. A signed-in
+ * user's guest cookie (a merge waiting for confirmation) is left alone for the merge routes.
+ *
+ * @example
+ * ```ts
+ * const opened = await openGuest(engine, { guestToken: cookies.guestmode, userId: undefined });
+ * if (opened.cookie?.action === 'clear') setCookie(serializeCookie(clearedGuestCookie(...)));
+ * ```
+ */
+export async function openGuest(
+  engine: Guestmode,
+  input: { readonly guestToken: string | undefined; readonly userId: string | undefined },
+): Promise<OpenedGuest> {
+  if (input.userId !== undefined || input.guestToken === undefined) {
+    return { guestId: undefined, attributes: undefined, cookie: undefined };
+  }
+  const session = await engine.validateGuest(input.guestToken);
+  if (session === null) {
+    return { guestId: undefined, attributes: undefined, cookie: { action: 'clear' } };
+  }
+  const attributes: Record<string, unknown> = {};
+  for (const a of session.attributes) attributes[a.name] = JSON.parse(a.value);
+  return {
+    guestId: session.guest.id,
+    attributes,
+    cookie: session.fresh
+      ? { action: 'set', token: input.guestToken, expires: session.guest.expiresAt }
+      : undefined,
+  };
+}
+
+/** What {@link createGuestAccessor} needs: the engine, who is browsing, and a cookie writer. */
+export interface GuestAccessorInit {
+  readonly engine: Guestmode;
+  /** The signed-in user's id, from a verified source (session, ID token), or `undefined`. */
+  readonly userId: string | undefined;
+  /** From {@link openGuest}. */
+  readonly guestId?: string | undefined;
+  /** From {@link openGuest}: the attributes read with the credential check (a cache). */
+  readonly attributes?: Record<string, unknown> | undefined;
+  /** Called when the first write creates the guest: write its cookie. */
+  readonly onCreate: (token: string, expires: Date) => void;
+}
+
+class PrincipalGuest implements GuestAccessor {
+  readonly #engine: Guestmode;
+  readonly #userId: string | undefined;
+  readonly #onCreate: (token: string, expires: Date) => void;
+  #guestId: string | undefined;
+  #cache: Record<string, unknown> | undefined;
+  #creating: Promise<void> | undefined;
+
+  constructor(init: GuestAccessorInit) {
+    this.#engine = init.engine;
+    this.#userId = init.userId;
+    this.#onCreate = init.onCreate;
+    this.#guestId = init.guestId;
+    this.#cache = init.attributes;
+  }
+
+  get kind(): 'user' | 'guest' | 'none' {
+    if (this.#userId !== undefined) return 'user';
+    return this.#guestId === undefined ? 'none' : 'guest';
+  }
+
+  get id(): string | undefined {
+    return this.#userId === undefined ? this.#guestId : undefined;
+  }
+
+  get userId(): string | undefined {
+    return this.#userId;
+  }
+
+  get principal(): Principal | undefined {
+    if (this.#userId !== undefined) return { kind: 'user', id: this.#userId };
+    return this.#guestId === undefined ? undefined : { kind: 'guest', id: this.#guestId };
+  }
+
+  async all(): Promise<Record<string, unknown>> {
+    if (this.#creating) await this.#creating;
+    if (this.#cache === undefined) {
+      const principal = this.principal;
+      this.#cache = principal ? await this.#engine.getAttributes(principal) : {};
+    }
+    return structuredClone(this.#cache);
+  }
+
+  async get<T = unknown>(name: string): Promise<T | undefined> {
+    return (await this.all())[name] as T | undefined;
+  }
+
+  async set(name: string, value: unknown): Promise<void> {
+    if (this.#creating) await this.#creating;
+    const principal = this.principal;
+    if (principal) {
+      await this.#engine.setAttribute(principal, name, value);
+      if (this.#cache !== undefined) this.#cache[name] = structuredClone(value);
+      return;
+    }
+    // The lazy "first meaningful action": the guest and its first attribute in one write.
+    const creating = this.#create(name, value);
+    this.#creating = creating.catch(() => {});
+    await creating;
+  }
+
+  async #create(name: string, value: unknown): Promise<void> {
+    const { guest, token } = await this.#engine.createGuest({ [name]: value });
+    this.#guestId = guest.id;
+    this.#cache = { [name]: structuredClone(value) };
+    this.#onCreate(token, guest.expiresAt);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    if (this.#creating) await this.#creating;
+    const principal = this.principal;
+    if (!principal) return false;
+    const deleted = await this.#engine.deleteAttribute(principal, name);
+    if (this.#cache !== undefined) delete this.#cache[name];
+    return deleted;
+  }
+
+  async profile(): Promise<GuestProfileView> {
+    const attributes = await this.all();
+    return { kind: this.kind, id: this.id ?? null, userId: this.userId ?? null, attributes };
+  }
+}
+
+/**
+ * The accessor for one request: reads and writes the signed-in user's attributes, or else the
+ * visitor's guest, creating the guest on the first write (`onCreate` then writes its cookie).
+ *
+ * @example
+ * ```ts
+ * const opened = await openGuest(engine, { guestToken, userId });
+ * const guest = createGuestAccessor({ engine, userId, ...opened,
+ *   onCreate: (token, expires) => setCookie(guestCookie('guestmode', token, { secure, expires })) });
+ * await guest.set('cart', [{ id: 'kokoro', quantity: 1 }]);
+ * ```
+ */
+export function createGuestAccessor(
+  init: GuestAccessorInit,
+): GuestAccessor & { profile(): Promise<GuestProfileView> } {
+  return new PrincipalGuest(init);
+}
