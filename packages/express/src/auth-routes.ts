@@ -1,15 +1,21 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Guestmode, MergePreview, MergeResult } from '@guestmode/core';
 import {
-  type Guestmode,
-  isGuestmodeError,
-  type MergePreview,
-  type MergeResult,
-  parseCredential,
-} from '@guestmode/core';
+  applyMergeDecision,
+  checkCookieName,
+  checkMergeDecision,
+  completeSignIn,
+  DEFAULT_COOKIE_NAME,
+  isAllowedOrigin,
+  notifyMerge,
+  type PendingMergeReason,
+  type PendingMergeRecord,
+  previewPendingMerge,
+  renderConfirmPage,
+  signInGuestId,
+} from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { checkCookieName, DEFAULT_COOKIE_NAME } from './cookie.js';
 import { GuestmodeExpressError } from './errors.js';
 import {
   clearGuestCookie,
@@ -23,30 +29,12 @@ import { SessionStorage } from './session-storage.js';
 /** Session keys of this package (beside Logto's own keys). */
 const START_KEY = 'guestmode:sign-in';
 const PENDING_KEY = 'guestmode:pending';
-const PENDING_TTL_MS = 15 * 60_000;
 const MAX_FORM_BYTES = 8 * 1024;
 
-/** Why a merge waits for the user's decision instead of happening in the callback. */
-export type PendingMergeReason =
-  /** The account already holds data the guest's would replace or drop (`confirm: 'on-conflict'`). */
-  | 'conflict'
-  /**
-   * The guest cookie at the callback is not the one this browser had when it started the
-   * sign-in: it may have been planted. Merging someone else's guest would put their data in this
-   * account, so the user decides.
-   */
-  | 'unbound';
+export type { PendingMergeReason };
 
 interface StartRecord {
   readonly guestId: string | null;
-}
-
-interface PendingRecord {
-  readonly guestId: string;
-  readonly userId: string;
-  readonly csrf: string;
-  readonly reason: PendingMergeReason;
-  readonly expiresAt: number;
 }
 
 /** A merge waiting for the user, as a confirm page shows it. */
@@ -120,12 +108,6 @@ function logtoClient(req: Request, config: LogtoExpressConfig, navigate = (_url:
   return new LogtoClient(config, { storage: new SessionStorage(req), navigate });
 }
 
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** Copies the session's data into a fresh session id, so an id planted before sign-in is void. */
 async function regenerateSession(req: Request, keep: boolean): Promise<void> {
   const session = sessionOf(req) as Record<string, unknown> & {
@@ -167,13 +149,6 @@ async function readForm(req: Request): Promise<Record<string, string>> {
   return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
-
 /**
  * The merge waiting for this browser's decision, or `undefined`. For the app's own confirm page
  * (see `confirmPath`); needs {@link handleGuestmodeAuthRoutes} mounted before the page's route.
@@ -195,17 +170,12 @@ export async function getPendingMerge(req: Request): Promise<PendingMerge | unde
   if (!state) {
     throw new TypeError('getPendingMerge needs handleGuestmodeAuthRoutes() mounted before it');
   }
-  const pending = readSessionJson<PendingRecord>(req, PENDING_KEY);
+  const pending = readSessionJson<PendingMergeRecord>(req, PENDING_KEY);
   if (!pending || pending.expiresAt <= Date.now()) return undefined;
-  const token = readGuestToken(req, state.cookieName);
-  if (!token || parseCredential(token)?.guestId !== pending.guestId) return undefined;
-  try {
-    const preview = await state.engine.previewMerge({ guestToken: token, userId: pending.userId });
-    return { reason: pending.reason, preview, action: state.mergePath, csrfToken: pending.csrf };
-  } catch (error) {
-    if (isGuestmodeError(error) && error.status < 500) return undefined;
-    throw error;
-  }
+  const guestToken = readGuestToken(req, state.cookieName);
+  const preview = await previewPendingMerge({ engine: state.engine, pending, guestToken });
+  if (!preview) return undefined;
+  return { reason: pending.reason, preview, action: state.mergePath, csrfToken: pending.csrf };
 }
 
 /**
@@ -272,34 +242,8 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
   const prefix = `/${logto.authRoutesPrefix ?? 'logto'}`;
   const state: RoutesState = { engine, cookieName, mergePath };
 
-  const notify = async (event: MergeEvent) => {
-    try {
-      await options.onMerge?.(event);
-    } catch {
-      // A metrics hook must not turn a completed merge into an error page.
-    }
-  };
-
-  /** Merges, treating a guest that can no longer be merged as "nothing to merge". */
-  const mergeGuest = async (
-    req: Request,
-    res: Response,
-    token: string,
-    userId: string,
-    via: MergeEvent['via'],
-  ) => {
-    try {
-      const { result, replayed } = await engine.merge({ guestToken: token, userId });
-      await notify({ req, result, replayed, via });
-    } catch (error) {
-      if (!isGuestmodeError(error) || !isDeadGuest(error.code)) throw error;
-    }
-    clearGuestCookie(req, res, cookieName);
-  };
-
   const startSignIn = (req: Request) => {
-    const token = readGuestToken(req, cookieName);
-    const guestId = token === undefined ? null : (parseCredential(token)?.guestId ?? null);
+    const guestId = signInGuestId(readGuestToken(req, cookieName));
     writeSessionJson(req, START_KEY, { guestId } satisfies StartRecord);
     writeSessionJson(req, PENDING_KEY, undefined);
   };
@@ -329,61 +273,36 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
     // A session id that existed before sign-in may have been planted (session fixation).
     await regenerateSession(req, true);
 
-    const token = readGuestToken(req, cookieName);
-    const guestId = token === undefined ? undefined : parseCredential(token)?.guestId;
-    if (token === undefined) return res.redirect(redirectTo);
-    if (guestId === undefined) {
-      clearGuestCookie(req, res, cookieName);
-      return res.redirect(redirectTo);
-    }
-    let preview: MergePreview;
-    try {
-      preview = await engine.previewMerge({ guestToken: token, userId });
-    } catch (error) {
-      if (!isGuestmodeError(error) || !isDeadGuest(error.code)) throw error;
-      clearGuestCookie(req, res, cookieName);
-      return res.redirect(redirectTo);
-    }
-    const bound = started?.guestId === guestId;
-    const empty = Object.keys(preview.before.guest).length === 0;
-    const reason: PendingMergeReason | undefined = preview.alreadyMerged
-      ? undefined
-      : !bound && !empty
-        ? 'unbound'
-        : confirm === 'on-conflict' && preview.conflicts.length > 0
-          ? 'conflict'
-          : undefined;
-    if (reason === undefined) {
-      await mergeGuest(req, res, token, userId, 'callback');
-      return res.redirect(redirectTo);
-    }
-    writeSessionJson(req, PENDING_KEY, {
-      guestId,
+    const outcome = await completeSignIn({
+      engine,
+      guestToken: readGuestToken(req, cookieName),
       userId,
-      reason,
-      csrf: randomBytes(24).toString('base64url'),
-      expiresAt: Date.now() + PENDING_TTL_MS,
-    } satisfies PendingRecord);
+      startedGuestId: started?.guestId,
+      confirm,
+    });
+    if (outcome.action === 'merged') {
+      const { result, replayed } = outcome;
+      await notifyMerge(options.onMerge, { req, result, replayed, via: 'callback' });
+    }
+    if (outcome.clearCookie) clearGuestCookie(req, res, cookieName);
+    if (outcome.action !== 'confirm') return res.redirect(redirectTo);
+    writeSessionJson(req, PENDING_KEY, outcome.pending);
     return res.redirect(confirmPath);
   };
 
   const decide = async (req: Request, res: Response) => {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null' && origin !== baseUrl.origin) {
+    if (!isAllowedOrigin(origin, baseUrl.origin)) {
       throw new GuestmodeExpressError('csrf_failed', 'Cross-origin form posts are refused.');
     }
     const form = await readForm(req);
-    const pending = readSessionJson<PendingRecord>(req, PENDING_KEY);
+    const pending = readSessionJson<PendingMergeRecord>(req, PENDING_KEY);
     if (!pending || pending.expiresAt <= Date.now()) {
       writeSessionJson(req, PENDING_KEY, undefined);
       return res.redirect(redirectTo);
     }
-    if (typeof form.csrf !== 'string' || !sameSecret(form.csrf, pending.csrf)) {
-      throw new GuestmodeExpressError('csrf_failed', 'The form has expired; please try again.');
-    }
-    if (form.decision !== 'merge' && form.decision !== 'discard') {
-      throw new GuestmodeExpressError('invalid_request', 'decision must be "merge" or "discard".');
-    }
+    const check = checkMergeDecision(pending, form);
+    if (!check.ok) throw new GuestmodeExpressError(check.code, check.message);
     // The merge goes to whoever this session is signed in as now, and only if that is still
     // the user the callback verified.
     const client = logtoClient(req, logto);
@@ -394,18 +313,17 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
       throw new GuestmodeExpressError('user_mismatch', 'You are signed in as someone else.');
     }
     writeSessionJson(req, PENDING_KEY, undefined);
-    const token = readGuestToken(req, cookieName);
-    if (token === undefined || parseCredential(token)?.guestId !== pending.guestId) {
-      return res.redirect(redirectTo);
+    const outcome = await applyMergeDecision({
+      engine,
+      pending,
+      guestToken: readGuestToken(req, cookieName),
+      decision: check.decision,
+    });
+    if (outcome.action === 'merged') {
+      const { result, replayed } = outcome;
+      await notifyMerge(options.onMerge, { req, result, replayed, via: 'confirm' });
     }
-    if (form.decision === 'merge') {
-      await mergeGuest(req, res, token, pending.userId, 'confirm');
-    } else {
-      // "Discard" means the data goes: a guest the user did not recognise (planted) or does not
-      // want must not linger in this browser or the database until it expires.
-      await engine.deleteGuest(token);
-      clearGuestCookie(req, res, cookieName);
-    }
+    if (outcome.clearCookie) clearGuestCookie(req, res, cookieName);
     return res.redirect(redirectTo);
   };
 
@@ -423,17 +341,7 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
   const confirmPage = async (req: Request, res: Response) => {
     const pending = await getPendingMerge(req);
     if (!pending) return res.redirect(redirectTo);
-    const names = Object.keys(pending.preview.before.guest).map(escapeHtml).join(', ');
-    const intro =
-      pending.reason === 'unbound'
-        ? 'This browser holds guest data that was not there when you started signing in.'
-        : 'Your account already has some of this data.';
-    res
-      .type('html')
-      .set('Cache-Control', 'no-store')
-      .send(
-        `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Merge guest data?</title><main style="font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem"><h1>Merge guest data?</h1><p>${escapeHtml(intro)} Add it (${names}) to your account?</p><form method="post" action="${escapeHtml(pending.action)}"><input type="hidden" name="csrf" value="${escapeHtml(pending.csrfToken)}"><button name="decision" value="merge">Merge</button> <button name="decision" value="discard">Discard</button></form></main></html>`,
-      );
+    res.type('html').set('Cache-Control', 'no-store').send(renderConfirmPage(pending));
   };
 
   const routes: Record<string, (req: Request, res: Response) => unknown> = {
@@ -465,13 +373,4 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
       .then(() => route(req, res))
       .catch(next);
   };
-}
-
-function isDeadGuest(code: string): boolean {
-  return (
-    code === 'invalid_guest_credential' ||
-    code === 'guest_expired' ||
-    code === 'guest_merged' ||
-    code === 'guest_already_merged'
-  );
 }

@@ -4,14 +4,7 @@
  *
  * @packageDocumentation
  */
-export {
-  type GuestmodeAuthRoutesOptions,
-  getPendingMerge,
-  handleGuestmodeAuthRoutes,
-  type MergeEvent,
-  type PendingMerge,
-  type PendingMergeReason,
-} from './auth-routes.js';
+
 export {
   type CookieAttributes,
   type CookieData,
@@ -20,7 +13,15 @@ export {
   guestCookie,
   guestCookieName,
   readCookie,
-} from './cookie.js';
+} from '@guestmode/core/web';
+export {
+  type GuestmodeAuthRoutesOptions,
+  getPendingMerge,
+  handleGuestmodeAuthRoutes,
+  type MergeEvent,
+  type PendingMerge,
+  type PendingMergeReason,
+} from './auth-routes.js';
 export { GuestmodeExpressError, type GuestmodeExpressErrorCode } from './errors.js';
 export { type GuestAccessor, type GuestmodeMiddlewareOptions, guestmode } from './guest.js';
 export { SessionStorage } from './session-storage.js';

@@ -1,5 +1,10 @@
+import {
+  type CookieData,
+  clearedGuestCookie,
+  guestCookieName,
+  readCookie,
+} from '@guestmode/core/web';
 import type { Request, Response } from 'express';
-import { type CookieData, clearedGuestCookie, guestCookieName, readCookie } from './cookie.js';
 
 /** The parts of `@logto/express`'s `req.user` (a `LogtoContext`) this package reads. */
 interface LogtoUserLike {
