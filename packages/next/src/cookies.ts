@@ -6,63 +6,31 @@
  * matters.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  httpOnlyCookie,
+  readCookie as readCookieHeader,
+  serializeCookie as serialize,
+} from '@guestmode/core/web';
 
-/** The default base name of the guest cookie (`__Host-guestmode` over HTTPS). */
-export const DEFAULT_COOKIE_NAME = 'guestmode';
+export { DEFAULT_COOKIE_NAME } from '@guestmode/core/web';
 
-const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
-
-/** Checks a configured cookie name once (RFC 6265 token, no prefix: it is added on HTTPS). */
-export function checkCookieName(name: unknown, path: string): string {
-  if (typeof name !== 'string' || !COOKIE_NAME.test(name) || /^__(host|secure)-/i.test(name)) {
-    throw new TypeError(`${path} must be a cookie name without a __Host-/__Secure- prefix`);
-  }
-  return name;
+/** A `Set-Cookie` value for an HttpOnly, SameSite=Lax, `Path=/` cookie (see `@guestmode/core/web`). */
+export function serializeCookie(
+  name: string,
+  value: string,
+  options: { readonly secure: boolean; readonly expires: Date },
+): string {
+  return serialize(httpOnlyCookie(name, value, options));
 }
 
-/**
- * The cookie's name on this connection. Over HTTPS it carries the `__Host-` prefix: browsers
- * then only accept it with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain (or a man
- * in the middle on plain HTTP) cannot plant it.
- */
-export function cookieName(base: string, secure: boolean): string {
-  return secure ? `__Host-${base}` : base;
-}
-
-export interface CookieOptions {
-  readonly secure: boolean;
-  /** Absent: a session cookie. A date in the past deletes the cookie. */
-  readonly expires?: Date;
-}
-
-/** `name=value; Path=/; HttpOnly; SameSite=Lax[; Secure][; Expires=...]`. */
-export function serializeCookie(name: string, value: string, options: CookieOptions): string {
-  let cookie = `${name}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Lax`;
-  if (options.expires) cookie += `; Expires=${options.expires.toUTCString()}`;
-  if (options.secure) cookie += '; Secure';
-  return cookie;
-}
-
-/** One cookie's value from a `Cookie` header (first occurrence wins), or `undefined`. */
+/** One cookie's value (Next's parsed `req.cookies`, else the header), or `undefined` when empty. */
 export function readCookie(req: IncomingMessage, name: string): string | undefined {
   const parsed = (req as IncomingMessage & { cookies?: Partial<Record<string, string>> }).cookies;
-  if (parsed && typeof parsed === 'object') {
-    const value = parsed[name];
-    return typeof value === 'string' && value.length > 0 ? value : undefined;
-  }
-  const header = req.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
-    const raw = part.slice(eq + 1).trim();
-    try {
-      return decodeURIComponent(raw) || undefined;
-    } catch {
-      return raw || undefined;
-    }
-  }
-  return undefined;
+  const value =
+    parsed && typeof parsed === 'object'
+      ? parsed[name]
+      : readCookieHeader(req.headers.cookie, name);
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 const OURS = Symbol.for('@guestmode/next.cookies');

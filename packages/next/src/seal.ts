@@ -39,10 +39,3 @@ export function createSealer(secret: string): Sealer {
     },
   };
 }
-
-/** Constant-time comparison of two strings. */
-export function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

@@ -1,12 +1,25 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Guestmode,
   isGuestmodeError,
   type MergePreview,
   type MergeResult,
-  parseCredential,
 } from '@guestmode/core';
+import {
+  applyMergeDecision,
+  checkCookieName,
+  checkMergeDecision,
+  completeSignIn,
+  guestCookieName as cookieName,
+  DEFAULT_COOKIE_NAME,
+  isAllowedOrigin,
+  notifyMerge,
+  PENDING_MERGE_TTL_MS,
+  type PendingMergeReason,
+  previewPendingMerge,
+  renderConfirmPage,
+  signInGuestId,
+} from '@guestmode/core/web';
 import type LogtoClient from '@logto/next';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import type {
@@ -16,34 +29,18 @@ import type {
   NextApiRequest,
   NextApiResponse,
 } from 'next';
-import {
-  appendCookie,
-  checkCookieName,
-  cookieName,
-  DEFAULT_COOKIE_NAME,
-  readCookie,
-  serializeCookie,
-} from './cookies.js';
+import { appendCookie, readCookie, serializeCookie } from './cookies.js';
 import { GuestmodeNextError } from './errors.js';
 import { clearGuestCookie, createGuestAccessor, type GuestAccessor } from './guest.js';
-import { createSealer, sameSecret } from './seal.js';
+import { createSealer } from './seal.js';
 import type { GuestApiErrorBody, GuestProfile } from './types.js';
 
 const START_TTL_MS = 30 * 60_000;
-const PENDING_TTL_MS = 15 * 60_000;
 
 /** A request as Next gives it to API routes and `getServerSideProps` (cookies parsed). */
 export type NextRequestLike = IncomingMessage & { cookies: Partial<Record<string, string>> };
 
-/** Why a merge waits for the user's decision instead of happening in the callback. */
-export type PendingMergeReason =
-  /** The account already holds data the merge would replace or drop (`confirm: 'on-conflict'`). */
-  | 'conflict'
-  /**
-   * The guest cookie at the callback is not the one this browser had when it started this
-   * sign-in: it may have been planted, so the user decides.
-   */
-  | 'unbound';
+export type { PendingMergeReason };
 
 /** A merge waiting for the user, as a confirm page shows it (JSON-serialisable props). */
 export interface PendingMerge {
@@ -168,22 +165,6 @@ function pathOption(value: unknown, option: string, fallback: string): string {
     throw new TypeError(`${option} must be a path starting with a single "/"`);
   }
   return value.replace(/\/+$/, '') || '/';
-}
-
-function isDeadGuest(code: string): boolean {
-  return (
-    code === 'invalid_guest_credential' ||
-    code === 'guest_expired' ||
-    code === 'guest_merged' ||
-    code === 'guest_already_merged'
-  );
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
 }
 
 function redirect(res: ServerResponse, location: string, status = 302): void {
@@ -381,7 +362,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const guests = new WeakMap<IncomingMessage, Promise<GuestAccessor>>();
 
   const setSealed = (res: ServerResponse, name: string, purpose: string, value: unknown) => {
-    const ttl = purpose === 'start' ? START_TTL_MS : PENDING_TTL_MS;
+    const ttl = purpose === 'start' ? START_TTL_MS : PENDING_MERGE_TTL_MS;
     const expires = Date.now() + ttl;
     appendCookie(
       res,
@@ -421,34 +402,9 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     return guest;
   };
 
-  const notify = async (event: MergeEvent) => {
-    try {
-      await options.onMerge?.(event);
-    } catch {
-      // A metrics hook must not turn a completed merge into an error page.
-    }
-  };
-
-  /** Merges, treating a guest that can no longer be merged as "nothing to merge". */
-  const mergeGuest = async (
-    req: NextRequestLike,
-    res: ServerResponse,
-    token: string,
-    userId: string,
-    via: MergeEvent['via'],
-  ) => {
-    try {
-      const { result, replayed } = await (await engineReady).merge({ guestToken: token, userId });
-      await notify({ req, result, replayed, via });
-    } catch (error) {
-      if (!isGuestmodeError(error) || !isDeadGuest(error.code)) throw error;
-    }
-    clearGuestCookie(req, res, cookieBase, secure);
-  };
-
   const checkOrigin = (req: IncomingMessage) => {
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null' && origin !== base.origin) {
+    if (!isAllowedOrigin(origin, base.origin)) {
       throw new GuestmodeNextError('csrf_failed', 'Cross-origin requests are refused.');
     }
   };
@@ -459,8 +415,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
    * cannot match the callback).
    */
   const signIn = async (req: NextApiRequest, res: NextApiResponse, inner: NextApiHandler) => {
-    const token = readCookie(req, guestCookieName);
-    const guestId = token === undefined ? null : (parseCredential(token)?.guestId ?? null);
+    const guestId = signInGuestId(readCookie(req, guestCookieName));
     clearCookie(res, pendingCookie);
     const original = res.redirect.bind(res) as (a: number | string, b?: string) => unknown;
     res.redirect = ((a: number | string, b?: string) => {
@@ -498,39 +453,24 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     clearCookie(res, startCookie);
     clearCookie(res, pendingCookie);
 
-    const token = readCookie(req, guestCookieName);
-    if (token === undefined) return redirect(res, redirectTo);
-    const guestId = parseCredential(token)?.guestId;
-    if (guestId === undefined) {
-      clearGuestCookie(req, res, cookieBase, secure);
-      return redirect(res, redirectTo);
+    const outcome = await completeSignIn({
+      engine: await engineReady,
+      guestToken: readCookie(req, guestCookieName),
+      userId,
+      startedGuestId: started && state !== null && started.s === state ? started.g : undefined,
+      confirm,
+    });
+    if (outcome.action === 'merged') {
+      const { result, replayed } = outcome;
+      await notifyMerge(options.onMerge, { req, result, replayed, via: 'callback' });
     }
-    let preview: MergePreview;
-    try {
-      preview = await (await engineReady).previewMerge({ guestToken: token, userId });
-    } catch (error) {
-      if (!isGuestmodeError(error) || !isDeadGuest(error.code)) throw error;
-      clearGuestCookie(req, res, cookieBase, secure);
-      return redirect(res, redirectTo);
-    }
-    const bound =
-      started !== undefined && state !== null && started.s === state && started.g === guestId;
-    const empty = Object.keys(preview.before.guest).length === 0;
-    const reason: PendingMergeReason | undefined = preview.alreadyMerged
-      ? undefined
-      : !bound && !empty
-        ? 'unbound'
-        : confirm === 'on-conflict' && preview.conflicts.length > 0
-          ? 'conflict'
-          : undefined;
-    if (reason === undefined) {
-      await mergeGuest(req, res, token, userId, 'callback');
-      return redirect(res, redirectTo);
-    }
+    if (outcome.clearCookie) clearGuestCookie(req, res, cookieBase, secure);
+    if (outcome.action !== 'confirm') return redirect(res, redirectTo);
+    const { guestId, userId: u, csrf, reason } = outcome.pending;
     setSealed(res, pendingCookie, 'pending', {
       g: guestId,
-      u: userId,
-      c: randomBytes(24).toString('base64url'),
+      u,
+      c: csrf,
       r: reason,
     } satisfies PendingRecord);
     return redirect(res, confirmPath);
@@ -555,21 +495,16 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     if (!pending) return undefined;
     const user = await getUser(req, res);
     if (!user.isAuthenticated || user.claims?.sub !== pending.u) return undefined;
-    const token = readCookie(req, guestCookieName);
-    if (!token || parseCredential(token)?.guestId !== pending.g) return undefined;
-    try {
-      const preview = await (await engineReady).previewMerge({
-        guestToken: token,
-        userId: pending.u,
-      });
-      // A JSON copy: getServerSideProps props must not contain `undefined`.
-      return JSON.parse(
-        JSON.stringify({ reason: pending.r, preview, action: mergePath, csrfToken: pending.c }),
-      ) as PendingMerge;
-    } catch (error) {
-      if (isGuestmodeError(error) && error.status < 500) return undefined;
-      throw error;
-    }
+    const preview = await previewPendingMerge({
+      engine: await engineReady,
+      pending: { guestId: pending.g, userId: pending.u },
+      guestToken: readCookie(req, guestCookieName),
+    });
+    if (!preview) return undefined;
+    // A JSON copy: getServerSideProps props must not contain `undefined`.
+    return JSON.parse(
+      JSON.stringify({ reason: pending.r, preview, action: mergePath, csrfToken: pending.c }),
+    ) as PendingMerge;
   };
 
   const decide = async (req: NextApiRequest, res: NextApiResponse) => {
@@ -580,12 +515,8 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       clearCookie(res, pendingCookie);
       return redirect(res, redirectTo, 303);
     }
-    if (typeof form.csrf !== 'string' || !sameSecret(form.csrf, pending.c)) {
-      throw new GuestmodeNextError('csrf_failed', 'The form has expired; please try again.');
-    }
-    if (form.decision !== 'merge' && form.decision !== 'discard') {
-      throw new GuestmodeNextError('invalid_request', 'decision must be "merge" or "discard".');
-    }
+    const check = checkMergeDecision({ csrf: pending.c }, form);
+    if (!check.ok) throw new GuestmodeNextError(check.code, check.message);
     // The merge goes to whoever this browser is signed in as now, and only if that is still the
     // user the callback verified.
     const user = await getUser(req, res);
@@ -596,35 +527,27 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       throw new GuestmodeNextError('user_mismatch', 'You are signed in as someone else.');
     }
     clearCookie(res, pendingCookie);
-    const token = readCookie(req, guestCookieName);
-    if (token === undefined || parseCredential(token)?.guestId !== pending.g) {
-      return redirect(res, redirectTo, 303);
+    const outcome = await applyMergeDecision({
+      engine: await engineReady,
+      pending: { guestId: pending.g, userId: pending.u },
+      guestToken: readCookie(req, guestCookieName),
+      decision: check.decision,
+    });
+    if (outcome.action === 'merged') {
+      const { result, replayed } = outcome;
+      await notifyMerge(options.onMerge, { req, result, replayed, via: 'confirm' });
     }
-    if (form.decision === 'merge') {
-      await mergeGuest(req, res, token, pending.u, 'confirm');
-    } else {
-      // "Discard" means the data goes: a guest the user did not recognise (planted) or does not
-      // want must not linger in this browser or the database until it expires.
-      await (await engineReady).deleteGuest(token);
-      clearGuestCookie(req, res, cookieBase, secure);
-    }
+    if (outcome.clearCookie) clearGuestCookie(req, res, cookieBase, secure);
     return redirect(res, redirectTo, 303);
   };
 
   const confirmPage = async (req: NextApiRequest, res: NextApiResponse) => {
     const pending = await getPendingMerge(req, res);
     if (!pending) return redirect(res, redirectTo);
-    const names = Object.keys(pending.preview.before.guest).map(escapeHtml).join(', ');
-    const intro =
-      pending.reason === 'unbound'
-        ? 'This browser holds guest data that was not there when you started signing in.'
-        : 'Your account already has some of this data.';
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
-    res.end(
-      `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Merge guest data?</title><main style="font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem"><h1>Merge guest data?</h1><p>${escapeHtml(intro)} Add it (${names}) to your account?</p><form method="post" action="${escapeHtml(pending.action)}"><input type="hidden" name="csrf" value="${escapeHtml(pending.csrfToken)}"><button name="decision" value="merge">Merge</button> <button name="decision" value="discard">Discard</button></form></main></html>`,
-    );
+    res.end(renderConfirmPage(pending));
   };
 
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
