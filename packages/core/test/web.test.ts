@@ -6,6 +6,7 @@ import {
   applyMergeDecision,
   checkCookieName,
   checkMergeDecision,
+  checkMergeOptions,
   clearedGuestCookie,
   completeSignIn,
   createGuestAccessor,
@@ -274,5 +275,23 @@ describe('the sign-in merge flow', () => {
     }, 1);
     await notifyMerge(undefined, 2);
     assert.deepEqual(seen, [1]);
+  });
+});
+
+describe('shared merge options', () => {
+  it('defaults and refusals name the option', () => {
+    assert.deepEqual(checkMergeOptions({ resources: ['https://api'] }), {
+      resource: 'https://api',
+      confirm: 'never',
+    });
+    assert.throws(() => checkMergeOptions({ resources: [] }), /options\.resource/);
+    assert.throws(
+      () => checkMergeOptions({ resource: 'https://other', resources: ['https://api'] }),
+      /options\.resource/,
+    );
+    assert.throws(
+      () => checkMergeOptions({ resources: ['https://api'], confirm: 'always' }),
+      /options\.confirm/,
+    );
   });
 });

@@ -3,6 +3,7 @@ import {
   applyMergeDecision,
   checkCookieName,
   checkMergeDecision,
+  checkMergeOptions,
   completeSignIn,
   DEFAULT_COOKIE_NAME,
   isAllowedOrigin,
@@ -214,17 +215,11 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
   } catch {
     throw new TypeError('options.logto.baseUrl must be an absolute URL');
   }
-  const resource = options.resource ?? logto.resources?.[0];
-  if (typeof resource !== 'string' || !logto.resources?.includes(resource)) {
-    throw new TypeError(
-      'options.resource must be an API resource listed in options.logto.resources (the merge ' +
-        'verifies an access token for it)',
-    );
-  }
-  const confirm = options.confirm ?? 'never';
-  if (confirm !== 'never' && confirm !== 'on-conflict') {
-    throw new TypeError('options.confirm must be "never" or "on-conflict"');
-  }
+  const { resource, confirm } = checkMergeOptions({
+    resource: options.resource,
+    resources: logto.resources,
+    confirm: options.confirm,
+  });
   const builtInConfirmPage = options.confirmPath === undefined;
   const confirmPath = pathOption(options.confirmPath, 'options.confirmPath', '/guestmode/confirm');
   const mergePath = pathOption(options.mergePath, 'options.mergePath', '/guestmode/merge');

@@ -9,6 +9,7 @@ import {
   applyMergeDecision,
   checkCookieName,
   checkMergeDecision,
+  checkMergeOptions,
   completeSignIn,
   guestCookieName as cookieName,
   DEFAULT_COOKIE_NAME,
@@ -321,17 +322,11 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   }
   const baseUrl = logto.baseUrl.replace(/\/+$/, '');
   const secure = base.protocol === 'https:';
-  const resource = options.resource ?? logto.resources?.[0];
-  if (typeof resource !== 'string' || !logto.resources?.includes(resource)) {
-    throw new TypeError(
-      'options.resource must be an API resource listed in options.logto.resources (the merge ' +
-        'verifies an access token for it)',
-    );
-  }
-  const confirm = options.confirm ?? 'never';
-  if (confirm !== 'never' && confirm !== 'on-conflict') {
-    throw new TypeError('options.confirm must be "never" or "on-conflict"');
-  }
+  const { resource, confirm } = checkMergeOptions({
+    resource: options.resource,
+    resources: logto.resources,
+    confirm: options.confirm,
+  });
   const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
   const builtInConfirmPage = options.confirmPath === undefined;
   const confirmPath = pathOption(options.confirmPath, 'options.confirmPath', `${apiPath}/confirm`);

@@ -31,6 +31,7 @@ export {
   applyMergeDecision,
   type ConfirmPolicy,
   checkMergeDecision,
+  checkMergeOptions,
   completeSignIn,
   type DecisionOutcome,
   isAllowedOrigin,

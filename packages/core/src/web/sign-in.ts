@@ -17,6 +17,30 @@ export const PENDING_MERGE_TTL_MS = 15 * 60_000;
 /** `never`: merge the browser's own guest in the callback; `on-conflict`: ask when rules conflict. */
 export type ConfirmPolicy = 'never' | 'on-conflict';
 
+/**
+ * Checks the merge options every adapter shares, once at construction: `resource` (default: the
+ * first of `resources`) must be one of `resources`, since the merge verifies an access token for
+ * it; `confirm` is `never` (default) or `on-conflict`. Errors are `TypeError`s naming the option.
+ */
+export function checkMergeOptions(options: {
+  readonly resource?: unknown;
+  readonly resources?: readonly string[] | undefined;
+  readonly confirm?: unknown;
+}): { readonly resource: string; readonly confirm: ConfirmPolicy } {
+  const resource = options.resource ?? options.resources?.[0];
+  if (typeof resource !== 'string' || !options.resources?.includes(resource)) {
+    throw new TypeError(
+      'options.resource must be an API resource listed in options.logto.resources (the merge ' +
+        'verifies an access token for it)',
+    );
+  }
+  const confirm = options.confirm ?? 'never';
+  if (confirm !== 'never' && confirm !== 'on-conflict') {
+    throw new TypeError('options.confirm must be "never" or "on-conflict"');
+  }
+  return { resource, confirm };
+}
+
 /** Why a merge waits for the user's decision instead of happening in the callback. */
 export type PendingMergeReason =
   /** The account already holds data the merge would replace or drop (`confirm: 'on-conflict'`). */
