@@ -586,7 +586,7 @@ export class Guestmode {
       batchSize?: number;
       maxBatches?: number;
       signal?: AbortSignal;
-      /** Rest between batches as long as each took. Default: on for SQLite, off for PostgreSQL. */
+      /** Rest between batches half as long as each took. Default: on for SQLite, off for PostgreSQL. */
       pace?: boolean;
     } = {},
   ): Promise<{ deleted: number }> {
@@ -598,8 +598,10 @@ export class Guestmode {
       this.storage.dialect === 'sqlite' ? 200 : 1000,
     );
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
-    // On SQLite each batch runs on the event loop; resting as long as the batch took keeps the
-    // purge to half the loop, so requests keep their latency while a backlog is cleared.
+    // On SQLite each batch runs on the event loop; resting half as long as the batch took keeps
+    // the purge to two thirds of the loop, so requests keep their latency while a backlog is
+    // cleared (resting as long as the batch took measured 24 s for a million guests, over the
+    // 20 s target; not resting let read p99 reach 2.8x idle).
     const pace = options.pace ?? this.storage.dialect === 'sqlite';
     let deleted = 0;
     for (let batch = 0; batch < maxBatches && !options.signal?.aborted; batch++) {
@@ -607,7 +609,7 @@ export class Guestmode {
       const count = await this.storage.purgeExpired(this.#now(), batchSize);
       deleted += count;
       if (count < batchSize) break;
-      const rest = pace ? performance.now() - started : 0;
+      const rest = pace ? (performance.now() - started) / 2 : 0;
       await new Promise((resolve) =>
         rest >= 1 ? setTimeout(resolve, Math.ceil(rest)) : setImmediate(resolve),
       );
