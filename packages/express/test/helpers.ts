@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createGuestmode, type Guestmode } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { createIdp, type Idp } from '@guestmode/idp';
-import { closeServer, listen } from '@guestmode/testkit';
+import { Browser, closeServer, listen, parseForm } from '@guestmode/testkit';
 import { handleAuthRoutes, type LogtoExpressConfig, withLogto } from '@logto/express';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler } from 'express';
@@ -14,92 +14,9 @@ import {
   handleGuestmodeAuthRoutes,
 } from '../src/index.js';
 
+export { Browser, parseForm };
+
 export const RESOURCE = 'https://api.test.local';
-
-/**
- * A cookie-keeping client with manual redirects, so a test can walk the Logto redirect chain,
- * read every Set-Cookie, and plant cookies as an attacker would.
- */
-export class Browser {
-  readonly cookies = new Map<string, { host: string; name: string; value: string; raw: string }>();
-
-  #store(url: URL, res: Response) {
-    for (const header of res.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attributes.some((a) => {
-        const [k = '', v = ''] = a.trim().split('=');
-        return k.toLowerCase() === 'expires' && Date.parse(v) < Date.now();
-      });
-      const key = `${url.host} ${name}`;
-      if (expired || value === '') this.cookies.delete(key);
-      else this.cookies.set(key, { host: url.host, name, value, raw: header });
-    }
-  }
-
-  get(base: string, name: string) {
-    return this.cookies.get(`${new URL(base).host} ${name}`);
-  }
-
-  /** Sets a cookie directly in the jar (the attacker's planted cookie). */
-  plant(base: string, name: string, value: string) {
-    const host = new URL(base).host;
-    this.cookies.set(`${host} ${name}`, { host, name, value, raw: `${name}=${value}` });
-  }
-
-  async fetch(input: string, init: RequestInit = {}): Promise<Response> {
-    const url = new URL(input);
-    const headers = new Headers(init.headers);
-    const cookie = [...this.cookies.values()]
-      .filter((c) => c.host === url.host)
-      .map((c) => `${c.name}=${c.value}`)
-      .join('; ');
-    if (cookie) headers.set('cookie', cookie);
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    this.#store(url, res);
-    return res;
-  }
-
-  /** Follows redirects (at most 20) and returns the last response and its URL. */
-  async follow(input: string, init: RequestInit = {}): Promise<{ res: Response; url: string }> {
-    let url = input;
-    let res = await this.fetch(url, init);
-    for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops++) {
-      const location = res.headers.get('location');
-      if (!location) break;
-      await res.arrayBuffer();
-      url = new URL(location, url).href;
-      res = await this.fetch(url);
-    }
-    return { res, url };
-  }
-
-  submit(action: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-    return this.follow(action, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams(fields).toString(),
-    });
-  }
-}
-
-/** The first form whose action contains `actionIncludes`, with its hidden fields. */
-export function parseForm(html: string, actionIncludes: string) {
-  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
-    const action = /action="([^"]*)"/.exec(match[1]!)?.[1]?.replaceAll('&amp;', '&');
-    if (!action?.includes(actionIncludes)) continue;
-    const fields: Record<string, string> = {};
-    for (const input of match[2]!.matchAll(/<input\b[^>]*type="hidden"[^>]*>/g)) {
-      const name = /name="([^"]*)"/.exec(input[0])?.[1];
-      const value = /value="([^"]*)"/.exec(input[0])?.[1];
-      if (name) fields[name] = (value ?? '').replaceAll('&amp;', '&');
-    }
-    return { action, fields };
-  }
-  throw new Error(`no form with action containing ${actionIncludes}`);
-}
 
 export interface Fixture {
   idp: Idp;

@@ -113,6 +113,7 @@ async function continueWithAmazon(profile: Record<string, string>, code: string)
   const toAmazon = await browser.submit(
     new URL(button.action, page.url).href,
     button.fields,
+    {},
     'https://www.amazon.com/',
   );
   const authorize = new URL(toAmazon.url);
@@ -207,6 +208,7 @@ test('a replayed Amazon callback (same state) is refused and calls Amazon no mor
   const toAmazon = await browser.submit(
     new URL(button.action, page.url).href,
     button.fields,
+    {},
     'https://www.amazon.com/',
   );
   const state = new URL(toAmazon.url).searchParams.get('state')!;

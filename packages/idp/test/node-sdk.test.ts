@@ -62,6 +62,7 @@ async function authorize(
   const location = await browser.submit(
     new URL(parsed.action, url).href,
     { ...parsed.fields, ...fields },
+    {},
     APP,
   );
   return location;

@@ -74,6 +74,7 @@ test('wrong password: error in the page, username kept, no session, no redirect'
       username: 'alice',
       password: 'wrong password',
     },
+    {},
     APP,
   );
   assert.equal(res.status, 400);
@@ -108,6 +109,7 @@ test('the correct password finishes the interaction with a code for the app', as
       username: 'ALICE',
       password: 'correct horse battery',
     },
+    {},
     APP,
   );
   const callback = new URL(landed);

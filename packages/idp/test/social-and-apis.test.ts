@@ -72,7 +72,7 @@ async function upstreamPick(browser: Browser, res: Response, url: string, user: 
     url,
   );
   const form = parseForm(await res.text(), '/login');
-  return browser.submit(new URL(form.action, url).href, { ...form.fields, user }, APP);
+  return browser.submit(new URL(form.action, url).href, { ...form.fields, user }, {}, APP);
 }
 
 /** Signs in through a social button with the SDK; returns the signed-in client. */
@@ -97,6 +97,7 @@ async function passwordSignIn(browser: Browser, username: string, password: stri
   const { url: callback } = await browser.submit(
     new URL(form.action, url).href,
     { ...form.fields, username, password },
+    {},
     APP,
   );
   await logto.handleSignInCallback(callback);

@@ -1,4 +1,5 @@
 // Shared test fixtures for every Guestmode package (private; never a runtime dependency).
+export { Browser, type BrowserOptions, type JarCookie, parseForm } from './browser.js';
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from './chromium.js';
 export { closeServer, listen } from './http.js';
 export {
