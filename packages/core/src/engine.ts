@@ -17,6 +17,7 @@ import {
   type MergeRule,
   ruleName,
 } from './merge/rules.js';
+import { assertWithinLimits } from './storage/checks.js';
 import type {
   GuestRow,
   GuestStats,
@@ -263,18 +264,7 @@ export class Guestmode {
   ): Promise<{ guest: Guest; token: string }> {
     let bytes = 0;
     for (const a of attributes) bytes += Buffer.byteLength(a.value);
-    if (attributes.length > this.limits.maxAttributes) {
-      throw new GuestmodeError(
-        'too_many_attributes',
-        `A profile holds at most ${this.limits.maxAttributes} attributes.`,
-      );
-    }
-    if (bytes > this.limits.maxProfileBytes) {
-      throw new GuestmodeError(
-        'profile_too_large',
-        `A profile holds at most ${this.limits.maxProfileBytes} bytes of attributes.`,
-      );
-    }
+    assertWithinLimits(attributes.length, bytes, this.limits);
     const { guestId, secret, token } = generateCredential(now);
     const row = {
       id: guestId,
