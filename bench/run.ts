@@ -5,6 +5,9 @@
 //   npm run bench                 full run (about 10 minutes)
 //   npm run bench -- --quick      every scenario for about a second, small scale numbers
 //   npm run bench -- --profile    only Guestmode create, read and merge on SQLite, under --cpu-prof
+//   npm run bench -- --only guestmode-sqlite,scale
+//                                 the ceiling and the named parts only (for work on one path; the
+//                                 results are written as <timestamp>-partial, never as latest)
 //
 // Results: a Markdown table on stdout, bench/results/<timestamp>.{md,json} and latest.{md,json}.
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -38,8 +41,25 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench/results') },
+    only: { type: 'string' },
   },
 });
+const PARTS = [
+  'guestmode-sqlite',
+  'guestmode-postgres',
+  'better-auth-sqlite',
+  'better-auth-postgres',
+  'scale',
+] as const;
+type Part = (typeof PARTS)[number];
+const only = flags.only?.split(',').map((x) => x.trim());
+for (const part of only ?? []) {
+  if (!(PARTS as readonly string[]).includes(part)) {
+    throw new TypeError(`bench: --only takes a list of ${PARTS.join(', ')}; not "${part}"`);
+  }
+}
+/** Whether this run includes `part` (every part unless `--only` names some). */
+const runs = (part: Part) => only === undefined || (only as string[]).includes(part);
 const quick = flags.quick === true;
 const CONNECTIONS = 50;
 const settings = quick
@@ -889,58 +909,68 @@ async function main(): Promise<void> {
     scenarios.push(await ceiling(1));
 
     // Guestmode, SQLite then PostgreSQL.
-    const gmSqlite = join(work, 'guestmode.db');
-    const sqliteBench = openSqliteDb(gmSqlite);
-    scenarios.push(
-      ...(await guestmodeSuite(release, issuer, {
-        db: 'sqlite',
-        databaseUrl: `sqlite:${gmSqlite}`,
-        bench: sqliteBench,
-      })),
-    );
-    await sqliteBench.close();
+    if (runs('guestmode-sqlite')) {
+      const gmSqlite = join(work, 'guestmode.db');
+      const sqliteBench = openSqliteDb(gmSqlite);
+      scenarios.push(
+        ...(await guestmodeSuite(release, issuer, {
+          db: 'sqlite',
+          databaseUrl: `sqlite:${gmSqlite}`,
+          bench: sqliteBench,
+        })),
+      );
+      await sqliteBench.close();
+    }
     scenarios.push(await ceiling(2));
 
-    const gmPgUrl = await createDatabase(postgres.url, 'guestmode_bench');
-    const pgBench = openPostgresDb(gmPgUrl);
-    scenarios.push(
-      ...(await guestmodeSuite(release, issuer, {
-        db: 'postgres',
-        databaseUrl: gmPgUrl,
-        bench: pgBench,
-      })),
-    );
-    await pgBench.close();
+    if (runs('guestmode-postgres')) {
+      const gmPgUrl = await createDatabase(postgres.url, 'guestmode_bench');
+      const pgBench = openPostgresDb(gmPgUrl);
+      scenarios.push(
+        ...(await guestmodeSuite(release, issuer, {
+          db: 'postgres',
+          databaseUrl: gmPgUrl,
+          bench: pgBench,
+        })),
+      );
+      await pgBench.close();
+    }
 
     // Better Auth, SQLite then PostgreSQL.
-    const baSqlite = join(work, 'better-auth.db');
-    const baSqliteBench = openSqliteDb(baSqlite);
-    scenarios.push(...(await betterAuthSuite('sqlite', `sqlite:${baSqlite}`, baSqliteBench)));
-    await baSqliteBench.close();
-    const baPgUrl = await createDatabase(postgres.url, 'better_auth_bench');
-    const baPgBench = openPostgresDb(baPgUrl);
-    scenarios.push(...(await betterAuthSuite('postgres', baPgUrl, baPgBench)));
-    await baPgBench.close();
+    if (runs('better-auth-sqlite')) {
+      const baSqlite = join(work, 'better-auth.db');
+      const baSqliteBench = openSqliteDb(baSqlite);
+      scenarios.push(...(await betterAuthSuite('sqlite', `sqlite:${baSqlite}`, baSqliteBench)));
+      await baSqliteBench.close();
+    }
+    if (runs('better-auth-postgres')) {
+      const baPgUrl = await createDatabase(postgres.url, 'better_auth_bench');
+      const baPgBench = openPostgresDb(baPgUrl);
+      scenarios.push(...(await betterAuthSuite('postgres', baPgUrl, baPgBench)));
+      await baPgBench.close();
+    }
     scenarios.push(await ceiling(3));
 
     // Scale.
-    let scale: ScaleResult;
-    try {
-      scale = await scaleSqlite(release, issuer);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      log(`scale FAILED: ${message}`);
-      scale = { error: message, rows: { passed: false, detail: `failed: ${message}` } };
-    }
-    try {
-      log(`scale: ${settings.pgScaleGuests} guests into PostgreSQL for bytes per guest`);
-      scale.postgresGuests = settings.pgScaleGuests;
-      scale.postgresBytesPerGuest = await postgresBytesPerGuest(
-        release,
-        await createDatabase(postgres.url, 'guestmode_scale'),
-      );
-    } catch (error) {
-      log(`scale (PostgreSQL) FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    let scale: ScaleResult = { rows: { passed: true, detail: 'not run (--only)' } };
+    if (runs('scale')) {
+      try {
+        scale = await scaleSqlite(release, issuer);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        log(`scale FAILED: ${message}`);
+        scale = { error: message, rows: { passed: false, detail: `failed: ${message}` } };
+      }
+      try {
+        log(`scale: ${settings.pgScaleGuests} guests into PostgreSQL for bytes per guest`);
+        scale.postgresGuests = settings.pgScaleGuests;
+        scale.postgresBytesPerGuest = await postgresBytesPerGuest(
+          release,
+          await createDatabase(postgres.url, 'guestmode_scale'),
+        );
+      } catch (error) {
+        log(`scale (PostgreSQL) FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
 
     const report: BenchReport = {
@@ -987,13 +1017,15 @@ async function main(): Promise<void> {
     const out = flags.out!;
     mkdirSync(out, { recursive: true });
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-    const name = quick ? `${stamp}-quick` : stamp;
+    const name = `${stamp}${quick ? '-quick' : ''}${only ? '-partial' : ''}`;
     const json = `${JSON.stringify(finished, null, 2)}\n`;
     writeFileSync(join(out, `${name}.json`), json);
     writeFileSync(join(out, `${name}.md`), markdown);
-    writeFileSync(join(out, 'latest.json'), json);
-    writeFileSync(join(out, 'latest.md'), markdown);
-    log(`wrote ${join(out, `${name}.md`)} and latest.{md,json}`);
+    if (only === undefined) {
+      writeFileSync(join(out, 'latest.json'), json);
+      writeFileSync(join(out, 'latest.md'), markdown);
+    }
+    log(`wrote ${join(out, `${name}.md`)}${only === undefined ? ' and latest.{md,json}' : ''}`);
     if (!finished.allRowChecksPassed) process.exitCode = 1;
   } finally {
     await issuer.close();
