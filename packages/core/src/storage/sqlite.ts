@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { GuestmodeError } from '../errors.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
 import { Gate } from './gate.js';
+import { GuestCache, type GuestWithAttributes } from './guest-cache.js';
 import {
   type GuestCredentialCheck,
   type GuestRow,
@@ -29,7 +30,21 @@ export interface SqliteStorageOptions {
    * may drop the last commits. `full`: every commit is synced to disk.
    */
   readonly synchronous?: 'normal' | 'full';
+  /**
+   * Memory for the read cache of guests, in bytes (default 8 MiB), or `false` for none.
+   *
+   * A guest read (the credential check, `GET /v1/profile`) is answered from memory when the
+   * guest has not changed since it was last read. The cache stays exact: the storage forgets a
+   * guest in the same step as it writes it, and before every cached read it asks SQLite whether
+   * anything else wrote to the file (`PRAGMA data_version`: another process, another
+   * connection) or through this connection outside the storage (`total_changes()`); if so, the
+   * whole cache is dropped. The secret is still hashed and compared on every request.
+   */
+  readonly readCache?: number | false;
 }
+
+/** Default memory of the read cache: a few thousand typical guests. */
+const DEFAULT_READ_CACHE_BYTES = 8 * 2 ** 20;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE gm_guests (
@@ -80,6 +95,12 @@ class PreviewRollback {
 interface QueuedWrite {
   readonly fn: () => unknown;
   readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface QueuedRead {
+  readonly id: string;
+  readonly resolve: (value: GuestWithAttributes | null) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -167,6 +188,12 @@ class SqliteStorage implements GuestStorage {
   readonly #atomic: Database.Transaction<(fn: () => unknown) => unknown>;
   #queue: QueuedWrite[] = [];
   #flushScheduled = false;
+  readonly #cache: GuestCache | undefined;
+  /** What SQLite said when the cache was last known to be exact (see {@link #syncCache}). */
+  #seenDataVersion = -1;
+  #seenChanges = -1;
+  #reads: QueuedRead[] = [];
+  #readsScheduled = false;
 
   constructor(options: SqliteStorageOptions) {
     if (typeof options.database === 'string') {
@@ -187,6 +214,49 @@ class SqliteStorage implements GuestStorage {
     // Several processes may share the file (CLI purge beside the server): wait, don't fail.
     this.#db.pragma('busy_timeout = 5000');
     this.#atomic = this.#db.transaction((fn: () => unknown) => fn());
+    const cacheBytes = options.readCache ?? DEFAULT_READ_CACHE_BYTES;
+    if (cacheBytes !== false) {
+      if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) {
+        throw new TypeError('options.readCache must be a positive number of bytes or false');
+      }
+      this.#cache = new GuestCache(cacheBytes);
+    }
+  }
+
+  /**
+   * Makes the cache exact before it is used: drops everything when the file was written by
+   * another connection (`data_version` moved) or when this connection changed rows outside the
+   * storage's own writes (`total_changes()` moved past what the storage last accounted for).
+   * Costs one read lock (two fcntl calls), still far less than the guest's query under load.
+   */
+  #syncCache(cache: GuestCache): void {
+    const s = this.#s;
+    const version = s.dataVersion.get() as number;
+    const changes = s.totalChanges.get() as number;
+    if (version !== this.#seenDataVersion || changes !== this.#seenChanges) {
+      cache.clear();
+      this.#seenDataVersion = version;
+      this.#seenChanges = changes;
+    }
+  }
+
+  /**
+   * Brackets every transaction the storage runs: before it, anything written behind the
+   * storage's back is detected (so it cannot be absorbed into the new baseline); after it, the
+   * storage's own changes, whose guests the writes forgot one by one, become the baseline.
+   */
+  #beforeWrite(): void {
+    const cache = this.#cache;
+    if (cache !== undefined && cache.size > 0) this.#syncCache(cache);
+  }
+
+  #afterWrite(): void {
+    if (this.#cache !== undefined) this.#seenChanges = this.#s.totalChanges.get() as number;
+  }
+
+  /** A write forgets the guest it touches, inside its transaction, before anyone can read. */
+  #forget(guestId: string): void {
+    this.#cache?.delete(guestId);
   }
 
   get #s() {
@@ -212,6 +282,7 @@ class SqliteStorage implements GuestStorage {
       }
     }).immediate();
     this.#statements = this.prepare();
+    this.#cache?.clear();
   }
 
   private prepare() {
@@ -219,6 +290,9 @@ class SqliteStorage implements GuestStorage {
     return {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
+      beginRead: db.prepare('BEGIN'),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      totalChanges: db.prepare('SELECT total_changes()').pluck(),
       insertGuest: db.prepare(
         'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?)',
       ),
@@ -301,6 +375,15 @@ class SqliteStorage implements GuestStorage {
   };
 
   #commit(batch: QueuedWrite[]): void {
+    this.#beforeWrite();
+    try {
+      this.#commitBatch(batch);
+    } finally {
+      this.#afterWrite();
+    }
+  }
+
+  #commitBatch(batch: QueuedWrite[]): void {
     if (batch.length === 1) {
       const op = batch[0]!;
       try {
@@ -353,35 +436,77 @@ class SqliteStorage implements GuestStorage {
     });
   }
 
-  getGuestWithAttributes(
-    id: string,
-  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null> {
-    return this.#run(() => {
-      const rows = this.#s.guestWithAttributes.all(id) as GuestWithAttributeRow[];
-      const first = rows[0];
-      if (!first) return null;
-      const attributes: StoredAttribute[] = [];
-      for (const row of rows) {
-        if (row.name !== null) {
-          attributes.push({ name: row.name, value: row.value!, updatedAt: row.updated_at! });
-        }
+  getGuestWithAttributes(id: string): Promise<GuestWithAttributes | null> {
+    if (this.#cache === undefined) return this.#run(() => this.#queryGuest(id));
+    return new Promise((resolve, reject) => {
+      this.#reads.push({ id, resolve, reject });
+      if (!this.#readsScheduled) {
+        this.#readsScheduled = true;
+        setImmediate(this.#readBatch);
       }
-      return {
-        guest: {
-          id: first.id,
-          secretHash: first.secret_hash,
-          createdAt: first.created_at,
-          expiresAt: first.expires_at,
-          mergedInto: first.merged_into,
-          mergedAt: first.merged_at,
-        },
-        attributes,
-      };
     });
+  }
+
+  /**
+   * Group reads, the read side of the group commit: the guest reads that arrive during one turn
+   * of the event loop share one read transaction and one coherence check of the cache. Each
+   * request was received before the check, so each answer is at least as new as the request.
+   */
+  readonly #readBatch = (): void => {
+    this.#readsScheduled = false;
+    const batch = this.#reads;
+    if (batch.length === 0) return;
+    this.#reads = [];
+    const run = () => {
+      const cache = this.#cache!;
+      const shared = batch.length > 1;
+      try {
+        if (shared) this.#s.beginRead.run();
+        this.#syncCache(cache);
+        for (const read of batch) {
+          try {
+            read.resolve(cache.get(read.id) ?? this.#queryGuest(read.id, cache));
+          } catch (error) {
+            read.reject(unavailable(error));
+          }
+        }
+      } catch (error) {
+        for (const read of batch) read.reject(unavailable(error));
+      } finally {
+        if (shared && this.#db.inTransaction) this.#s.commit.run();
+      }
+    };
+    if (this.#gate.idle) run();
+    else void this.#gate.run(run);
+  };
+
+  #queryGuest(id: string, cache?: GuestCache): GuestWithAttributes | null {
+    const rows = this.#s.guestWithAttributes.all(id) as GuestWithAttributeRow[];
+    const first = rows[0];
+    if (!first) return null;
+    const attributes: StoredAttribute[] = [];
+    for (const row of rows) {
+      if (row.name !== null) {
+        attributes.push({ name: row.name, value: row.value!, updatedAt: row.updated_at! });
+      }
+    }
+    const found: GuestWithAttributes = {
+      guest: {
+        id: first.id,
+        secretHash: first.secret_hash,
+        createdAt: first.created_at,
+        expiresAt: first.expires_at,
+        mergedInto: first.merged_into,
+        mergedAt: first.merged_at,
+      },
+      attributes,
+    };
+    return cache === undefined ? found : cache.set(found);
   }
 
   extendGuest(id: string, expiresAt: number): Promise<void> {
     return this.#write(() => {
+      this.#forget(id);
       this.#s.extendGuest.run(expiresAt, id, expiresAt);
     });
   }
@@ -403,6 +528,7 @@ class SqliteStorage implements GuestStorage {
     const size = Buffer.byteLength(attribute.value);
     return this.#write(() => {
       const s = this.#s;
+      if (owner.kind === 'guest') this.#forget(owner.id);
       const times =
         owner.kind === 'guest' ? this.#assertGuestWritable(owner.id, now, credential) : null;
       const current = s.profileSize.get(key, attribute.name) as { count: number; bytes: number };
@@ -415,7 +541,10 @@ class SqliteStorage implements GuestStorage {
 
   deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean> {
     return this.#write(() => {
-      if (owner.kind === 'guest') this.#assertGuestWritable(owner.id, now);
+      if (owner.kind === 'guest') {
+        this.#forget(owner.id);
+        this.#assertGuestWritable(owner.id, now);
+      }
       return this.#s.deleteAttribute.run(ownerKey(owner), name).changes > 0;
     });
   }
@@ -430,6 +559,7 @@ class SqliteStorage implements GuestStorage {
       // Built-in rules only: the merge is one more operation of the group commit, in its own
       // savepoint. A preview rolls its savepoint back by throwing its outcome.
       return this.#write(() => {
+        this.#forget(work.guestId);
         const read = this.#mergeRead(work);
         if ('status' in read) return read;
         const plan = work.plan(read.guest, read.user, { dialect: 'sqlite', handle: this.#db });
@@ -448,7 +578,10 @@ class SqliteStorage implements GuestStorage {
     // operation waits) inside a transaction of its own.
     return this.#gate.run(async () => {
       const db = this.#db;
+      this.#beforeWrite();
       db.exec('BEGIN IMMEDIATE');
+      // App rules get the connection and may write anything through it, guests included.
+      this.#cache?.clear();
       try {
         const read = this.#mergeRead(work);
         if ('status' in read) {
@@ -466,6 +599,9 @@ class SqliteStorage implements GuestStorage {
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK');
         throw error;
+      } finally {
+        this.#cache?.clear();
+        this.#afterWrite();
       }
     });
   }
@@ -498,6 +634,7 @@ class SqliteStorage implements GuestStorage {
 
   deleteGuest(id: string): Promise<boolean> {
     return this.#write(() => {
+      this.#forget(id);
       if (this.#s.deleteActiveGuest.run(id).changes === 0) return false;
       this.#s.deleteOwner.run(`g:${id}`);
       this.#s.bumpCounter.run('deleted');
@@ -507,24 +644,34 @@ class SqliteStorage implements GuestStorage {
 
   purgeExpired(now: number, batchSize: number): Promise<number> {
     return this.#run(() => {
-      const s = this.#s;
-      return this.#db
-        .transaction(() => {
-          const rows = s.expiredBatch.all(now, batchSize) as { id: string; merged: number }[];
-          let merged = 0;
-          for (const row of rows) {
-            s.deleteOwner.run(`g:${row.id}`);
-            s.deleteGuest.run(row.id);
-            merged += row.merged;
-          }
-          if (rows.length > 0) {
-            s.addCounter.run(rows.length - merged, 'purged_expired');
-            if (merged > 0) s.addCounter.run(merged, 'purged_merged');
-          }
-          return rows.length;
-        })
-        .immediate();
+      this.#beforeWrite();
+      try {
+        return this.#purgeBatch(now, batchSize);
+      } finally {
+        this.#afterWrite();
+      }
     });
+  }
+
+  #purgeBatch(now: number, batchSize: number): number {
+    const s = this.#s;
+    return this.#db
+      .transaction(() => {
+        const rows = s.expiredBatch.all(now, batchSize) as { id: string; merged: number }[];
+        let merged = 0;
+        for (const row of rows) {
+          this.#forget(row.id);
+          s.deleteOwner.run(`g:${row.id}`);
+          s.deleteGuest.run(row.id);
+          merged += row.merged;
+        }
+        if (rows.length > 0) {
+          s.addCounter.run(rows.length - merged, 'purged_expired');
+          if (merged > 0) s.addCounter.run(merged, 'purged_merged');
+        }
+        return rows.length;
+      })
+      .immediate();
   }
 
   stats(now: number): Promise<GuestStats> {
@@ -547,6 +694,7 @@ class SqliteStorage implements GuestStorage {
 
   async close(): Promise<void> {
     this.#flush();
+    this.#readBatch();
     await this.#gate.run(() => undefined);
     if (this.#ownsDb && this.#db.open) this.#db.close();
   }

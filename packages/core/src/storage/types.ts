@@ -135,9 +135,10 @@ export interface GuestStorage {
    * The read path in one round trip: the guest (without its stored merge result, which the
    * read path never needs and which can be large) and its attributes.
    */
-  getGuestWithAttributes(
-    id: string,
-  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null>;
+  getGuestWithAttributes(id: string): Promise<{
+    readonly guest: Omit<GuestRow, 'mergeResult'>;
+    readonly attributes: readonly StoredAttribute[];
+  } | null>;
   /** Moves an active guest's expiry forward (never backward). */
   extendGuest(id: string, expiresAt: number): Promise<void>;
   readAttributes(owner: Principal): Promise<StoredAttribute[]>;
