@@ -24,6 +24,8 @@ export interface ParsedCredential {
 
 // base64url's characters in ASCII order, so that encoded numbers sort like the numbers.
 const ORDERED_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+// 2^42, 2^36 ... 2^0: the eight 6-bit digits of the time (a 48-bit number exceeds 32-bit shifts).
+const TIME_DIVISORS = Array.from({ length: 8 }, (_, i) => 2 ** (42 - 6 * i));
 
 /**
  * A guest id: 8 characters of creation time (milliseconds, 48 bits, order-preserving) then 14
@@ -34,8 +36,8 @@ const ORDERED_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnop
  */
 function newGuestId(now: number, random: Buffer): string {
   let prefix = '';
-  for (let shift = 42; shift >= 0; shift -= 6) {
-    prefix += ORDERED_ALPHABET[Math.floor(now / 2 ** shift) % 64];
+  for (const divisor of TIME_DIVISORS) {
+    prefix += ORDERED_ALPHABET[Math.floor(now / divisor) % 64];
   }
   return prefix + random.toString('base64url').slice(0, 14);
 }
