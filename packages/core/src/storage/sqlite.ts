@@ -1,5 +1,7 @@
+import { resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { GuestmodeError } from '../errors.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
 import { Gate } from './gate.js';
 import { GuestCache, type GuestWithAttributes } from './guest-cache.js';
@@ -41,7 +43,21 @@ export interface SqliteStorageOptions {
    * whole cache is dropped. The secret is still hashed and compared on every request.
    */
   readonly readCache?: number | false;
+  /**
+   * Make WAL checkpoints on a worker thread with its own connection (default `true` when
+   * `database` is a path). Otherwise SQLite makes them inside the commit that crosses its
+   * threshold, on the event loop; with an app's own `Database`, its settings are left alone.
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
+
+/** How often the background checkpointer copies the WAL back into the database. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * With background checkpoints, the main connection still checkpoints by itself past this many
+ * WAL pages (~40 MB): a bound on the WAL should the worker fall behind or die.
+ */
+const SAFETY_CHECKPOINT_PAGES = 10_000;
 
 /** Default memory of the read cache: a few thousand typical guests. */
 const DEFAULT_READ_CACHE_BYTES = 8 * 2 ** 20;
@@ -189,6 +205,7 @@ class SqliteStorage implements GuestStorage {
   #queue: QueuedWrite[] = [];
   #flushScheduled = false;
   readonly #cache: GuestCache | undefined;
+  readonly #checkpointer: BackgroundCheckpointer | null = null;
   /** What SQLite said when the cache was last known to be exact (see {@link #syncCache}). */
   #seenDataVersion = -1;
   #seenChanges = -1;
@@ -216,6 +233,23 @@ class SqliteStorage implements GuestStorage {
     // Several processes may share the file (CLI purge beside the server): wait, don't fail.
     this.#db.pragma('busy_timeout = 5000');
     this.#atomic = this.#db.transaction((fn: () => unknown) => fn());
+    const background = options.backgroundCheckpoints ?? this.#ownsDb;
+    if (typeof background !== 'boolean') {
+      throw new TypeError('options.backgroundCheckpoints must be a boolean');
+    }
+    const file = this.#db.name;
+    if (background && !this.#db.memory && file !== '') {
+      const inline = () => {
+        if (this.#db.open) this.#db.pragma('wal_autocheckpoint = 1000');
+      };
+      this.#db.pragma(`wal_autocheckpoint = ${SAFETY_CHECKPOINT_PAGES}`);
+      this.#checkpointer = BackgroundCheckpointer.start(
+        resolvePath(file),
+        CHECKPOINT_INTERVAL_MS,
+        inline,
+      );
+      if (this.#checkpointer === null) inline();
+    }
     const cacheBytes = options.readCache ?? DEFAULT_READ_CACHE_BYTES;
     if (cacheBytes !== false) {
       if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) {
@@ -719,6 +753,7 @@ class SqliteStorage implements GuestStorage {
     this.#flush();
     this.#readBatch();
     await this.#gate.run(() => undefined);
+    await this.#checkpointer?.close();
     if (this.#ownsDb && this.#db.open) this.#db.close();
   }
 }

@@ -1,0 +1,50 @@
+// Background checkpoints: the WAL is copied back into the database by a worker thread, not by
+// whichever commit crosses SQLite's threshold on the event loop.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createGuestmode } from '@guestmode/core';
+import { openSqliteStorage } from '@guestmode/core/sqlite';
+
+const dir = mkdtempSync(join(tmpdir(), 'gm-sqlite-checkpoint-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes ~2 MB of guests in one commit: fewer pages than SQLite's own threshold (1,000). */
+async function writeAndWait(
+  backgroundCheckpoints: boolean,
+): Promise<{ before: number; after: number }> {
+  const file = join(dir, `checkpoint-${backgroundCheckpoints}.db`);
+  const guestmode = createGuestmode({
+    storage: await openSqliteStorage({ database: file, backgroundCheckpoints }),
+  });
+  const before = statSync(file).size;
+  const value = 'x'.repeat(4_000);
+  await Promise.all(Array.from({ length: 400 }, () => guestmode.createGuest({ note: value })));
+  await sleep(400);
+  const sizes = { before, after: statSync(file).size };
+  await guestmode.close();
+  return sizes;
+}
+
+test('a worker copies the WAL into the database soon after a commit', async () => {
+  const { before, after } = await writeAndWait(true);
+  assert.ok(after > before + 1_000_000, `database file ${before} -> ${after} bytes`);
+});
+
+test('without it, a commit below the threshold stays in the WAL', async () => {
+  const { before, after } = await writeAndWait(false);
+  assert.ok(after < before + 100_000, `database file ${before} -> ${after} bytes`);
+});
+
+test('backgroundCheckpoints must be a boolean', async () => {
+  await assert.rejects(
+    openSqliteStorage({
+      database: join(dir, 'bad.db'),
+      backgroundCheckpoints: 'yes' as unknown as boolean,
+    }),
+    TypeError,
+  );
+});
