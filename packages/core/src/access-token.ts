@@ -5,7 +5,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import { looksLikeGuestCredential } from './credential.js';
+import { hashSecret, looksLikeGuestCredential } from './credential.js';
 import { GuestmodeError } from './errors.js';
 
 /**
@@ -50,6 +50,15 @@ export interface AccessTokenVerifierOptions {
   readonly jwksCooldownMs?: number;
   /** Time limit of the discovery and JWKS requests, in ms. Default 5 s. */
   readonly timeoutMs?: number;
+  /**
+   * Remembers tokens that verified, so that a client sending the same access token again is not
+   * charged another signature check (about 0.7 ms of CPU for ES384). An entry lasts until the
+   * token would be refused as expired or `maxAgeMs` has passed, whichever is first; `maxAgeMs`
+   * stays below `jwksCacheMaxAgeMs`, so a key withdrawn from the JWKS stops being honoured no
+   * later than without the cache. Keyed by the token's SHA-256; failures are never cached.
+   * Default `{ maxEntries: 10_000, maxAgeMs: 60_000 }`; `false` verifies every time.
+   */
+  readonly cache?: { readonly maxEntries?: number; readonly maxAgeMs?: number } | false;
 }
 
 export interface VerifiedAccessToken {
@@ -122,6 +131,19 @@ function validateOptions(options: AccessTokenVerifierOptions): void {
       }
     }
   }
+  const cache = options.cache;
+  if (cache !== undefined && cache !== false) {
+    if (typeof cache !== 'object' || cache === null) {
+      throw new TypeError('accessTokens.cache must be an object or false');
+    }
+    const positive = (value: unknown, path: string) => {
+      if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
+        throw new TypeError(`${path} must be a positive whole number`);
+      }
+    };
+    positive(cache.maxEntries, 'accessTokens.cache.maxEntries');
+    positive(cache.maxAgeMs, 'accessTokens.cache.maxAgeMs');
+  }
   const tolerance = options.clockToleranceSeconds;
   if (
     tolerance !== undefined &&
@@ -158,6 +180,14 @@ export function createAccessTokenVerifier(
   const clockTolerance = options.clockToleranceSeconds ?? 10;
   const timeoutDuration = options.timeoutMs ?? 5_000;
   let keys: Promise<JWTVerifyGetKey> | undefined;
+  const cacheOptions = options.cache === false ? undefined : (options.cache ?? {});
+  const verified =
+    cacheOptions === undefined
+      ? undefined
+      : new VerifiedTokens(
+          cacheOptions.maxEntries ?? 10_000,
+          Math.min(cacheOptions.maxAgeMs ?? 60_000, options.jwksCacheMaxAgeMs ?? 600_000),
+        );
 
   const discoverKeys = async (): Promise<JWTVerifyGetKey> => {
     let jwksUri = options.jwksUri;
@@ -201,6 +231,11 @@ export function createAccessTokenVerifier(
         throw invalid('A guest credential is not an access token.');
       }
       if (token.length > 16_384) throw invalid('The access token is too long.');
+      const key = verified === undefined ? undefined : hashSecret(token).toString('base64');
+      if (key !== undefined) {
+        const known = verified!.get(key);
+        if (known !== undefined) return known;
+      }
       if (!keys) {
         keys = discoverKeys();
         // A failed discovery is retried by the next request rather than cached forever.
@@ -230,10 +265,44 @@ export function createAccessTokenVerifier(
           const missing = options.requiredScopes.filter((s) => !granted.has(s));
           if (missing.length > 0) throw invalid('The access token lacks a required scope.');
         }
-        return { userId: payload.sub, claims: payload };
+        const result: VerifiedAccessToken = Object.freeze({
+          userId: payload.sub,
+          claims: Object.freeze(payload),
+        });
+        // jose refuses the token from exp + tolerance on; the entry must not outlive that.
+        if (key !== undefined) verified!.set(key, result, (payload.exp + clockTolerance) * 1000);
+        return result;
       } catch (error) {
         throw describe(error);
       }
     },
   };
+}
+
+/** A least-recently-used map of verified tokens (by SHA-256), each valid until its deadline. */
+class VerifiedTokens {
+  readonly #entries = new Map<string, { result: VerifiedAccessToken; until: number }>();
+
+  constructor(
+    readonly maxEntries: number,
+    readonly maxAgeMs: number,
+  ) {}
+
+  get(key: string): VerifiedAccessToken | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (Date.now() >= entry.until) return undefined;
+    this.#entries.set(key, entry);
+    return entry.result;
+  }
+
+  set(key: string, result: VerifiedAccessToken, expiresAtMs: number): void {
+    const until = Math.min(expiresAtMs, Date.now() + this.maxAgeMs);
+    this.#entries.delete(key);
+    this.#entries.set(key, { result, until });
+    if (this.#entries.size > this.maxEntries) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+  }
 }

@@ -106,6 +106,49 @@ describe('access token verification (R13)', () => {
     await refused(v.verify(await issuer.accessToken()), 'provider_unavailable');
   });
 
+  it('remembers a token that verified, never one that did not, and not past its expiry', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      clockToleranceSeconds: 0,
+    });
+    const token = await issuer.accessToken({ sub: 'cached' });
+    const first = await v.verify(token);
+    // The same (frozen) answer: the signature was not checked a second time.
+    assert.equal(await v.verify(token), first);
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.claims));
+    // A token that differs anywhere is verified on its own and refused.
+    await refused(v.verify(await issuer.tamperSignature(token)));
+    await refused(v.verify(issuer.tamperPayload(token, { sub: 'admin' })));
+    assert.equal(await v.verify(token), first);
+
+    const shortLived = await issuer.accessToken({ sub: 'short', expiresIn: 2 });
+    await v.verify(shortLived);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await refused(v.verify(shortLived));
+  });
+
+  it('forgets the oldest tokens past maxEntries, and can be switched off', async () => {
+    const v = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      cache: { maxEntries: 2 },
+    });
+    const tokens = await Promise.all(['a', 'b', 'c'].map((sub) => issuer.accessToken({ sub })));
+    const answers = [];
+    for (const token of tokens) answers.push(await v.verify(token));
+    assert.equal(await v.verify(tokens[2]!), answers[2]);
+    assert.notEqual(await v.verify(tokens[0]!), answers[0], 'the oldest was forgotten');
+
+    const off = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      cache: false,
+    });
+    const token = tokens[1]!;
+    assert.notEqual(await off.verify(token), await off.verify(token));
+  });
+
   it('validates its options once, naming the option', () => {
     assert.throws(
       () => createAccessTokenVerifier({ issuer: 'not a url', audience: 'x' }),
@@ -123,6 +166,15 @@ describe('access token verification (R13)', () => {
           algorithms: ['HS256'],
         }),
       /accessTokens\.algorithms: "HS256"/,
+    );
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: 'x',
+          cache: { maxEntries: 0 },
+        }),
+      /accessTokens\.cache\.maxEntries/,
     );
   });
 });
