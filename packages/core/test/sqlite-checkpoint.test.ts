@@ -12,9 +12,13 @@ import { openSqliteStorage } from '@guestmode/core/sqlite';
 const dir = mkdtempSync(join(tmpdir(), 'gm-sqlite-checkpoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Writes ~2 MB of guests in one commit: fewer pages than SQLite's own threshold (1,000). */
-async function writeAndWait(
+/**
+ * Writes ~2 MB of guests in one commit (fewer pages than SQLite's own threshold of 1,000), then
+ * watches the database file for up to `waitMs`: it grows once the WAL is copied into it.
+ */
+async function writeAndWatch(
   backgroundCheckpoints: boolean,
+  waitMs: number,
 ): Promise<{ before: number; after: number }> {
   const file = join(dir, `checkpoint-${backgroundCheckpoints}.db`);
   const guestmode = createGuestmode({
@@ -23,19 +27,25 @@ async function writeAndWait(
   const before = statSync(file).size;
   const value = 'x'.repeat(4_000);
   await Promise.all(Array.from({ length: 400 }, () => guestmode.createGuest({ note: value })));
-  await sleep(400);
-  const sizes = { before, after: statSync(file).size };
+  const deadline = Date.now() + waitMs;
+  let after = statSync(file).size;
+  while (after < before + 1_000_000 && Date.now() < deadline) {
+    await sleep(50);
+    after = statSync(file).size;
+  }
   await guestmode.close();
-  return sizes;
+  return { before, after };
 }
 
 test('a worker copies the WAL into the database soon after a commit', async () => {
-  const { before, after } = await writeAndWait(true);
+  // Polled rather than timed: the thread starts and checkpoints within ~0.2 s on an idle
+  // machine, later on a loaded one.
+  const { before, after } = await writeAndWatch(true, 10_000);
   assert.ok(after > before + 1_000_000, `database file ${before} -> ${after} bytes`);
 });
 
 test('without it, a commit below the threshold stays in the WAL', async () => {
-  const { before, after } = await writeAndWait(false);
+  const { before, after } = await writeAndWatch(false, 500);
   assert.ok(after < before + 100_000, `database file ${before} -> ${after} bytes`);
 });
 

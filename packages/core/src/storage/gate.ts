@@ -23,3 +23,34 @@ export class Gate {
     return result;
   }
 }
+
+/**
+ * Collects what arrives during one turn of the event loop and hands it over in one piece in the
+ * next check phase (`setImmediate`): the SQLite adapter's group commit and group reads.
+ */
+export class TurnBatch<T> {
+  #items: T[] = [];
+  #scheduled = false;
+  readonly #handle: (items: T[]) => void;
+
+  constructor(handle: (items: T[]) => void) {
+    this.#handle = handle;
+  }
+
+  add(item: T): void {
+    this.#items.push(item);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /** Hands over what is pending now; `close()` calls it so that nothing is left behind. */
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    const items = this.#items;
+    if (items.length === 0) return;
+    this.#items = [];
+    this.#handle(items);
+  };
+}

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { GuestmodeError } from '../errors.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
-import { Gate } from './gate.js';
+import { Gate, TurnBatch } from './gate.js';
 import { GuestCache, type GuestWithAttributes } from './guest-cache.js';
 import {
   type GuestCredentialCheck,
@@ -202,17 +202,21 @@ class SqliteStorage implements GuestStorage {
   #statements: ReturnType<SqliteStorage['prepare']> | undefined;
   /** Runs a closure atomically: its own transaction, or a savepoint inside an open one. */
   readonly #atomic: Database.Transaction<(fn: () => unknown) => unknown>;
-  #queue: QueuedWrite[] = [];
-  #flushScheduled = false;
+  readonly #writes = new TurnBatch<QueuedWrite>((batch) => {
+    if (this.#gate.idle) this.#commit(batch);
+    else void this.#gate.run(() => this.#commit(batch));
+  });
   readonly #cache: GuestCache | undefined;
   readonly #checkpointer: BackgroundCheckpointer | null = null;
   /** What SQLite said when the cache was last known to be exact (see {@link #syncCache}). */
   #seenDataVersion = -1;
   #seenChanges = -1;
-  #reads: QueuedRead[] = [];
+  readonly #reads = new TurnBatch<QueuedRead>((batch) => {
+    if (this.#gate.idle) this.#readGroup(batch);
+    else void this.#gate.run(() => this.#readGroup(batch));
+  });
   /** Guests created by the operations of the open group commit (see {@link #countCreated}). */
   #createdInBatch = 0;
-  #readsScheduled = false;
 
   constructor(options: SqliteStorageOptions) {
     if (typeof options.database === 'string') {
@@ -393,22 +397,9 @@ class SqliteStorage implements GuestStorage {
    */
   #write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#flush);
-      }
+      this.#writes.add({ fn, resolve: resolve as (value: unknown) => void, reject });
     });
   }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    if (batch.length === 0) return;
-    this.#queue = [];
-    if (this.#gate.idle) this.#commit(batch);
-    else void this.#gate.run(() => this.#commit(batch));
-  };
 
   #commit(batch: QueuedWrite[]): void {
     this.#beforeWrite();
@@ -496,11 +487,7 @@ class SqliteStorage implements GuestStorage {
   getGuestWithAttributes(id: string): Promise<GuestWithAttributes | null> {
     if (this.#cache === undefined) return this.#run(() => this.#queryGuest(id));
     return new Promise((resolve, reject) => {
-      this.#reads.push({ id, resolve, reject });
-      if (!this.#readsScheduled) {
-        this.#readsScheduled = true;
-        setImmediate(this.#readBatch);
-      }
+      this.#reads.add({ id, resolve, reject });
     });
   }
 
@@ -509,33 +496,25 @@ class SqliteStorage implements GuestStorage {
    * of the event loop share one read transaction and one coherence check of the cache. Each
    * request was received before the check, so each answer is at least as new as the request.
    */
-  readonly #readBatch = (): void => {
-    this.#readsScheduled = false;
-    const batch = this.#reads;
-    if (batch.length === 0) return;
-    this.#reads = [];
-    const run = () => {
-      const cache = this.#cache!;
-      const shared = batch.length > 1;
-      try {
-        if (shared) this.#s.beginRead.run();
-        this.#syncCache(cache);
-        for (const read of batch) {
-          try {
-            read.resolve(cache.get(read.id) ?? this.#queryGuest(read.id, cache));
-          } catch (error) {
-            read.reject(unavailable(error));
-          }
+  #readGroup(batch: QueuedRead[]): void {
+    const cache = this.#cache!;
+    const shared = batch.length > 1;
+    try {
+      if (shared) this.#s.beginRead.run();
+      this.#syncCache(cache);
+      for (const read of batch) {
+        try {
+          read.resolve(cache.get(read.id) ?? this.#queryGuest(read.id, cache));
+        } catch (error) {
+          read.reject(unavailable(error));
         }
-      } catch (error) {
-        for (const read of batch) read.reject(unavailable(error));
-      } finally {
-        if (shared && this.#db.inTransaction) this.#s.commit.run();
       }
-    };
-    if (this.#gate.idle) run();
-    else void this.#gate.run(run);
-  };
+    } catch (error) {
+      for (const read of batch) read.reject(unavailable(error));
+    } finally {
+      if (shared && this.#db.inTransaction) this.#s.commit.run();
+    }
+  }
 
   #queryGuest(id: string, cache?: GuestCache): GuestWithAttributes | null {
     const rows = this.#s.guestWithAttributes.all(id) as GuestWithAttributeRow[];
@@ -750,8 +729,8 @@ class SqliteStorage implements GuestStorage {
   }
 
   async close(): Promise<void> {
-    this.#flush();
-    this.#readBatch();
+    this.#writes.flush();
+    this.#reads.flush();
     await this.#gate.run(() => undefined);
     await this.#checkpointer?.close();
     if (this.#ownsDb && this.#db.open) this.#db.close();
