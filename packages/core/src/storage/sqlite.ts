@@ -37,10 +37,11 @@ export interface SqliteStorageOptions {
    *
    * A guest read (the credential check, `GET /v1/profile`) is answered from memory when the
    * guest has not changed since it was last read. The cache stays exact: the storage forgets a
-   * guest in the same step as it writes it, and before every cached read it asks SQLite whether
-   * anything else wrote to the file (`PRAGMA data_version`: another process, another
-   * connection) or through this connection outside the storage (`total_changes()`); if so, the
-   * whole cache is dropped. The secret is still hashed and compared on every request.
+   * guest in the same step as it writes it, and before each group of reads (those of one turn of
+   * the event loop) it asks SQLite whether anything else wrote to the file (`PRAGMA
+   * data_version`: another process, another connection) or through this connection outside the
+   * storage (`total_changes()`); if so, the whole cache is dropped. The secret is still hashed
+   * and compared on every request.
    */
   readonly readCache?: number | false;
   /**
@@ -472,7 +473,7 @@ class SqliteStorage implements GuestStorage {
       for (const a of attributes) {
         s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
       }
-      // Last, so that only a guest whose savepoint is released is counted.
+      // Last: a create that throws half-way is rolled back to its savepoint and never counted.
       this.#createdInBatch++;
     });
   }
