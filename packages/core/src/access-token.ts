@@ -231,11 +231,9 @@ export function createAccessTokenVerifier(
         throw invalid('A guest credential is not an access token.');
       }
       if (token.length > 16_384) throw invalid('The access token is too long.');
-      const key = verified === undefined ? undefined : hashSecret(token).toString('base64');
-      if (key !== undefined) {
-        const known = verified!.get(key);
-        if (known !== undefined) return known;
-      }
+      const key = verified?.keyOf(token);
+      const known = key === undefined ? undefined : verified?.get(key);
+      if (known !== undefined) return known;
       if (!keys) {
         keys = discoverKeys();
         // A failed discovery is retried by the next request rather than cached forever.
@@ -270,7 +268,7 @@ export function createAccessTokenVerifier(
           claims: Object.freeze(payload),
         });
         // jose refuses the token from exp + tolerance on; the entry must not outlive that.
-        if (key !== undefined) verified!.set(key, result, (payload.exp + clockTolerance) * 1000);
+        if (key !== undefined) verified?.set(key, result, (payload.exp + clockTolerance) * 1000);
         return result;
       } catch (error) {
         throw describe(error);
@@ -287,6 +285,11 @@ class VerifiedTokens {
     readonly maxEntries: number,
     readonly maxAgeMs: number,
   ) {}
+
+  /** The token's SHA-256: tokens are bearer credentials, so they are not kept as they are. */
+  keyOf(token: string): string {
+    return hashSecret(token).toString('base64');
+  }
 
   get(key: string): VerifiedAccessToken | undefined {
     const entry = this.#entries.get(key);

@@ -27,7 +27,6 @@ parentPort.on('message', (message) => {
   db.close();
   parentPort.close();
 });
-parentPort.postMessage('ready');
 `;
 
 /**
@@ -74,11 +73,6 @@ export class BackgroundCheckpointer {
     } catch {
       return null;
     }
-  }
-
-  /** Whether the thread died (its checkpoints are no longer being made). */
-  get failed(): boolean {
-    return this.#failed;
   }
 
   /** Stops the thread after its connection is closed. */
