@@ -3,7 +3,7 @@
 // through a connection it shares with the storage.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -166,7 +166,10 @@ describe('SQLite read cache', () => {
     assert.deepEqual(await cartOf(guestmode, token), [4]);
     await guestmode.close();
     for (const readCache of [0, -1, 1.5, Number.NaN, '1' as unknown as number]) {
-      await assert.rejects(openSqliteStorage({ database: nextFile(), readCache }), TypeError);
+      const file = nextFile();
+      await assert.rejects(openSqliteStorage({ database: file, readCache }), TypeError);
+      // Refused before anything was opened: no file, no checkpoint thread left behind.
+      assert.equal(existsSync(file), false);
     }
   });
 });

@@ -1,7 +1,7 @@
 // Background checkpoints: the WAL is copied back into the database by a worker thread, not by
 // whichever commit crosses SQLite's threshold on the event loop.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -49,12 +49,19 @@ test('without it, a commit below the threshold stays in the WAL', async () => {
   assert.ok(after < before + 100_000, `database file ${before} -> ${after} bytes`);
 });
 
-test('backgroundCheckpoints must be a boolean', async () => {
+test('backgroundCheckpoints must be a boolean, checked before anything is opened', async () => {
+  const file = join(dir, 'bad.db');
   await assert.rejects(
-    openSqliteStorage({
-      database: join(dir, 'bad.db'),
-      backgroundCheckpoints: 'yes' as unknown as boolean,
-    }),
+    openSqliteStorage({ database: file, backgroundCheckpoints: 'yes' as unknown as boolean }),
     TypeError,
   );
+  assert.equal(existsSync(file), false);
+});
+
+test('a file that is not a database is refused and leaves no thread behind', async () => {
+  const file = join(dir, 'not-a-database.db');
+  writeFileSync(file, 'x'.repeat(8_192));
+  await assert.rejects(openSqliteStorage({ database: file }));
+  // The directory can go at once: nothing holds the file any more.
+  rmSync(file);
 });

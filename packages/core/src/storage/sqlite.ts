@@ -191,7 +191,13 @@ function toAttribute(row: RawAttribute): StoredAttribute {
  */
 export async function openSqliteStorage(options: SqliteStorageOptions): Promise<GuestStorage> {
   const storage = new SqliteStorage(options);
-  await storage.migrate();
+  try {
+    await storage.migrate();
+  } catch (error) {
+    // A file that cannot be migrated (not a database, read-only) keeps no thread or handle open.
+    await storage.close().catch(() => undefined);
+    throw error;
+  }
   return storage;
 }
 
@@ -220,28 +226,35 @@ class SqliteStorage implements GuestStorage {
   #createdInBatch = 0;
 
   constructor(options: SqliteStorageOptions) {
-    if (typeof options.database === 'string') {
-      this.#db = new Database(options.database);
-      this.#ownsDb = true;
-    } else if (options.database && typeof options.database.prepare === 'function') {
-      this.#db = options.database;
-      this.#ownsDb = false;
-    } else {
-      throw new TypeError('options.database must be a path or a better-sqlite3 Database');
-    }
+    // Every option is checked before the file is opened or the thread started, so that a bad
+    // option leaves nothing open behind it.
     const synchronous = options.synchronous ?? 'normal';
     if (synchronous !== 'normal' && synchronous !== 'full') {
       throw new TypeError('options.synchronous must be "normal" or "full"');
     }
+    const cacheBytes = options.readCache ?? DEFAULT_READ_CACHE_BYTES;
+    if (cacheBytes !== false && (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0)) {
+      throw new TypeError('options.readCache must be a positive number of bytes or false');
+    }
+    const ownsDb = typeof options.database === 'string';
+    const background = options.backgroundCheckpoints ?? ownsDb;
+    if (typeof background !== 'boolean') {
+      throw new TypeError('options.backgroundCheckpoints must be a boolean');
+    }
+    if (typeof options.database === 'string') {
+      this.#db = new Database(options.database);
+    } else if (options.database && typeof options.database.prepare === 'function') {
+      this.#db = options.database;
+    } else {
+      throw new TypeError('options.database must be a path or a better-sqlite3 Database');
+    }
+    this.#ownsDb = ownsDb;
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${synchronous.toUpperCase()}`);
     // Several processes may share the file (CLI purge beside the server): wait, don't fail.
     this.#db.pragma('busy_timeout = 5000');
     this.#atomic = this.#db.transaction((fn: () => unknown) => fn());
-    const background = options.backgroundCheckpoints ?? this.#ownsDb;
-    if (typeof background !== 'boolean') {
-      throw new TypeError('options.backgroundCheckpoints must be a boolean');
-    }
+    if (cacheBytes !== false) this.#cache = new GuestCache(cacheBytes);
     const file = this.#db.name;
     if (background && !this.#db.memory && file !== '') {
       const inline = () => {
@@ -254,13 +267,6 @@ class SqliteStorage implements GuestStorage {
         inline,
       );
       if (this.#checkpointer === null) inline();
-    }
-    const cacheBytes = options.readCache ?? DEFAULT_READ_CACHE_BYTES;
-    if (cacheBytes !== false) {
-      if (!Number.isSafeInteger(cacheBytes) || cacheBytes <= 0) {
-        throw new TypeError('options.readCache must be a positive number of bytes or false');
-      }
-      this.#cache = new GuestCache(cacheBytes);
     }
   }
 
@@ -615,10 +621,7 @@ class SqliteStorage implements GuestStorage {
     // operation waits) inside a transaction of its own.
     return this.#gate.run(async () => {
       const db = this.#db;
-      this.#beforeWrite();
       db.exec('BEGIN IMMEDIATE');
-      // App rules get the connection and may write anything through it, guests included.
-      this.#cache?.clear();
       try {
         const read = this.#mergeRead(work);
         if ('status' in read) {
@@ -637,6 +640,8 @@ class SqliteStorage implements GuestStorage {
         if (db.inTransaction) db.exec('ROLLBACK');
         throw error;
       } finally {
+        // App rules get the connection and may write anything through it, guests included; no
+        // read can use the cache meanwhile (the gate is held), so clearing once at the end will do.
         this.#cache?.clear();
         this.#afterWrite();
       }
