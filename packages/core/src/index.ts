@@ -26,7 +26,18 @@ export {
   type MergeResponse,
   toProfile,
 } from './engine.js';
-export { GuestmodeError, type GuestmodeErrorCode, isGuestmodeError } from './errors.js';
+export {
+  ERROR_CODES,
+  ERROR_STATUS,
+  type ErrorBody,
+  type ErrorResponse,
+  GuestmodeError,
+  type GuestmodeErrorCode,
+  type GuestmodeErrorOptions,
+  isGuestmodeError,
+  RETRY_AFTER_UNAVAILABLE_SECONDS,
+  toErrorResponse,
+} from './errors.js';
 export type { MergeChange, MergePreview, MergeResult } from './merge/plan.js';
 export {
   BUILT_IN_RULES,
