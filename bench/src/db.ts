@@ -29,6 +29,37 @@ export interface BenchDb {
   close(): Promise<void>;
 }
 
+/** What a run changed in Guestmode's tables. */
+export function rowsDelta(before: GuestmodeRows, after: GuestmodeRows) {
+  return {
+    guests: after.guests - before.guests,
+    merged: after.mergedGuests - before.mergedGuests,
+    attributes: after.attributes - before.attributes,
+    guestAttributes: after.guestAttributes - before.guestAttributes,
+    userAttributes: after.userAttributes - before.userAttributes,
+  };
+}
+
+/** A bench connection to `sqlite:<path>` or a `postgres://` URL, the servers' own spelling. */
+export function openBenchDb(databaseUrl: string): BenchDb {
+  return databaseUrl.startsWith('sqlite:')
+    ? openSqliteDb(databaseUrl.slice('sqlite:'.length))
+    : openPostgresDb(databaseUrl);
+}
+
+/** Runs `task` with a bench connection to `databaseUrl`, closed afterwards. */
+export async function withBenchDb<T>(
+  databaseUrl: string,
+  task: (bench: BenchDb) => Promise<T>,
+): Promise<T> {
+  const bench = openBenchDb(databaseUrl);
+  try {
+    return await task(bench);
+  } finally {
+    await bench.close();
+  }
+}
+
 export function openSqliteDb(path: string): BenchDb {
   const db = new Database(path);
   db.pragma('busy_timeout = 10000');
@@ -129,4 +160,35 @@ export function openPostgresDb(url: string): BenchDb {
       await pool.end();
     },
   };
+}
+
+/** Creates database `name` on the server of `adminUrl`; returns its URL. */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** The server's version and durability settings, in one line for the report. */
+export async function postgresSettings(adminUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const names = ['fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers'];
+    const { rows } = await client.query(
+      'SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1) ORDER BY name',
+      [names],
+    );
+    const version = (await client.query('SHOW server_version')).rows[0].server_version;
+    return `PostgreSQL ${version}: ${rows.map((r) => `${r.name}=${r.setting}${r.unit ? ` ${r.unit}` : ''}`).join(', ')}`;
+  } finally {
+    await client.end();
+  }
 }

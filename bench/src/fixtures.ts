@@ -1,4 +1,6 @@
-// Data the bench sends and stores: carts of known shapes, and guests/sessions made through HTTP.
+// Data the bench sends and stores: carts of known shapes, guests and sessions made through HTTP,
+// and access tokens from the test issuer.
+import type { TestIssuer } from '@guestmode/testkit';
 
 /** A typical cart: three line items (about 130 bytes of JSON). */
 export const TYPICAL_CART = JSON.stringify([
@@ -92,4 +94,14 @@ export async function postJson(
     (init.headers as Record<string, string>)['content-type'] = 'application/json';
   }
   return expectOk(await fetch(url, init), `POST ${url}`);
+}
+
+/** One access token per user id, valid for three hours (longer than any run). */
+export async function signTokens(
+  issuer: TestIssuer,
+  userIds: readonly string[],
+): Promise<string[]> {
+  return pool(userIds.length, 32, (i) =>
+    issuer.accessToken({ sub: userIds[i]!, expiresIn: 3 * 3600 }),
+  );
 }

@@ -1,5 +1,7 @@
 // The load generator: a child process of the bench (forked with IPC) that runs autocannon, so
 // that the load and the server under test never share an event loop. One job at a time.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonRequest, type Instance } from 'autocannon';
 
 /** One load run, sent by the parent. */
@@ -122,20 +124,28 @@ function run(job: LoadJob): Promise<LoadResult> {
   });
 }
 
-process.on('message', (message: ToLoader) => {
-  if (message.type === 'stop') {
-    current?.stop();
-    return;
-  }
-  run(message.job).then(
-    (result) => process.send?.({ type: 'result', id: message.id, result } satisfies FromLoader),
-    (error: unknown) =>
-      process.send?.({
-        type: 'error',
-        id: message.id,
-        message: error instanceof Error ? error.message : String(error),
-      } satisfies FromLoader),
-  );
-});
-// Exit with the parent: a bench killed midway must not leave a load generator behind.
-process.on('disconnect', () => process.exit(0));
+/** Serves the parent's jobs over IPC, one at a time, until the parent goes away. */
+export function serveLoadJobs(): void {
+  process.on('message', (message: ToLoader) => {
+    if (message.type === 'stop') {
+      current?.stop();
+      return;
+    }
+    run(message.job).then(
+      (result) => process.send?.({ type: 'result', id: message.id, result } satisfies FromLoader),
+      (error: unknown) =>
+        process.send?.({
+          type: 'error',
+          id: message.id,
+          message: error instanceof Error ? error.message : String(error),
+        } satisfies FromLoader),
+    );
+  });
+  // Exit with the parent: a bench killed midway must not leave a load generator behind.
+  process.on('disconnect', () => process.exit(0));
+}
+
+// The bench forks this file as the load generator; imported, it only defines things.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  serveLoadJobs();
+}

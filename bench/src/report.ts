@@ -1,5 +1,11 @@
-// The results as Markdown (stdout, bench/results/*.md) and the targets of issue 7.
-import type { BenchReport, ScenarioResult, Target } from './types.js';
+// The run's report: assembled from the parts' results, judged against the targets, rendered as
+// Markdown, and written as bench/results/<timestamp>.{md,json} (and latest.{md,json} for a full
+// set of parts).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Settings } from './settings.js';
+import type { BenchReport, ScaleResult, ScenarioResult, Target } from './types.js';
 
 const int = (n: number | undefined) =>
   n === undefined || Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US');
@@ -177,4 +183,84 @@ export function renderMarkdown(report: BenchReport): string {
     `Row checks: ${report.allRowChecksPassed ? 'all passed' : '**some FAILED**'} (every 2xx did its work, and nothing else changed).`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** What a run measured, before it becomes a report. */
+export interface RunRecord {
+  readonly startedAt: Date;
+  /** The 1-minute load average when the run started. */
+  readonly loadBefore: number;
+  readonly settings: Settings;
+  readonly connections: number;
+  /** PostgreSQL's version and durability settings. */
+  readonly postgres: string;
+  readonly scenarios: ScenarioResult[];
+  readonly scale: ScaleResult;
+}
+
+/** The report of a run, with its targets judged and its row checks summed up. */
+export function buildReport(run: RunRecord): BenchReport {
+  const { settings, scenarios, scale } = run;
+  const report: BenchReport = {
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    quick: settings.quick,
+    machine: {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      loadAverageBefore: Math.round(run.loadBefore * 100) / 100,
+      loadAverageAfter: Math.round(loadavg()[0]! * 100) / 100,
+    },
+    settings: {
+      loadGenerator: 'autocannon 8 (programmatic, its own process), pipelining 1',
+      connections: run.connections,
+      warmupSeconds: settings.warmupSeconds,
+      secondsPerScenario: settings.seconds,
+      guestmodeBuild: 'release (tsc emit of packages/core and packages/server, plain node)',
+      guestmodeConfig:
+        'guestmode serve: logger off, rate limit off, merge rules {"cart":"sum-by-key"}, other settings default',
+      sqlite: 'WAL, synchronous=NORMAL (both Guestmode and Better Auth)',
+      postgres: run.postgres,
+      postgresPool: 'pg Pool of 10 (both)',
+      betterAuth:
+        'better-auth 1.7.25, anonymous plugin, toNodeHandler on node:http, rate limit off',
+      scaleGuests: settings.scaleGuests,
+    },
+    scenarios,
+    scale,
+    targets: [],
+    allRowChecksPassed: false,
+  };
+  return {
+    ...report,
+    targets: targetsOf(report),
+    allRowChecksPassed: scenarios.every((s) => s.rows.passed) && (scale.rows?.passed ?? false),
+  };
+}
+
+/**
+ * Writes `<timestamp>[-quick][-partial].{md,json}` into `out`, and `latest.{md,json}` unless the
+ * run left parts out (a partial run must not replace the run of record). Returns the Markdown
+ * file's path.
+ */
+export function writeResults(
+  out: string,
+  report: BenchReport,
+  markdown: string,
+  options: { partial: boolean },
+): string {
+  mkdirSync(out, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  const name = `${stamp}${report.quick ? '-quick' : ''}${options.partial ? '-partial' : ''}`;
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(join(out, `${name}.json`), json);
+  writeFileSync(join(out, `${name}.md`), markdown);
+  if (!options.partial) {
+    writeFileSync(join(out, 'latest.json'), json);
+    writeFileSync(join(out, 'latest.md'), markdown);
+  }
+  return join(out, `${name}.md`);
 }
