@@ -1,7 +1,7 @@
-// Better Auth with its anonymous plugin, served through toNodeHandler on node:http (as in
-// shared/notes/performance-facts.md). BENCH_DATABASE is `sqlite:<path>` (better-sqlite3 with the
-// same settings as Guestmode's adapter: WAL, synchronous=NORMAL) or a postgres:// URL (a pg Pool
-// of 10, the size Guestmode's adapter uses). Rate limit and telemetry off for the load run.
+// Better Auth with its anonymous plugin, served through toNodeHandler on node:http with no
+// framework in between. BENCH_DATABASE is `sqlite:<path>` (better-sqlite3 with the same settings
+// as Guestmode's adapter: WAL, synchronous=NORMAL) or a postgres:// URL (a pg Pool of 10, the
+// size Guestmode's adapter uses). Rate limit and telemetry off for the load run.
 import { createServer } from 'node:http';
 import { betterAuth } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';

@@ -29,7 +29,7 @@ function find(
   return s && !s.error ? s : undefined;
 }
 
-/** Every ratio the issue asks for, with its target where it sets one. */
+/** Every ratio the report gives, each with its target where there is one. */
 export function targetsOf(report: BenchReport): Target[] {
   const targets: Target[] = [];
   const ceilings = report.scenarios
