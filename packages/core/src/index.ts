@@ -77,6 +77,8 @@ export {
   DEFAULT_LIMITS,
   GUESTMODE_OPTION_KEYS,
   isMergeRuleKey,
+  isOptionError,
+  type OptionError,
   optionError,
   optionPath,
 } from './options.js';

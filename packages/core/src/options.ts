@@ -23,9 +23,20 @@ import type { GuestStorage, StorageLimits } from './storage/types.js';
  * ```
  */
 
-/** The `TypeError` every check throws: `<path>: <problem>`. */
-export function optionError(path: string, problem: string): TypeError {
-  return new TypeError(`${path}: ${problem}`);
+/** A `TypeError` from a check, with the path it names. */
+export type OptionError = TypeError & { readonly option: string };
+
+/**
+ * The `TypeError` every check throws: `<path>: <problem>`, with `option` set to the path so a
+ * command-line program can tell a bad setting (print it, exit 2) from a bug.
+ */
+export function optionError(path: string, problem: string): OptionError {
+  return Object.assign(new TypeError(`${path}: ${problem}`), { option: path });
+}
+
+/** True for a `TypeError` thrown by {@link optionError}. */
+export function isOptionError(error: unknown): error is OptionError {
+  return error instanceof TypeError && typeof (error as { option?: unknown }).option === 'string';
 }
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
