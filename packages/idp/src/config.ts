@@ -48,6 +48,8 @@ export interface ResolvedOptions {
   cleanupInterval: number;
 }
 
+const DEFAULT_CLEANUP_MS = 10 * 60 * 1000;
+
 const KNOWN: readonly (keyof IdpOptions)[] = [
   'endpoint',
   'database',
@@ -69,19 +71,14 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
       : checkInteger(o.port, 'options.port', { min: 0, max: 65_535 });
   const database = checkString(o.database ?? './data/idp.db', 'options.database');
   const host = checkString(o.host ?? '127.0.0.1', 'options.host');
-  const cleanupInterval = checkInteger(
-    o.cleanupInterval ?? 10 * 60 * 1000,
-    'options.cleanupInterval',
-    {
-      min: 0,
-    },
-  );
+  const cleanup = o.cleanupInterval ?? DEFAULT_CLEANUP_MS;
+  const cleanupInterval = checkInteger(cleanup, 'options.cleanupInterval', { min: 0 });
   const warn =
     o.warn === undefined
       ? (message: string) => console.warn(message)
       : checkFunction<(message: string) => void>(o.warn, 'options.warn');
   if (o.allowProduction !== undefined) checkBoolean(o.allowProduction, 'options.allowProduction');
-  if (o.env !== undefined) checkObjectOf(o.env, 'options.env');
+  if (o.env !== undefined) checkEnv(o.env, 'options.env');
 
   const defaultPort = endpoint.port
     ? Number(endpoint.port)
@@ -102,7 +99,7 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
 }
 
 /** The environment: any object of strings (its keys are not ours to limit). */
-function checkObjectOf(value: unknown, path: string): void {
+function checkEnv(value: unknown, path: string): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw optionError(path, 'must be an object of environment variables');
   }

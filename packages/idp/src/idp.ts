@@ -244,8 +244,8 @@ export class Idp {
   #fail(req: IncomingMessage, res: ServerResponse, error: unknown) {
     // Unknown errors may carry anything (SQL, upstream bodies): toErrorResponse keeps their
     // detail out of the answer, and it goes to the log instead.
-    const { status, headers, body, log } = toErrorResponse(error);
-    if (log && !(error instanceof GuestmodeError)) {
+    const { status, headers, body } = toErrorResponse(error);
+    if (status === 500) {
       this.#options.warn(`@guestmode/idp: ${(error as Error)?.stack ?? String(error)}`);
     }
     if (res.headersSent) {
