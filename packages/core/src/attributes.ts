@@ -5,22 +5,26 @@ import { GuestmodeError } from './errors.js';
  * digit. Narrow on purpose: names travel in URL paths, log lines and SQL keys, and a name like
  * `draft:book-42` is enough to shard documents per attribute.
  */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const ATTRIBUTE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** What a refused attribute name is told; also the OpenAPI description of the name parameter. */
+export const ATTRIBUTE_NAME_RULE =
+  '1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 
 /** Deeper JSON than this is refused: nobody's cart is 64 levels deep, but a parser bomb is. */
 export const MAX_JSON_DEPTH = 64;
 
 export function assertAttributeName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+  if (typeof name !== 'string' || !ATTRIBUTE_NAME_PATTERN.test(name)) {
     throw new GuestmodeError(
       'invalid_attribute_name',
-      'Attribute names are 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit.',
+      `Attribute names are ${ATTRIBUTE_NAME_RULE}.`,
     );
   }
 }
 
 export function isValidAttributeName(name: unknown): name is string {
-  return typeof name === 'string' && NAME_PATTERN.test(name);
+  return typeof name === 'string' && ATTRIBUTE_NAME_PATTERN.test(name);
 }
 
 /**

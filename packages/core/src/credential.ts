@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GuestmodeError } from './errors.js';
 
 /**
  * Guest credentials are opaque `gm_<id>.<secret>` strings (the Lucia v3 scheme):
@@ -12,10 +13,28 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * A JWT would still need that row read to refuse a merged guest, and would cost an asymmetric
  * signature per guest. See docs/architecture.md, "The guest credential".
  */
-const PREFIX = 'gm_';
+/** Every guest credential starts with it; no JWT can (a JWT starts with `eyJ`). */
+export const GUEST_CREDENTIAL_PREFIX = 'gm_';
+const PREFIX = GUEST_CREDENTIAL_PREFIX;
 const ID_LENGTH = 22;
 const SECRET_LENGTH = 43;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The shape of every guest credential (the OpenAPI document publishes its source). */
+export const GUEST_CREDENTIAL_PATTERN = new RegExp(
+  `^${PREFIX}[A-Za-z0-9_-]{${ID_LENGTH}}\\.[A-Za-z0-9_-]{${SECRET_LENGTH}}$`,
+);
+
+/**
+ * What every refusal of a guest credential says, whether it is malformed, unknown, purged or has
+ * the wrong secret: one message, so the answer does not tell an attacker which check failed.
+ */
+export const INVALID_GUEST_CREDENTIAL_MESSAGE = 'The guest credential is not valid.';
+
+/** The `invalid_guest_credential` refusal. */
+export function invalidGuestCredential(): GuestmodeError {
+  return new GuestmodeError('invalid_guest_credential', INVALID_GUEST_CREDENTIAL_MESSAGE);
+}
 
 export interface ParsedCredential {
   readonly guestId: string;

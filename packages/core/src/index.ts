@@ -13,8 +13,20 @@ export {
   DEFAULT_ACCESS_TOKEN_ALGORITHMS,
   type VerifiedAccessToken,
 } from './access-token.js';
-export { isValidAttributeName, MAX_JSON_DEPTH } from './attributes.js';
-export { looksLikeGuestCredential, parseCredential } from './credential.js';
+export {
+  ATTRIBUTE_NAME_PATTERN,
+  ATTRIBUTE_NAME_RULE,
+  isValidAttributeName,
+  MAX_JSON_DEPTH,
+} from './attributes.js';
+export {
+  GUEST_CREDENTIAL_PATTERN,
+  GUEST_CREDENTIAL_PREFIX,
+  INVALID_GUEST_CREDENTIAL_MESSAGE,
+  invalidGuestCredential,
+  looksLikeGuestCredential,
+  parseCredential,
+} from './credential.js';
 export { parseDuration } from './duration.js';
 export {
   createGuestmode,
@@ -48,6 +60,28 @@ export {
   type MergeRuleInput,
   type MergeRuleResult,
 } from './merge/rules.js';
+export {
+  type CheckedGuestmodeOptions,
+  checkBoolean,
+  checkDuration,
+  checkFunction,
+  checkGuestmodeOptions,
+  checkInteger,
+  checkMergeRule,
+  checkObject,
+  checkOneOf,
+  checkPositiveInteger,
+  checkString,
+  checkUrl,
+  DEFAULT_GUEST_TTL_MS,
+  DEFAULT_LIMITS,
+  GUESTMODE_OPTION_KEYS,
+  isMergeRuleKey,
+  isOptionError,
+  type OptionError,
+  optionError,
+  optionPath,
+} from './options.js';
 export type {
   GuestStats,
   GuestStorage,

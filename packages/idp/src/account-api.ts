@@ -1,6 +1,6 @@
+import { GuestmodeError } from '@guestmode/core';
 import { identityJson, userJson } from './api-shapes.js';
 import type { RouteContext } from './context.js';
-import { IdpError } from './errors.js';
 import { bearerToken, type RequestContext, type Router, readJson, sendJson } from './http.js';
 import { startLink } from './social-routes.js';
 
@@ -11,13 +11,13 @@ import { startLink } from './social-routes.js';
 export function accountApi(router: Router, ctx: RouteContext) {
   const authenticate = async (rc: RequestContext) => {
     const value = bearerToken(rc.req);
-    if (!value) throw new IdpError('unauthorized', 'a Bearer access token is required');
+    if (!value) throw new GuestmodeError('unauthorized', 'a Bearer access token is required');
     const token = await ctx.provider.AccessToken.find(value);
     if (!token?.accountId || !token.scope?.split(' ').includes('openid')) {
-      throw new IdpError('unauthorized', 'the access token is invalid or expired');
+      throw new GuestmodeError('unauthorized', 'the access token is invalid or expired');
     }
     const user = await ctx.store.findUser(token.accountId);
-    if (!user) throw new IdpError('unauthorized', 'the access token is invalid or expired');
+    if (!user) throw new GuestmodeError('unauthorized', 'the access token is invalid or expired');
     return { user, clientId: token.clientId };
   };
 
@@ -38,13 +38,13 @@ export function accountApi(router: Router, ctx: RouteContext) {
     const { user, clientId } = await authenticate(rc);
     const body = await readJson(rc.req);
     if (typeof body.returnTo !== 'string') {
-      throw new IdpError('invalid_request', 'returnTo must be an absolute URL of your app');
+      throw new GuestmodeError('invalid_request', 'returnTo must be an absolute URL of your app');
     }
     let returnTo: URL;
     try {
       returnTo = new URL(body.returnTo);
     } catch {
-      throw new IdpError('invalid_request', 'returnTo must be an absolute URL of your app');
+      throw new GuestmodeError('invalid_request', 'returnTo must be an absolute URL of your app');
     }
     // Only back to the app that holds the token: no open redirect through the provider.
     const app = clientId ? await ctx.store.findApplication(clientId) : undefined;
@@ -54,14 +54,14 @@ export function accountApi(router: Router, ctx: RouteContext) {
       ),
     );
     if (!origins.has(returnTo.origin)) {
-      throw new IdpError(
+      throw new GuestmodeError(
         'invalid_request',
         "returnTo must be on one of the app's registered origins",
       );
     }
     const connectorId = rc.params.connectorId!;
     if (!ctx.social()?.connector(connectorId)?.enabled) {
-      throw new IdpError('not_found', `no enabled connector ${connectorId}`);
+      throw new GuestmodeError('not_found', `no enabled connector ${connectorId}`);
     }
     const ua = rc.req.headers['user-agent'];
     const { url } = await startLink(ctx, {

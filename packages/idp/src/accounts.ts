@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { IdpError } from './errors.js';
+import { GuestmodeError } from '@guestmode/core';
 import type { PageErrorCode } from './i18n.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
 import type { IdentityRow, Store, UserRow } from './store/types.js';
@@ -10,7 +10,7 @@ import type { IdentityRow, Store, UserRow } from './store/types.js';
  */
 
 /** A validation failure on a form field; `page` is the localized message key. */
-export class AccountInputError extends IdpError {
+export class AccountInputError extends GuestmodeError {
   readonly page: PageErrorCode;
 
   constructor(page: PageErrorCode, message: string, code: 'invalid_request' | 'conflict') {
@@ -67,7 +67,10 @@ export function validatePassword(password: unknown): string {
 function optionalString(value: unknown, field: string, max = 256): string | null {
   if (value === undefined || value === null || value === '') return null;
   if (typeof value !== 'string' || value.length > max) {
-    throw new IdpError('invalid_request', `${field} must be a string of at most ${max} characters`);
+    throw new GuestmodeError(
+      'invalid_request',
+      `${field} must be a string of at most ${max} characters`,
+    );
   }
   return value;
 }
@@ -114,7 +117,7 @@ export class Accounts {
     const name = optionalString(input.name, 'name');
     const email = optionalString(input.email, 'email');
     if (email !== null && !/^[^\s@]+@[^\s@]+$/.test(email)) {
-      throw new IdpError('invalid_request', 'email must be an email address');
+      throw new GuestmodeError('invalid_request', 'email must be an email address');
     }
     if (await this.#store.findUserByUsername(username)) {
       throw new AccountInputError('username_taken', 'username is already taken', 'conflict');
@@ -134,7 +137,7 @@ export class Accounts {
       await this.#store.insertUser(user);
     } catch (error) {
       // Two sign-ups racing for one name: the unique index decides.
-      if (error instanceof IdpError && error.code === 'conflict') {
+      if (error instanceof GuestmodeError && error.code === 'conflict') {
         throw new AccountInputError('username_taken', 'username is already taken', 'conflict');
       }
       throw error;
@@ -177,7 +180,7 @@ export class Accounts {
         await this.#store.updateUserProfile(existing.userId, profilePatch(input.profile), now);
       }
       const user = await this.#store.findUser(existing.userId);
-      if (!user) throw new IdpError('not_found', 'the linked user no longer exists');
+      if (!user) throw new GuestmodeError('not_found', 'the linked user no longer exists');
       return { user, created: false };
     }
 
@@ -213,7 +216,7 @@ export class Accounts {
   }): Promise<IdentityRow> {
     const owner = await this.#store.findIdentity(input.target, input.profile.id);
     if (owner && owner.userId !== input.userId) {
-      throw new IdpError('conflict', 'this social account is linked to another user');
+      throw new GuestmodeError('conflict', 'this social account is linked to another user');
     }
     const now = Date.now();
     const row: IdentityRow = {
@@ -235,13 +238,13 @@ export class Accounts {
    */
   async unlinkIdentity(userId: string, target: string, options: { force?: boolean } = {}) {
     const user = await this.#store.findUser(userId);
-    if (!user) throw new IdpError('not_found', 'no such user');
+    if (!user) throw new GuestmodeError('not_found', 'no such user');
     const identities = await this.#store.listIdentities(userId);
     if (!identities.some((identity) => identity.target === target)) {
-      throw new IdpError('not_found', `the user has no identity for ${target}`);
+      throw new GuestmodeError('not_found', `the user has no identity for ${target}`);
     }
     if (!options.force && !user.passwordHash && identities.length <= 1) {
-      throw new IdpError(
+      throw new GuestmodeError(
         'last_sign_in_method',
         'this identity is the only way to sign in; set a password or link another account first',
       );

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { IdpError } from './errors.js';
+import { GuestmodeError, isOptionError } from '@guestmode/core';
 import { createIdp, type Idp, type IdpOptions } from './idp.js';
-import { SocialError } from './social/index.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -77,7 +76,7 @@ function defaultStopSignal(): Promise<void> {
  * The `idp` command line (`guestmode idp …` dispatches here). Every admin command prints one
  * JSON object on stdout so scripts can use it.
  *
- * @returns the process exit code: 0 success, 1 error, 2 usage error.
+ * @returns the process exit code: 0 success, 1 error, 2 usage error or bad option.
  * @example
  * ```ts
  * process.exitCode = await runIdpCli(process.argv.slice(2));
@@ -166,7 +165,9 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
         try {
           record = JSON.parse(await readFile(file, 'utf8'));
         } catch (cause) {
-          throw new IdpError('invalid_json', `${file} is not a readable JSON file`, { cause });
+          throw new GuestmodeError('invalid_json', `${file} is not a readable JSON file`, {
+            cause,
+          });
         }
         idp = createIdp(options);
         print(await idp.addConnector(record));
@@ -183,7 +184,11 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
       err(`error: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof IdpError || error instanceof SocialError) {
+    if (isOptionError(error)) {
+      err(`error: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof GuestmodeError) {
       err(`error: ${error.code}: ${error.message}`);
       return 1;
     }

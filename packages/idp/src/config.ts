@@ -1,4 +1,12 @@
-import { InvalidOptionError } from './errors.js';
+import {
+  checkBoolean,
+  checkFunction,
+  checkInteger,
+  checkObject,
+  checkString,
+  optionError,
+} from '@guestmode/core';
+import { checkOrigin } from './options.js';
 
 /** Options of {@link createIdp}. Every one is optional. */
 export interface IdpOptions {
@@ -40,7 +48,9 @@ export interface ResolvedOptions {
   cleanupInterval: number;
 }
 
-const KNOWN = new Set([
+const DEFAULT_CLEANUP_MS = 10 * 60 * 1000;
+
+const KNOWN: readonly (keyof IdpOptions)[] = [
   'endpoint',
   'database',
   'host',
@@ -49,55 +59,26 @@ const KNOWN = new Set([
   'env',
   'warn',
   'cleanupInterval',
-]);
+];
 
-/** Validates options once, naming the offending option. */
+/** Validates options once; a bad one is a `TypeError` naming its path (`options.port: …`). */
 export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createIdp options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(key, 'unknown option');
-  }
-
-  let endpoint: URL;
-  try {
-    endpoint = new URL(options.endpoint ?? 'http://localhost:3001');
-  } catch {
-    throw new InvalidOptionError(
-      'endpoint',
-      'must be an absolute URL such as http://localhost:3001',
-    );
-  }
-  if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
-    throw new InvalidOptionError('endpoint', 'must use http: or https:');
-  }
-  if ((endpoint.pathname !== '/' && endpoint.pathname !== '') || endpoint.search || endpoint.hash) {
-    throw new InvalidOptionError('endpoint', 'must be an origin without path, query or fragment');
-  }
-  if (endpoint.username || endpoint.password) {
-    throw new InvalidOptionError('endpoint', 'must not contain credentials');
-  }
-
-  const port = options.port;
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw new InvalidOptionError('port', 'must be an integer from 0 to 65535');
-  }
-  const database = options.database ?? './data/idp.db';
-  if (typeof database !== 'string' || database === '') {
-    throw new InvalidOptionError('database', 'must be a file path or ":memory:"');
-  }
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host === '') {
-    throw new InvalidOptionError('host', 'must be a host name or IP address');
-  }
-  const cleanupInterval = options.cleanupInterval ?? 10 * 60 * 1000;
-  if (!Number.isInteger(cleanupInterval) || cleanupInterval < 0) {
-    throw new InvalidOptionError('cleanupInterval', 'must be a non-negative integer (ms)');
-  }
-  if (options.warn !== undefined && typeof options.warn !== 'function') {
-    throw new InvalidOptionError('warn', 'must be a function');
-  }
+  const o = checkObject(options, 'options', KNOWN);
+  const endpoint = checkOrigin(o.endpoint ?? 'http://localhost:3001', 'options.endpoint');
+  const port =
+    o.port === undefined
+      ? undefined
+      : checkInteger(o.port, 'options.port', { min: 0, max: 65_535 });
+  const database = checkString(o.database ?? './data/idp.db', 'options.database');
+  const host = checkString(o.host ?? '127.0.0.1', 'options.host');
+  const cleanup = o.cleanupInterval ?? DEFAULT_CLEANUP_MS;
+  const cleanupInterval = checkInteger(cleanup, 'options.cleanupInterval', { min: 0 });
+  const warn =
+    o.warn === undefined
+      ? (message: string) => console.warn(message)
+      : checkFunction<(message: string) => void>(o.warn, 'options.warn');
+  if (o.allowProduction !== undefined) checkBoolean(o.allowProduction, 'options.allowProduction');
+  if (o.env !== undefined) checkEnv(o.env, 'options.env');
 
   const defaultPort = endpoint.port
     ? Number(endpoint.port)
@@ -110,9 +91,16 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
     database,
     host,
     port: port ?? defaultPort,
-    allowProduction: options.allowProduction === true,
-    env: options.env ?? process.env,
-    warn: options.warn ?? ((message) => console.warn(message)),
+    allowProduction: o.allowProduction === true,
+    env: (o.env as NodeJS.ProcessEnv | undefined) ?? process.env,
+    warn,
     cleanupInterval,
   };
+}
+
+/** The environment: any object of strings (its keys are not ours to limit). */
+function checkEnv(value: unknown, path: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw optionError(path, 'must be an object of environment variables');
+  }
 }

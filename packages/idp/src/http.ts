@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { IdpError } from './errors.js';
+import { GuestmodeError, type GuestmodeErrorCode } from '@guestmode/core';
 import { PAGE_CSP } from './pages.js';
 
 /**
@@ -54,9 +54,13 @@ export class Router {
           params[key] = decodeURIComponent(found[i + 1]!);
         } catch (cause) {
           // `%E0%A4%A` and friends: the client's mistake, not a server error.
-          throw new IdpError('invalid_request', 'the URL path is not valid percent-encoding', {
-            cause,
-          });
+          throw new GuestmodeError(
+            'invalid_request',
+            'the URL path is not valid percent-encoding',
+            {
+              cause,
+            },
+          );
         }
       });
       return { handler: route.handler, params };
@@ -69,8 +73,11 @@ export class Router {
 export const MAX_BODY = 64 * 1024;
 
 /** The `413` error; thrown before reading when `Content-Length` says too much. */
-export function tooLarge(): IdpError {
-  return new IdpError('payload_too_large', `the request body must be at most ${MAX_BODY} bytes`);
+export function tooLarge(): GuestmodeError {
+  return new GuestmodeError(
+    'payload_too_large',
+    `the request body must be at most ${MAX_BODY} bytes`,
+  );
 }
 
 /** Whether the declared `Content-Length` already exceeds {@link MAX_BODY}. */
@@ -96,7 +103,10 @@ export async function readBody(req: IncomingMessage): Promise<string> {
 export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/x-www-form-urlencoded')) {
-    throw new IdpError('invalid_request', 'expected a form (application/x-www-form-urlencoded)');
+    throw new GuestmodeError(
+      'invalid_request',
+      'expected a form (application/x-www-form-urlencoded)',
+    );
   }
   return new URLSearchParams(await readBody(req));
 }
@@ -105,7 +115,7 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) {
-    throw new IdpError('invalid_json', 'expected Content-Type: application/json');
+    throw new GuestmodeError('invalid_json', 'expected Content-Type: application/json');
   }
   // Read outside the try: a too-large body is a 413, not "invalid JSON".
   const text = await readBody(req);
@@ -113,10 +123,10 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new IdpError('invalid_json', 'the request body is not valid JSON', { cause });
+    throw new GuestmodeError('invalid_json', 'the request body is not valid JSON', { cause });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new IdpError('invalid_json', 'the request body must be a JSON object');
+    throw new GuestmodeError('invalid_json', 'the request body must be a JSON object');
   }
   return value as Record<string, unknown>;
 }
@@ -147,7 +157,12 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown) {
 }
 
 /** `{"error":{"code","message"}}`, the error shape of both APIs. */
-export function sendJsonError(res: ServerResponse, status: number, code: string, message: string) {
+export function sendJsonError(
+  res: ServerResponse,
+  status: number,
+  code: GuestmodeErrorCode,
+  message: string,
+) {
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   sendJson(res, status, { error: { code, message } });
 }

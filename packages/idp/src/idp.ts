@@ -1,12 +1,12 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkInteger, GuestmodeError, optionError, toErrorResponse } from '@guestmode/core';
 import type Provider from 'oidc-provider';
 import { accountApi } from './account-api.js';
 import { Accounts } from './accounts.js';
 import { type IdpOptions, type ResolvedOptions, resolveOptions } from './config.js';
 import { CsrfTokens, type RouteContext } from './context.js';
-import { IdpError, InvalidOptionError } from './errors.js';
 import {
   declaredTooLarge,
   MAX_BODY,
@@ -19,12 +19,12 @@ import {
 import { interactionRoutes } from './interaction-routes.js';
 import { loadOrCreateKeys } from './keys.js';
 import { managementApi } from './management-api.js';
+import { checkName, checkUrlList } from './options.js';
 import { errorPage, messagePage } from './pages.js';
 import { createOidcProvider, MANAGEMENT_RESOURCE, MANAGEMENT_SCOPE } from './provider.js';
 import {
   type ConnectorRecord,
   parseConnectorRecord,
-  SocialError,
   SocialHost,
   TokenVault,
 } from './social/index.js';
@@ -75,34 +75,6 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const randomId = (length: number) =>
   Array.from(randomBytes(length), (b) => ALPHABET[b % ALPHABET.length]).join('');
 
-function absoluteUrls(value: unknown, option: string, { required }: { required: boolean }) {
-  if (value === undefined && !required) return [];
-  if (!Array.isArray(value) || (required && value.length === 0)) {
-    throw new InvalidOptionError(option, 'must be a non-empty array of absolute URLs');
-  }
-  return value.map((uri, i) => {
-    if (typeof uri !== 'string') throw new InvalidOptionError(`${option}[${i}]`, 'must be a URL');
-    let url: URL;
-    try {
-      url = new URL(uri);
-    } catch {
-      throw new InvalidOptionError(`${option}[${i}]`, 'must be an absolute URL');
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new InvalidOptionError(`${option}[${i}]`, 'must use http: or https:');
-    }
-    if (url.hash) throw new InvalidOptionError(`${option}[${i}]`, 'must not have a fragment');
-    return uri;
-  });
-}
-
-function nonEmptyString(value: unknown, option: string, max = 128): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) {
-    throw new InvalidOptionError(option, `must be a non-empty string of at most ${max} characters`);
-  }
-  return value.trim();
-}
-
 /**
  * A local, Logto-compatible OpenID provider. Create it with {@link createIdp}; admin functions
  * work before and after {@link Idp.listen}.
@@ -122,7 +94,7 @@ export class Idp {
   constructor(options: IdpOptions = {}) {
     this.#options = resolveOptions(options);
     if (this.#options.env.NODE_ENV === 'production' && !this.#options.allowProduction) {
-      throw new IdpError(
+      throw new GuestmodeError(
         'production_refused',
         'NODE_ENV is "production": @guestmode/idp is a development tool. Point your app at Logto, ' +
           'or pass allowProduction: true (CLI: --allow-production) for a staging rehearsal.',
@@ -232,8 +204,7 @@ export class Idp {
     const url = new URL(req.url ?? '/', this.#url);
     const provider = this.#provider;
     if (!provider || !this.#router) {
-      sendJsonError(res, 503, 'starting', 'the provider is starting');
-      return;
+      throw new GuestmodeError('provider_unavailable', 'the provider is starting');
     }
     const oidc = url.pathname === '/oidc' || url.pathname.startsWith('/oidc/');
     if (declaredTooLarge(req)) {
@@ -254,7 +225,7 @@ export class Idp {
     }
     const match = this.#router.match(req.method ?? 'GET', url.pathname);
     if (match === 'method_not_allowed') {
-      throw new IdpError('method_not_allowed', `${req.method} is not allowed here`);
+      throw new GuestmodeError('method_not_allowed', `${req.method} is not allowed here`);
     }
     if (!match) {
       if (url.pathname === '/' && req.method === 'GET') {
@@ -265,27 +236,28 @@ export class Idp {
         );
         return;
       }
-      throw new IdpError('not_found', 'no such route');
+      throw new GuestmodeError('not_found', 'no such route');
     }
     await match.handler({ req, res, url, params: match.params });
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, error: unknown) {
-    const known = error instanceof IdpError || error instanceof SocialError;
-    const status = known ? error.status : 500;
-    const code = known ? error.code : 'server_error';
-    // Unknown errors may carry anything (SQL, upstream bodies): keep their detail server-side.
-    const message = known ? error.message : 'internal error';
-    if (!known) this.#options.warn(`@guestmode/idp: ${(error as Error)?.stack ?? String(error)}`);
+    // Unknown errors may carry anything (SQL, upstream bodies): toErrorResponse keeps their
+    // detail out of the answer, and it goes to the log instead.
+    const { status, headers, body } = toErrorResponse(error);
+    if (status === 500) {
+      this.#options.warn(`@guestmode/idp: ${(error as Error)?.stack ?? String(error)}`);
+    }
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const path = (req.url ?? '/').split('?')[0]!;
     if (path.startsWith('/api/')) {
-      sendJsonError(res, status, code, message);
+      sendJsonError(res, status, body.error.code, body.error.message);
     } else {
-      sendHtml(res, status, errorPage(code, message));
+      sendHtml(res, status, errorPage(body.error.code, body.error.message));
     }
   }
 
@@ -308,15 +280,17 @@ export class Idp {
     };
     await this.#store.insertApplication({
       id: credentials.appId,
-      name: nonEmptyString(input.name, 'name'),
+      name: checkName(input.name, 'input.name'),
       secret: credentials.appSecret,
       type,
       redirectUris:
-        type === 'm2m' ? [] : absoluteUrls(input.redirectUris, 'redirectUris', { required: true }),
+        type === 'm2m'
+          ? []
+          : checkUrlList(input.redirectUris, 'input.redirectUris', { required: true }),
       postLogoutRedirectUris:
         type === 'm2m'
           ? []
-          : absoluteUrls(input.postLogoutRedirectUris, 'postLogoutRedirectUris', {
+          : checkUrlList(input.postLogoutRedirectUris, 'input.postLogoutRedirectUris', {
               required: false,
             }),
       createdAt: Date.now(),
@@ -339,7 +313,7 @@ export class Idp {
    */
   async createApplication(input: CreateApplicationInput): Promise<ApplicationCredentials> {
     if (input.type !== undefined && input.type !== 'traditional') {
-      throw new InvalidOptionError('type', 'only "traditional" is supported');
+      throw optionError('input.type', 'only "traditional" is supported');
     }
     return this.#insertApplication('traditional', input);
   }
@@ -354,28 +328,23 @@ export class Idp {
 
   /** Registers an API resource; access tokens for it are ES384 `at+jwt` with `aud` = indicator. */
   async createResource(input: CreateResourceInput): Promise<{ indicator: string }> {
-    const indicator = nonEmptyString(input.indicator, 'indicator', 256);
-    let url: URL;
-    try {
-      url = new URL(indicator);
-    } catch {
-      throw new InvalidOptionError('indicator', 'must be an absolute URI');
-    }
-    if (url.hash) throw new InvalidOptionError('indicator', 'must not have a fragment');
+    const indicator = checkName(input.indicator, 'input.indicator', 256);
+    if (!URL.canParse(indicator)) throw optionError('input.indicator', 'must be an absolute URI');
+    if (new URL(indicator).hash) throw optionError('input.indicator', 'must not have a fragment');
     if (indicator === MANAGEMENT_RESOURCE) {
-      throw new InvalidOptionError('indicator', 'is reserved for the management API');
+      throw optionError('input.indicator', 'is reserved for the management API');
     }
     const scopes = input.scopes ?? [];
     if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && /^\S+$/.test(s))) {
-      throw new InvalidOptionError('scopes', 'must be an array of scope names without spaces');
+      throw optionError('input.scopes', 'must be an array of scope names without spaces');
     }
-    const ttl = input.accessTokenTtl ?? 3600;
-    if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86400) {
-      throw new InvalidOptionError('accessTokenTtl', 'must be an integer from 60 to 86400 seconds');
-    }
+    const ttl = checkInteger(input.accessTokenTtl ?? 3600, 'input.accessTokenTtl', {
+      min: 60,
+      max: 86_400,
+    });
     await this.#store.insertResource({
       indicator,
-      name: input.name === undefined ? indicator : nonEmptyString(input.name, 'name'),
+      name: input.name === undefined ? indicator : checkName(input.name, 'input.name'),
       scopes,
       accessTokenTtl: ttl,
       createdAt: Date.now(),

@@ -3,10 +3,13 @@
  *
  * @packageDocumentation
  */
+
+// The provider's refusals are core's one error type; re-exported so `instanceof` needs no
+// second import.
+export { GuestmodeError, type GuestmodeErrorCode, isGuestmodeError } from '@guestmode/core';
 export type { AccountInputError } from './accounts.js';
 export { type CliIo, runIdpCli } from './cli.js';
 export type { IdpOptions } from './config.js';
-export { IdpError, type IdpErrorCode, InvalidOptionError } from './errors.js';
 export {
   type ApplicationCredentials,
   type CreateApplicationInput,
@@ -26,8 +29,6 @@ export {
   type DevUpstreamOptions,
   type DevUpstreamUser,
   parseConnectorRecord,
-  SocialError,
-  type SocialErrorCode,
   type StoredSocialTokens,
   startDevUpstream,
   TokenVault,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import { GuestmodeError } from '@guestmode/core';
 import { AccountInputError } from './accounts.js';
 import type { RouteContext } from './context.js';
-import { IdpError } from './errors.js';
 import { type RequestContext, type Router, readForm, redirect, sendHtml } from './http.js';
 import { type Locale, messages, type PageErrorCode, pickLocale } from './i18n.js';
 import { messagePage, type SocialButton, signInPage, signUpPage } from './pages.js';
@@ -108,7 +108,7 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
     if (!details) return expired(rc, locale);
     if (details.prompt.name === 'consent') return autoConsent(ctx, rc, details);
     if (details.prompt.name !== 'login') {
-      throw new IdpError('invalid_request', `unsupported prompt ${details.prompt.name}`);
+      throw new GuestmodeError('invalid_request', `unsupported prompt ${details.prompt.name}`);
     }
     // Only known codes are shown, so the query cannot inject text into the page.
     const error = rc.url.searchParams.get('error');
@@ -138,7 +138,7 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
       return undefined;
     }
     if (!ctx.csrf.verify(rc.params.uid!, form.get('csrf'))) {
-      throw new IdpError('forbidden', 'missing or invalid CSRF token; reload the page');
+      throw new GuestmodeError('forbidden', 'missing or invalid CSRF token; reload the page');
     }
     return { form, locale, details };
   };
@@ -192,7 +192,7 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
     const post = await formPost(rc);
     if (!post) return;
     const social = ctx.social();
-    if (!social) throw new IdpError('not_found', 'no social connectors are configured');
+    if (!social) throw new GuestmodeError('not_found', 'no social connectors are configured');
     const connectorId = rc.params.connectorId!;
     const redirectUri = social.callbackUri(connectorId);
     const ua = rc.req.headers['user-agent'];

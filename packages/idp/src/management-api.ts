@@ -1,7 +1,7 @@
+import { GuestmodeError } from '@guestmode/core';
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { identityJson, userJson } from './api-shapes.js';
 import type { RouteContext } from './context.js';
-import { IdpError } from './errors.js';
 import { bearerToken, type RequestContext, type Router, readJson, sendJson } from './http.js';
 import { MANAGEMENT_RESOURCE, MANAGEMENT_SCOPE } from './provider.js';
 
@@ -19,7 +19,7 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
 
   const authenticate = async (rc: RequestContext) => {
     const value = bearerToken(rc.req);
-    if (!value) throw new IdpError('unauthorized', 'a Bearer access token is required');
+    if (!value) throw new GuestmodeError('unauthorized', 'a Bearer access token is required');
     try {
       const { payload } = await jwtVerify(value, jwks, {
         issuer: ctx.provider.issuer,
@@ -32,11 +32,14 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
           .split(' ')
           .includes(MANAGEMENT_SCOPE)
       ) {
-        throw new IdpError('forbidden', `the access token lacks the "${MANAGEMENT_SCOPE}" scope`);
+        throw new GuestmodeError(
+          'forbidden',
+          `the access token lacks the "${MANAGEMENT_SCOPE}" scope`,
+        );
       }
     } catch (error) {
-      if (error instanceof IdpError) throw error;
-      throw new IdpError('unauthorized', 'the access token is invalid or expired', {
+      if (error instanceof GuestmodeError) throw error;
+      throw new GuestmodeError('unauthorized', 'the access token is invalid or expired', {
         cause: error,
       });
     }
@@ -44,7 +47,7 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
 
   const userOr404 = async (userId: string) => {
     const user = await ctx.store.findUser(userId);
-    if (!user) throw new IdpError('not_found', 'no such user');
+    if (!user) throw new GuestmodeError('not_found', 'no such user');
     return user;
   };
 
@@ -52,7 +55,7 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
     if (value === null) return fallback;
     const n = Number(value);
     if (!Number.isInteger(n) || n < 1 || n > max) {
-      throw new IdpError('invalid_request', `${name} must be an integer from 1 to ${max}`);
+      throw new GuestmodeError('invalid_request', `${name} must be an integer from 1 to ${max}`);
     }
     return n;
   };
@@ -101,10 +104,11 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
       (row) => row.target === rc.params.target,
     );
     if (!identity)
-      throw new IdpError('not_found', `the user has no identity for ${rc.params.target}`);
-    if (!identity.tokens) throw new IdpError('not_found', 'no tokens are stored for this identity');
+      throw new GuestmodeError('not_found', `the user has no identity for ${rc.params.target}`);
+    if (!identity.tokens)
+      throw new GuestmodeError('not_found', 'no tokens are stored for this identity');
     const social = ctx.social();
-    if (!social) throw new IdpError('not_found', 'no social connectors are configured');
+    if (!social) throw new GuestmodeError('not_found', 'no social connectors are configured');
     sendJson(rc.res, 200, { target: identity.target, tokens: social.readTokens(identity.tokens) });
   });
 

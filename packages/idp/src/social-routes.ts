@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GuestmodeError } from '@guestmode/core';
 import type { RouteContext } from './context.js';
-import { IdpError } from './errors.js';
 import { type Router, redirect, sendHtml } from './http.js';
 import { pickLocale } from './i18n.js';
 import { SOCIAL_SESSION_TTL } from './interaction-routes.js';
 import { messagePage } from './pages.js';
-import { SocialError } from './social/index.js';
 
 /** The account id of the browser's provider session, if signed in. */
 async function sessionAccountId(
@@ -32,7 +31,7 @@ export async function startLink(
   input: { userId: string; connectorId: string; returnTo: string; userAgent?: string },
 ): Promise<{ url: string }> {
   const social = ctx.social();
-  if (!social) throw new IdpError('not_found', 'no social connectors are configured');
+  if (!social) throw new GuestmodeError('not_found', 'no social connectors are configured');
   const redirectUri = social.callbackUri(input.connectorId);
   const { url, session } = await social.authorizationUrl(input.connectorId, {
     redirectUri,
@@ -82,7 +81,7 @@ export function socialRoutes(router: Router, ctx: RouteContext) {
         redirectUri: social.callbackUri(row.connectorId),
       });
     } catch (error) {
-      if (!(error instanceof SocialError)) throw error;
+      if (!(error instanceof GuestmodeError)) throw error;
       await ctx.store.deleteSocialSession(row.id);
       if (row.mode === 'link' && row.returnTo) {
         return redirect(rc.res, withQuery(row.returnTo, { error: error.code }));
@@ -118,7 +117,7 @@ export function socialRoutes(router: Router, ctx: RouteContext) {
         ...(outcome.tokens ? { tokens: outcome.tokens.encrypted } : {}),
       });
     } catch (error) {
-      if (error instanceof IdpError) {
+      if (error instanceof GuestmodeError) {
         return redirect(rc.res, withQuery(returnTo, { error: error.code }));
       }
       throw error;

@@ -58,7 +58,7 @@ test('admin commands print JSON', async () => {
   assert.ok((JSON.parse(m2m.stdout) as { appId: string }).appId);
 });
 
-test('bad input: usage errors exit 2, validation errors exit 1 naming the problem', async () => {
+test('bad input: usage errors and bad options exit 2, refusals exit 1 naming the problem', async () => {
   const missing = await run('app', 'create', '--name', 'X');
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /missing --redirect-uri/);
@@ -67,8 +67,8 @@ test('bad input: usage errors exit 2, validation errors exit 1 naming the proble
   const unknownCommand = await run('frobnicate');
   assert.equal(unknownCommand.code, 2);
   const badUri = await run('app', 'create', '--name', 'X', '--redirect-uri', 'not a url');
-  assert.equal(badUri.code, 1);
-  assert.match(badUri.stderr, /invalid_option: redirectUris\[0\]/);
+  assert.equal(badUri.code, 2);
+  assert.match(badUri.stderr, /^error: input\.redirectUris\[0\]: must be an absolute URL$/m);
   const dupe = await run('user', 'create', '--username', 'alice', '--password', 'another password');
   assert.equal(dupe.code, 1);
   assert.match(dupe.stderr, /conflict/);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createIdp, IdpError, InvalidOptionError } from '../src/index.js';
+import { createIdp, GuestmodeError } from '../src/index.js';
 import { hashPassword, verifyPassword } from '../src/password.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guestmode-idp-'));
@@ -31,25 +31,35 @@ test('signing keys and apps survive a restart (file database, migrations applied
 
 test('options are validated at construction, naming the option', () => {
   const bad: Array<[Record<string, unknown>, string]> = [
-    [{ endpoint: 'nope' }, 'endpoint'],
-    [{ endpoint: 'http://localhost:3001/path' }, 'endpoint'],
-    [{ endpoint: 'ftp://localhost' }, 'endpoint'],
-    [{ port: -1 }, 'port'],
-    [{ port: 1.5 }, 'port'],
-    [{ database: '' }, 'database'],
-    [{ databse: 'x' }, 'databse'],
+    [{ endpoint: 'nope' }, 'options.endpoint'],
+    [{ endpoint: 'http://localhost:3001/path' }, 'options.endpoint'],
+    [{ endpoint: 'http://user:pw@localhost:3001' }, 'options.endpoint'],
+    [{ endpoint: 'ftp://localhost' }, 'options.endpoint'],
+    [{ port: -1 }, 'options.port'],
+    [{ port: 1.5 }, 'options.port'],
+    [{ database: '' }, 'options.database'],
+    [{ cleanupInterval: -5 }, 'options.cleanupInterval'],
+    [{ warn: 'loudly' }, 'options.warn'],
+    // An unknown key is refused with its path rather than ignored.
+    [{ databse: 'x' }, 'options.databse'],
   ];
   for (const [options, option] of bad) {
     assert.throws(
       () => createIdp({ ...quiet, database: ':memory:', ...options }),
       (error: unknown) =>
-        error instanceof InvalidOptionError && error.option === option && error.status === 400,
+        error instanceof TypeError &&
+        (error as TypeError & { option?: string }).option === option &&
+        error.message.startsWith(`${option}: `) &&
+        !error.message.includes('pw@'),
       option,
     );
   }
   assert.throws(
     () => createIdp({ database: ':memory:', env: { NODE_ENV: 'production' } }),
-    (error: unknown) => error instanceof IdpError && error.code === 'production_refused',
+    (error: unknown) =>
+      error instanceof GuestmodeError &&
+      error.code === 'production_refused' &&
+      error.status === 400,
   );
   const allowed = createIdp({
     database: ':memory:',

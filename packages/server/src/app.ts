@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import type { Guestmode } from '@guestmode/core';
+import { type Guestmode, GuestmodeError, toErrorResponse } from '@guestmode/core';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -8,8 +8,9 @@ import Fastify, {
 } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
-import { errorBody, toErrorReply } from './errors.js';
+import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
+import { checkBuildServerOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
 import { JSON_TYPE, JsonBody, type RouteContext } from './routes/context.js';
 import { guestRoutes } from './routes/guests.js';
@@ -55,6 +56,7 @@ export interface BuildServerOptions {
  * ```
  */
 export async function buildServer(options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  checkBuildServerOptions(options);
   const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
   const now = options.now ?? Date.now;
   const guestmode =
@@ -68,14 +70,14 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
   });
   // Every refusal leaves through here, so each is counted and has the one error shape.
   const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const answer = toErrorReply(error);
+    const answer = toErrorResponse(fromFastifyError(error));
     if (answer.log) request.log.error({ err: error }, 'request failed');
-    metrics.rejected(answer.code);
+    metrics.rejected(answer.body.error.code);
     reply
       .code(answer.status)
       .headers(answer.headers)
       .type(JSON_TYPE)
-      .send(errorBody(answer.code, answer.message));
+      .send(JSON.stringify(answer.body));
   };
   const fastifyOptions: FastifyServerOptions = {
     logger: options.logger ?? false,
@@ -117,21 +119,18 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
       try {
         done(null, new JsonBody(text, JSON.parse(text)));
       } catch {
-        done(
-          Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400 }),
-          undefined,
-        );
+        done(new GuestmodeError('invalid_request', 'The body is not valid JSON.'), undefined);
       }
     });
 
     app.setErrorHandler(sendError);
-    app.setNotFoundHandler((request, reply) => {
-      metrics.rejected('not_found');
-      reply
-        .code(404)
-        .type(JSON_TYPE)
-        .send(errorBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`));
-    });
+    app.setNotFoundHandler((request, reply) =>
+      sendError(
+        new GuestmodeError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`),
+        request,
+        reply,
+      ),
+    );
 
     guestRoutes(app, ctx);
     profileRoutes(app, ctx);

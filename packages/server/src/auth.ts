@@ -1,9 +1,10 @@
-import { type Guestmode, GuestmodeError, type GuestSession } from '@guestmode/core';
+import {
+  GUEST_CREDENTIAL_PREFIX as GUEST_PREFIX,
+  type Guestmode,
+  GuestmodeError,
+  type GuestSession,
+} from '@guestmode/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-
-/** Every guest credential starts with this; no JWT can (see architecture.md). */
-const GUEST_PREFIX = 'gm_';
 
 /** The guest cookie over plain HTTP (development, or behind a proxy that is not trusted). */
 export const COOKIE_NAME = 'guestmode';
@@ -88,7 +89,7 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   if (header === undefined || header === '') return undefined;
   const match = /^Bearer +([^\s]+) *$/i.exec(header);
   if (!match) {
-    throw new ApiError(400, 'invalid_request', 'Authorization must be "Bearer <token>".');
+    throw new GuestmodeError('invalid_request', 'Authorization must be "Bearer <token>".');
   }
   return match[1];
 }
@@ -182,8 +183,7 @@ export async function requireCaller(
 ): Promise<Caller> {
   const caller = await identify(guestmode, request, reply);
   if (!caller) {
-    throw new ApiError(
-      401,
+    throw new GuestmodeError(
       'credential_required',
       'Send a guest token or an access token as Authorization: Bearer, or the guest cookie.',
     );
@@ -203,8 +203,7 @@ export function assertSameOrigin(request: FastifyRequest): void {
   const site = request.headers['sec-fetch-site'];
   if (typeof site === 'string' && site !== '') {
     if (site === 'same-origin' || site === 'none') return;
-    throw new ApiError(
-      403,
+    throw new GuestmodeError(
       'cross_site_request',
       'A merge that uses the guest cookie must come from this origin; send the Guest-Token header instead.',
     );
@@ -213,8 +212,7 @@ export function assertSameOrigin(request: FastifyRequest): void {
   if (typeof origin === 'string' && origin !== '') {
     const own = `${request.protocol}://${request.host}`;
     if (origin.toLowerCase() !== own.toLowerCase()) {
-      throw new ApiError(
-        403,
+      throw new GuestmodeError(
         'cross_site_request',
         'A merge that uses the guest cookie must come from this origin; send the Guest-Token header instead.',
       );

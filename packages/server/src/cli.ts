@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
-import { GuestmodeError } from '@guestmode/core';
+import { GuestmodeError, isOptionError } from '@guestmode/core';
 import { buildServer } from './app.js';
-import { ConfigError, loadConfig, SETTINGS, type ServerConfig } from './config.js';
+import { loadConfig, SETTINGS, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
 
 /** Exit code of a bad setting or usage (as `sysexits`' EX_USAGE family: not a crash). */
@@ -36,7 +36,6 @@ const defaultIo: CliIo = {
 
 /** A safe one-line reason for a start-up failure (no stack, no connection string). */
 function reason(error: unknown): string {
-  if (error instanceof ConfigError) return error.message;
   if (error instanceof GuestmodeError) return error.message;
   if (error instanceof Error) return error.message.split('\n')[0]!;
   return String(error);
@@ -46,7 +45,7 @@ function loadOrExplain(argv: readonly string[], io: CliIo): ServerConfig | undef
   try {
     return loadConfig({ env: io.env, argv });
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (isOptionError(error)) {
       io.err(`guestmode: ${error.message}`);
       return undefined;
     }

@@ -3,25 +3,12 @@ import { parseArgs } from 'node:util';
 import {
   BUILT_IN_RULES,
   type BuiltInRuleName,
-  isValidAttributeName,
+  checkOneOf,
+  isMergeRuleKey,
+  optionError,
   parseDuration,
 } from '@guestmode/core';
-
-/**
- * A setting that cannot be used. The message is one line that names the setting (the
- * environment variable, or the flag when it came from one), so `guestmode serve` can print it
- * and stop without a stack trace.
- */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  /** The environment variable or flag at fault, e.g. `GUESTMODE_GUEST_TTL` or `--port`. */
-  readonly setting: string;
-
-  constructor(setting: string, message: string) {
-    super(`${setting}: ${message}`);
-    this.setting = setting;
-  }
-}
+import { BODY_LIMIT_RANGE, LOG_LEVELS } from './options.js';
 
 /** Guest creations allowed per client address in one window. */
 export interface RateLimitConfig {
@@ -142,13 +129,11 @@ export const SETTINGS = [
 
 type SettingEnv = (typeof SETTINGS)[number]['env'];
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 function duration(setting: string, value: string, minimumMs: number): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms < minimumMs) {
     const floor = minimumMs >= 60_000 ? `${minimumMs / 60_000}m` : `${minimumMs}ms`;
-    throw new ConfigError(
+    throw optionError(
       setting,
       `"${value}" is not a duration of at least ${floor} (examples: 30d, 12h, 90m, 30s)`,
     );
@@ -160,24 +145,24 @@ function onOff(setting: string, value: string): boolean {
   const v = value.trim().toLowerCase();
   if (['on', 'true', '1', 'yes'].includes(v)) return true;
   if (['off', 'false', '0', 'no'].includes(v)) return false;
-  throw new ConfigError(setting, `"${value}" must be on or off`);
+  throw optionError(setting, `"${value}" must be on or off`);
 }
 
 function parseDatabase(setting: string, value: string): DatabaseConfig {
   if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
     if (!URL.canParse(value)) {
-      throw new ConfigError(setting, 'is not a valid postgres:// URL');
+      throw optionError(setting, 'is not a valid postgres:// URL');
     }
     return { kind: 'postgres', url: value };
   }
   if (value.startsWith('sqlite:')) {
     // `sqlite:./data/x.db`, `sqlite:/abs/x.db`, `sqlite:///abs/x.db`, `sqlite::memory:`.
     const path = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path.length === 0) throw new ConfigError(setting, 'sqlite: needs a file path');
+    if (path.length === 0) throw optionError(setting, 'sqlite: needs a file path');
     return { kind: 'sqlite', path };
   }
   // Never echo the value: it may be a connection string with a password.
-  throw new ConfigError(setting, 'must start with sqlite: or postgres://');
+  throw optionError(setting, 'must start with sqlite: or postgres://');
 }
 
 function parseMergeRules(setting: string, path: string): Record<string, BuiltInRuleName> {
@@ -192,19 +177,18 @@ function parseMergeRules(setting: string, path: string): Record<string, BuiltInR
         : error instanceof SyntaxError
           ? `not valid JSON (${error.message})`
           : (error as Error).message;
-    throw new ConfigError(setting, `cannot read ${path}: ${reason}`);
+    throw optionError(setting, `cannot read ${path}: ${reason}`);
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(setting, `${path} must hold a JSON object of attribute names to rules`);
+    throw optionError(setting, `${path} must hold a JSON object of attribute names to rules`);
   }
   const rules: Record<string, BuiltInRuleName> = {};
   for (const [key, rule] of Object.entries(parsed)) {
-    const name = key.endsWith('*') ? key.slice(0, -1) : key;
-    if (key !== '*' && !isValidAttributeName(name)) {
-      throw new ConfigError(setting, `"${key}" is not an attribute name or prefix*`);
+    if (!isMergeRuleKey(key)) {
+      throw optionError(setting, `"${key}" is not an attribute name or prefix*`);
     }
     if (typeof rule !== 'string' || !(BUILT_IN_RULES as readonly string[]).includes(rule)) {
-      throw new ConfigError(
+      throw optionError(
         setting,
         `the rule for "${key}" must be one of ${BUILT_IN_RULES.join(', ')}`,
       );
@@ -219,7 +203,7 @@ function parseRateLimit(setting: string, value: string): RateLimitConfig | false
   const match = /^(\d+)\s*\/\s*(.+)$/.exec(value.trim());
   const max = match ? Number(match[1]) : Number.NaN;
   if (!match || !Number.isSafeInteger(max) || max < 1) {
-    throw new ConfigError(setting, `"${value}" must be <count>/<window> (e.g. 60/1m) or off`);
+    throw optionError(setting, `"${value}" must be <count>/<window> (e.g. 60/1m) or off`);
   }
   return { max, windowMs: duration(setting, match[2]!, 1000) };
 }
@@ -227,7 +211,7 @@ function parseRateLimit(setting: string, value: string): RateLimitConfig | false
 function integer(setting: string, value: string, min: number, max: number): number {
   const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new ConfigError(setting, `"${value}" must be an integer from ${min} to ${max}`);
+    throw optionError(setting, `"${value}" must be an integer from ${min} to ${max}`);
   }
   return n;
 }
@@ -239,7 +223,7 @@ function parseTrustProxy(setting: string, value: string): boolean | string {
   // Fastify trusts nobody for a bare hop count (it cannot check the direct peer), so a number
   // would silently do nothing: refuse it.
   if (/^\d+$/.test(v)) {
-    throw new ConfigError(setting, `"${value}" must be true, false, or proxy addresses/CIDRs`);
+    throw optionError(setting, `"${value}" must be true, false, or proxy addresses/CIDRs`);
   }
   return v;
 }
@@ -252,7 +236,9 @@ export interface ConfigSource {
 
 /**
  * Reads and validates every setting, flags first, then the environment, then the defaults.
- * Throws a {@link ConfigError} naming the first bad setting.
+ * A bad setting is the operator's mistake, so it throws a `TypeError` whose one-line message
+ * starts with the setting's name (the environment variable, or the flag when it came from one):
+ * `PORT: "abc" must be an integer from 0 to 65535`.
  *
  * @example
  * ```ts
@@ -270,7 +256,7 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
     >;
   } catch (error) {
     // parseArgs' message names the flag ("Unknown option '--prot'").
-    throw new ConfigError('arguments', (error as Error).message.split('\n')[0]!);
+    throw optionError('arguments', (error as Error).message.split('\n')[0]!);
   }
   const get = (envName: SettingEnv): { name: string; value: string } => {
     const setting = SETTINGS.find((s) => s.env === envName)!;
@@ -287,23 +273,23 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
   let oidc: ServerConfig['oidc'];
   if (issuer.value) {
     if (!URL.canParse(issuer.value) || !/^https?:/.test(issuer.value)) {
-      throw new ConfigError(issuer.name, `"${issuer.value}" is not an http(s) URL`);
+      throw optionError(issuer.name, `"${issuer.value}" is not an http(s) URL`);
     }
     if (!audience.value) {
-      throw new ConfigError(
+      throw optionError(
         'GUESTMODE_OIDC_AUDIENCE',
         'is required with GUESTMODE_OIDC_ISSUER (the API resource indicator of access tokens)',
       );
     }
     oidc = { issuer: issuer.value, audience: audience.value };
   } else if (audience.value) {
-    throw new ConfigError('GUESTMODE_OIDC_ISSUER', 'is required with GUESTMODE_OIDC_AUDIENCE');
+    throw optionError('GUESTMODE_OIDC_ISSUER', 'is required with GUESTMODE_OIDC_AUDIENCE');
   }
 
   const ttl = get('GUESTMODE_GUEST_TTL');
   const rules = get('GUESTMODE_MERGE_RULES');
   const host = get('HOST');
-  if (!host.value.trim()) throw new ConfigError(host.name, 'must not be empty');
+  if (!host.value.trim()) throw optionError(host.name, 'must not be empty');
   const port = get('PORT');
   const rate = get('GUESTMODE_RATE_LIMIT');
   const body = get('GUESTMODE_BODY_LIMIT');
@@ -312,9 +298,7 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
   const trust = get('GUESTMODE_TRUST_PROXY');
   const stats = get('GUESTMODE_STATS_INTERVAL');
   const log = get('GUESTMODE_LOG_LEVEL');
-  if (!(LOG_LEVELS as readonly string[]).includes(log.value)) {
-    throw new ConfigError(log.name, `"${log.value}" must be one of ${LOG_LEVELS.join(', ')}`);
-  }
+  const logLevel = checkOneOf(log.value, log.name, LOG_LEVELS);
 
   return {
     database: parseDatabase(db.name, db.value),
@@ -324,13 +308,13 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
     host: host.value.trim(),
     port: integer(port.name, port.value, 0, 65_535),
     rateLimit: parseRateLimit(rate.name, rate.value),
-    bodyLimit: integer(body.name, body.value, 1024, 64 * 1024 * 1024),
+    bodyLimit: integer(body.name, body.value, BODY_LIMIT_RANGE.min, BODY_LIMIT_RANGE.max),
     purgeIntervalMs: ['off', '0'].includes(purge.value.trim().toLowerCase())
       ? 0
       : duration(purge.name, purge.value, 1000),
     trustProxy: parseTrustProxy(trust.name, trust.value),
     dashboard: onOff(dashboard.name, dashboard.value),
     statsIntervalMs: duration(stats.name, stats.value, 100),
-    logLevel: log.value as ServerConfig['logLevel'],
+    logLevel,
   };
 }

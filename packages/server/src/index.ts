@@ -8,7 +8,6 @@
 export { type BuildServerOptions, buildServer } from './app.js';
 export { type CliIo, main } from './cli.js';
 export {
-  ConfigError,
   type ConfigSource,
   type DatabaseConfig,
   loadConfig,
@@ -17,6 +16,6 @@ export {
   type ServerConfig,
 } from './config.js';
 export { openGuestmode, openStorage } from './engine.js';
-export { ApiError, type ErrorCode, type ServerErrorCode } from './errors.js';
 export { Metrics, type StatsSample } from './metrics.js';
 export { openApiDocument } from './openapi.js';
+export { checkBuildServerOptions, checkServerConfig } from './options.js';

@@ -3,38 +3,22 @@
  * (fast-json-stringify is faster than JSON.stringify and drops fields nobody documented) and
  * in the OpenAPI 3.1 document served at `/openapi.json`. One definition, so the document
  * cannot drift from what the service sends; a test validates every body it sees against it.
+ * Error codes and their statuses come from core's `ERROR_STATUS`, the one code-to-status map.
  */
 
-/** Every `error.code` the service answers with. */
-export const ERROR_CODES = [
-  'invalid_request',
-  'invalid_access_token',
-  'invalid_guest_credential',
-  'guest_expired',
-  'guest_merged',
-  'guest_already_merged',
-  'invalid_attribute_name',
-  'invalid_attribute_value',
-  'attribute_too_large',
-  'profile_too_large',
-  'too_many_attributes',
-  'merge_rule_failed',
-  'storage_unavailable',
-  'provider_unavailable',
-  'credential_required',
-  'attribute_not_found',
-  'cross_site_request',
-  'not_found',
-  'payload_too_large',
-  'unsupported_media_type',
-  'rate_limited',
-  'internal_error',
-] as const;
+import {
+  ATTRIBUTE_NAME_PATTERN,
+  ATTRIBUTE_NAME_RULE,
+  ERROR_CODES,
+  ERROR_STATUS,
+  GUEST_CREDENTIAL_PATTERN,
+  type GuestmodeErrorCode,
+} from '@guestmode/core';
 
 const guestId = { type: 'string', description: 'The guest id (public; not a credential).' };
 const token = {
   type: 'string',
-  pattern: '^gm_[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}$',
+  pattern: GUEST_CREDENTIAL_PATTERN.source,
   description: 'The guest credential. Shown once; send it as `Authorization: Bearer`.',
 };
 const timestamp = { type: 'string', format: 'date-time' };
@@ -251,27 +235,78 @@ const error = (description: string) => json('Error', description);
 const retryAfter = {
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
 };
-const unavailable = {
-  description: 'The database or the OIDC provider is unavailable; retry later.',
-  headers: retryAfter,
-  content: { 'application/json': { schema: ref('Error') } },
+
+/** What a code means here, where its name alone does not say it. */
+const NOTES: Partial<Record<GuestmodeErrorCode, string>> = {
+  invalid_request: 'malformed request, JSON, path or Authorization header',
+  payload_too_large: 'the body is larger than the limit',
+  rate_limited: 'too many new guests from this address',
+  cross_site_request: 'a cookie merge from another origin',
+  guest_already_merged: 'the guest was merged into another user',
+  merge_rule_failed: 'a rule cannot combine the two values',
+  profile_too_large: 'the profile would be too big',
+  too_many_attributes: 'the profile would hold too many attributes',
+  storage_unavailable: 'the database is unavailable',
+  provider_unavailable: "the OIDC provider's keys cannot be fetched",
 };
-const common = {
-  '400': error('`invalid_request`: malformed request, JSON or Authorization header.'),
-  '503': unavailable,
-  default: error('`internal_error` and any other refusal.'),
-};
-const callerErrors = {
-  '401': error(
-    '`credential_required`, `invalid_guest_credential`, `guest_expired`, `guest_merged`, `invalid_access_token`.',
-  ),
-};
+
+/**
+ * The error responses of an operation that can refuse with `codes`: one response per status,
+ * each status taken from `ERROR_STATUS`, so the document cannot give a code another status than
+ * the service answers with. `invalid_request` and `storage_unavailable` apply to every operation.
+ */
+function refusals(...codes: GuestmodeErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, GuestmodeErrorCode[]>();
+  for (const code of new Set<GuestmodeErrorCode>([
+    'invalid_request',
+    ...codes,
+    'storage_unavailable',
+  ])) {
+    const status = ERROR_STATUS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const responses: Record<string, unknown> = {};
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const description = `${list
+      .map((code) => (NOTES[code] ? `\`${code}\`: ${NOTES[code]}` : `\`${code}\``))
+      .join('; ')}.`;
+    responses[String(status)] =
+      status === 429 || status === 503
+        ? {
+            ...error(status === 503 ? `Retry later. ${description}` : description),
+            headers: retryAfter,
+          }
+        : error(description);
+  }
+  responses.default = error('`internal_error` and any other refusal.');
+  return responses;
+}
+
+/** Refusals of a request that identifies its caller (guest credential or access token). */
+const CALLER: GuestmodeErrorCode[] = [
+  'credential_required',
+  'invalid_guest_credential',
+  'guest_expired',
+  'guest_merged',
+  'invalid_access_token',
+  'provider_unavailable',
+];
+/** Refusals of a request with a JSON body. */
+const BODY: GuestmodeErrorCode[] = ['payload_too_large', 'unsupported_media_type'];
+/** Refusals of a write to a profile. */
+const WRITE: GuestmodeErrorCode[] = [
+  'invalid_attribute_name',
+  'invalid_attribute_value',
+  'attribute_too_large',
+  'profile_too_large',
+  'too_many_attributes',
+];
 const nameParameter = {
   name: 'name',
   in: 'path',
   required: true,
-  description: 'Attribute name: 1-128 of letters, digits, `.`, `_`, `:`, `-`.',
-  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$' },
+  description: `Attribute name: ${ATTRIBUTE_NAME_RULE}.`,
+  schema: { type: 'string', pattern: ATTRIBUTE_NAME_PATTERN.source },
 };
 const mergeInputs = {
   security: [{ accessToken: [] }],
@@ -286,15 +321,19 @@ const mergeInputs = {
     },
   ],
 };
-const mergeErrors = {
-  '401': error(
-    '`invalid_access_token`, `invalid_guest_credential`, `guest_expired`, `guest_merged`.',
-  ),
-  '403': error('`cross_site_request`: a cookie merge from another origin.'),
-  '409': error('`guest_already_merged`: the guest was merged into another user.'),
-  '413': error('`profile_too_large`, `too_many_attributes`: the merged profile would be too big.'),
-  '422': error('`merge_rule_failed`: a rule cannot combine the two values.'),
-};
+const mergeErrors = refusals(
+  'invalid_access_token',
+  'invalid_guest_credential',
+  'guest_expired',
+  'guest_merged',
+  'provider_unavailable',
+  'cross_site_request',
+  'guest_already_merged',
+  'profile_too_large',
+  'too_many_attributes',
+  'merge_rule_failed',
+  ...BODY,
+);
 
 /** The OpenAPI 3.1 description of the service, served at `GET /openapi.json`. */
 export function openApiDocument(): Record<string, unknown> {
@@ -346,17 +385,14 @@ export function openApiDocument(): Record<string, unknown> {
               ...json('GuestCreated', 'The guest; its credential is also set as the guest cookie.'),
               headers: { 'Set-Cookie': { schema: { type: 'string' } } },
             },
-            '413': error('`payload_too_large`, `attribute_too_large`, `profile_too_large`.'),
-            '415': error('`unsupported_media_type`.'),
-            '429': { ...error('`rate_limited`'), headers: retryAfter },
-            ...common,
+            ...refusals(...WRITE, ...BODY, 'rate_limited'),
           },
         },
       },
       '/v1/profile': {
         get: {
           summary: "The caller's profile (guest or user)",
-          responses: { '200': json('Profile', 'The profile.'), ...callerErrors, ...common },
+          responses: { '200': json('Profile', 'The profile.'), ...refusals(...CALLER) },
         },
       },
       '/v1/profile/attributes/{name}': {
@@ -365,9 +401,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Read one attribute',
           responses: {
             '200': json('Attribute', 'The attribute.'),
-            ...callerErrors,
-            '404': error('`attribute_not_found`.'),
-            ...common,
+            ...refusals(...CALLER, 'invalid_attribute_name', 'attribute_not_found'),
           },
         },
         put: {
@@ -383,22 +417,14 @@ export function openApiDocument(): Record<string, unknown> {
               ...json('LazyGuest', 'No credential was sent: a guest was created with the value.'),
               headers: { 'Set-Cookie': { schema: { type: 'string' } } },
             },
-            ...callerErrors,
-            '413': error(
-              '`payload_too_large`, `attribute_too_large`, `profile_too_large`, `too_many_attributes`.',
-            ),
-            '415': error('`unsupported_media_type`.'),
-            '429': { ...error('`rate_limited` (guest creation only)'), headers: retryAfter },
-            ...common,
+            ...refusals(...CALLER, ...WRITE, ...BODY, 'rate_limited'),
           },
         },
         delete: {
           summary: 'Delete one attribute',
           responses: {
             '204': { description: 'Deleted.' },
-            ...callerErrors,
-            '404': error('`attribute_not_found`.'),
-            ...common,
+            ...refusals(...CALLER, 'invalid_attribute_name', 'attribute_not_found'),
           },
         },
       },
@@ -417,7 +443,6 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             ...mergeErrors,
-            ...common,
           },
         },
       },
@@ -428,7 +453,6 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             '200': json('MergePreview', 'The before, after and conflicts.'),
             ...mergeErrors,
-            ...common,
           },
         },
       },
@@ -436,7 +460,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Liveness and database check',
           security: [],
-          responses: { '200': json('Health', 'Healthy.'), ...common },
+          responses: { '200': json('Health', 'Healthy.'), ...refusals() },
         },
       },
       '/metrics': {
@@ -448,7 +472,7 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Prometheus text format 0.0.4.',
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
-            ...common,
+            ...refusals(),
           },
         },
       },
@@ -456,7 +480,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Funnel totals and time series (the dashboard reads this)',
           security: [],
-          responses: { '200': json('Stats', 'Totals and samples.'), ...common },
+          responses: { '200': json('Stats', 'Totals and samples.'), ...refusals() },
         },
       },
       '/': {

@@ -1,5 +1,5 @@
+import { GuestmodeError } from '@guestmode/core';
 import type { RateLimitConfig } from './config.js';
-import { ApiError } from './errors.js';
 
 /** Above this many tracked addresses, finished windows are swept before adding another. */
 const SWEEP_THRESHOLD = 10_000;
@@ -32,11 +32,10 @@ export class RateLimiter {
     }
     if (window.count >= this.#max) {
       const seconds = Math.max(1, Math.ceil((window.resetAt - now) / 1000));
-      throw new ApiError(
-        429,
+      throw new GuestmodeError(
         'rate_limited',
         `Too many new guests from this address; retry in ${seconds} s.`,
-        { 'retry-after': String(seconds) },
+        { headers: { 'retry-after': String(seconds) } },
       );
     }
     window.count++;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGuestmode, type Guestmode, type GuestStorage } from '@guestmode/core';
+import { createGuestmode, ERROR_STATUS, type Guestmode, type GuestStorage } from '@guestmode/core';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { createTestDatabase, startTestIssuer, type TestIssuer } from '@guestmode/testkit';
@@ -52,6 +52,12 @@ interface OpenApiPaths {
   paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
 }
 
+/** The codes a response's description names: every one is written as `code`. */
+export function documentedCodes(response: unknown): string[] {
+  const description = (response as { description?: string } | undefined)?.description ?? '';
+  return [...description.matchAll(/`([a-z_]+)`/g)].map((match) => match[1]!);
+}
+
 /** Validates response bodies against the schemas of the service's OpenAPI document. */
 export class OpenApiChecker {
   readonly #ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -68,6 +74,36 @@ export class OpenApiChecker {
     this.#ajv.addSchema({ ...doc, $id: 'openapi' });
   }
 
+  /**
+   * An error answer must carry a code whose status in core's map is the status sent, and when
+   * the operation documents that status, the description must name the code: so every refusal a
+   * test provokes proves that the document tells clients about it.
+   */
+  #checkErrorCode(
+    method: string,
+    template: string,
+    responses: Record<string, unknown>,
+    response: Response,
+  ): void {
+    if (response.status < 400) return;
+    const code = (response.body as { error?: { code?: string } } | undefined)?.error?.code;
+    if (code === undefined) return;
+    const where = `${method} ${template} ${response.status} ${code}`;
+    assert.ok(Object.hasOwn(ERROR_STATUS, code), `${where}: the code is not in ERROR_STATUS`);
+    assert.equal(
+      ERROR_STATUS[code as keyof typeof ERROR_STATUS],
+      response.status,
+      `${where}: ERROR_STATUS gives this code another status`,
+    );
+    const documented = responses[String(response.status)];
+    if (documented !== undefined) {
+      assert.ok(
+        documentedCodes(documented).includes(code),
+        `${where}: /openapi.json documents ${response.status} without this code`,
+      );
+    }
+  }
+
   check(method: string, template: string, response: Response): void {
     const operation = this.#doc.paths[template]?.[method.toLowerCase()];
     assert.ok(operation, `${method} ${template} is not in /openapi.json`);
@@ -77,6 +113,7 @@ export class OpenApiChecker {
       | undefined;
     assert.ok(documented, `${method} ${template} ${status} is not documented`);
     this.seen.add(`${method} ${template} ${status}`);
+    this.#checkErrorCode(method, template, operation.responses, response);
     const contentType = response.headers.get('content-type') ?? '';
     if (!contentType.startsWith('application/json')) {
       if (response.text !== '') {

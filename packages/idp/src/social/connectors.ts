@@ -1,5 +1,5 @@
+import { GuestmodeError } from '@guestmode/core';
 import type { ConnectorMetadata, CreateConnector, SocialConnector } from '@logto/connector-kit';
-import { SocialError } from './errors.js';
 
 /** The connector packages this host can run, by their connector-kit factory id. */
 export type ConnectorFactoryId = 'oauth2' | 'amazon-universal';
@@ -109,8 +109,8 @@ const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const targetPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const urlFields = ['authorizationEndpoint', 'tokenEndpoint', 'userInfoEndpoint'] as const;
 
-function invalid(message: string): SocialError {
-  return new SocialError('invalid_connector_config', `Invalid connector: ${message}`);
+function invalid(message: string): GuestmodeError {
+  return new GuestmodeError('invalid_connector_config', `Invalid connector: ${message}`);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -187,7 +187,7 @@ function checkName(name: unknown, fallback: string): { en: string; ja?: string }
  * Defaults: `syncProfile` `on-sign-up`, `storeTokens` false, `enabled` true, `name` and (for
  * Amazon) `target` from the package's metadata.
  *
- * @throws SocialError `invalid_connector_config` whose message names the offending field and
+ * @throws GuestmodeError `invalid_connector_config` whose message names the offending field and
  *   never contains a configured value.
  *
  * @example

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GuestmodeError } from '@guestmode/core';
 import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
-import { SocialError } from './errors.js';
 
 /** A demo account of the development upstream. */
 export interface DevUpstreamUser {
@@ -76,7 +76,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
     if (size > BODY_LIMIT) {
-      throw new SocialError('upstream_error', 'request body too large', { status: 413 });
+      throw new GuestmodeError('payload_too_large', 'request body too large');
     }
     chunks.push(chunk as Buffer);
   }
@@ -120,7 +120,7 @@ function avatarSvg(user: DevUpstreamUser): string {
  *   `prompt=consent`, which oidc-provider otherwise needs to honour `offline_access`).
  * - Any loopback http redirect URI is accepted.
  *
- * @throws SocialError `development_only` when `NODE_ENV=production`.
+ * @throws GuestmodeError `production_refused` when `NODE_ENV=production`.
  *
  * @example
  * ```ts
@@ -131,8 +131,8 @@ function avatarSvg(user: DevUpstreamUser): string {
  */
 export async function startDevUpstream(options: DevUpstreamOptions = {}): Promise<DevUpstream> {
   if (process.env.NODE_ENV === 'production') {
-    throw new SocialError(
-      'development_only',
+    throw new GuestmodeError(
+      'production_refused',
       'The development upstream is a fake identity provider and refuses to start with NODE_ENV=production',
     );
   }
@@ -172,7 +172,7 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
   ) => {
     const oidc = provider!;
     const details = await oidc.interactionDetails(req, res);
-    if (details.uid !== uid) throw new SocialError('invalid_state', 'interaction mismatch');
+    if (details.uid !== uid) throw new GuestmodeError('invalid_state', 'interaction mismatch');
     if (req.method === 'GET' && action === undefined) {
       const buttons = users
         .map(
@@ -323,7 +323,7 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
     };
     route().catch((error: unknown) => {
       if (res.headersSent) return res.destroy();
-      const status = error instanceof SocialError ? error.status : 400;
+      const status = error instanceof GuestmodeError ? error.status : 400;
       const name = error instanceof Error ? error.name : 'Error';
       send(res, status, 'text/plain; charset=utf-8', `Development upstream: ${name}`);
     });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GuestmodeError } from '@guestmode/core';
 import {
   ConnectorError,
   type ConnectorSession,
@@ -12,7 +13,6 @@ import {
   parseConnectorRecord,
   parsedConfig,
 } from './connectors.js';
-import { SocialError } from './errors.js';
 import type { TokenVault } from './vault.js';
 
 /** The profile a connector returns, already mapped (for OAuth 2.0, through `profileMap`). */
@@ -63,7 +63,7 @@ function toStoredTokens(
   previous?: StoredSocialTokens,
 ): StoredSocialTokens {
   if (typeof response.access_token !== 'string' || response.access_token.length === 0) {
-    throw new SocialError('social_auth_failed', 'The token response has no access_token');
+    throw new GuestmodeError('social_auth_failed', 'The token response has no access_token');
   }
   const now = Math.floor(Date.now() / 1000);
   // Some providers (Azure) send expires_in as a string; a missing one means "unknown".
@@ -117,7 +117,7 @@ export class SocialHost {
    * Validates every record (again, with {@link parseConnectorRecord}) and instantiates its
    * connector.
    *
-   * @throws SocialError `invalid_connector_config`, or `duplicate_connector` naming the repeated
+   * @throws GuestmodeError `invalid_connector_config`, or `duplicate_connector` naming the repeated
    *   `id` or `target` (R22: one IdP name per connector, disabled ones included, since stored
    *   identities keep referring to their target).
    */
@@ -139,11 +139,14 @@ export class SocialHost {
     for (const input of connectors) {
       const record = await parseConnectorRecord(input);
       if (entries.has(record.id)) {
-        throw new SocialError('duplicate_connector', `Connector id "${record.id}" is used twice`);
+        throw new GuestmodeError(
+          'duplicate_connector',
+          `Connector id "${record.id}" is used twice`,
+        );
       }
       const other = targets.get(record.target);
       if (other !== undefined) {
-        throw new SocialError(
+        throw new GuestmodeError(
           'duplicate_connector',
           `Connectors "${other}" and "${record.id}" share the target (IdP name) "${record.target}"; targets must be unique`,
         );
@@ -206,7 +209,7 @@ export class SocialHost {
   #enabled(connectorId: string): Entry {
     const entry = this.#entries.get(connectorId);
     if (!entry?.record.enabled) {
-      throw new SocialError('connector_not_found', 'No enabled social connector has this id');
+      throw new GuestmodeError('connector_not_found', 'No enabled social connector has this id');
     }
     return entry;
   }
@@ -258,14 +261,14 @@ export class SocialHost {
 
   /**
    * Completes the upstream sign-in on `GET <endpoint>/callback/<connectorId>`: checks `state`,
-   * turns `?error=` into a {@link SocialError}, exchanges the code and reads the profile.
+   * turns `?error=` into a {@link GuestmodeError}, exchanges the code and reads the profile.
    *
    * @param options.query - the callback's query parameters.
    * @param options.session - the object {@link SocialHost.authorizationUrl} returned.
    * @param options.redirectUri - the redirect URI used for the authorization request.
    * @returns the mapped profile, and `tokens.encrypted` (a {@link TokenVault} box of
    *   {@link StoredSocialTokens} JSON) when the record has `storeTokens` and the host a vault.
-   * @throws SocialError `invalid_session`, `invalid_state`, `access_denied`, `upstream_error`,
+   * @throws GuestmodeError `invalid_session`, `invalid_state`, `access_denied`, `upstream_error`,
    *   `missing_code`, `social_auth_failed`, `connector_not_found`.
    */
   async handleCallback(
@@ -279,7 +282,7 @@ export class SocialHost {
     const { record, factory, connector } = this.#enabled(connectorId);
     const { query, session } = options;
     if (session.connectorId !== record.id || session.redirectUri !== options.redirectUri) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'invalid_session',
         'The sign-in session does not belong to this connector; start the sign-in again',
       );
@@ -292,7 +295,7 @@ export class SocialHost {
       typeof received !== 'string' ||
       !safeEqual(expected, received)
     ) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'invalid_state',
         'The sign-in response does not match this browser session (state mismatch); start the sign-in again',
       );
@@ -301,18 +304,18 @@ export class SocialHost {
       // Only a short token-like error code goes into the message: the rest is upstream-controlled.
       const code = /^[\w.-]{1,64}$/.test(query.error) ? query.error : 'unknown';
       if (code === 'access_denied') {
-        throw new SocialError(
+        throw new GuestmodeError(
           'access_denied',
           `Sign-in with ${record.name.en} was cancelled or denied`,
         );
       }
-      throw new SocialError(
+      throw new GuestmodeError(
         'upstream_error',
         `${record.name.en} answered the sign-in with the error "${code}"`,
       );
     }
     if (typeof query.code !== 'string' || query.code.length === 0) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'missing_code',
         `${record.name.en} returned neither a code nor an error`,
       );
@@ -343,11 +346,11 @@ export class SocialHost {
   /**
    * Opens a token box made by this host (e.g. for the management API's "get stored tokens").
    *
-   * @throws SocialError `vault_unavailable`, `vault_decrypt_failed`.
+   * @throws GuestmodeError `vault_unavailable`, `vault_decrypt_failed`.
    */
   readTokens(encrypted: string): StoredSocialTokens {
     if (!this.#vault) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'vault_unavailable',
         'No token vault is configured (GUESTMODE_IDP_VAULT_KEY)',
       );
@@ -358,9 +361,13 @@ export class SocialHost {
       if (typeof parsed.accessToken !== 'string') throw new Error('no accessToken');
       return parsed;
     } catch (cause) {
-      throw new SocialError('vault_decrypt_failed', 'The token box does not hold social tokens', {
-        cause,
-      });
+      throw new GuestmodeError(
+        'vault_decrypt_failed',
+        'The token box does not hold social tokens',
+        {
+          cause,
+        },
+      );
     }
   }
 
@@ -370,7 +377,7 @@ export class SocialHost {
    * without a new refresh token keeps the old one.
    *
    * @returns the new box, and its decrypted content for immediate use.
-   * @throws SocialError `token_storage_unsupported`, `token_refresh_failed`, `vault_unavailable`,
+   * @throws GuestmodeError `token_storage_unsupported`, `token_refresh_failed`, `vault_unavailable`,
    *   `vault_decrypt_failed`, `connector_not_found`.
    */
   async refreshTokens(
@@ -380,14 +387,14 @@ export class SocialHost {
     const { record, factory, connector } = this.#enabled(connectorId);
     const refresh = connector.getAccessTokenByRefreshToken;
     if (!factory.tokenStorageSupported || !refresh) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'token_storage_unsupported',
         `The ${record.factoryId} connector cannot refresh tokens`,
       );
     }
     const previous = this.readTokens(encrypted);
     if (!previous.refreshToken) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'token_refresh_failed',
         'No refresh token is stored; request the offline_access scope to get one',
       );
@@ -398,7 +405,7 @@ export class SocialHost {
       response = await refresh(refreshToken);
     } catch (cause) {
       const detail = cause instanceof ConnectorError ? ` (${cause.code})` : '';
-      throw new SocialError(
+      throw new GuestmodeError(
         'token_refresh_failed',
         `${record.name.en} refused to refresh the access token${detail}`,
         { cause },
@@ -410,7 +417,7 @@ export class SocialHost {
 
   #normalise(record: ConnectorRecord, info: SocialUserInfo): SocialUserInfo {
     if (typeof info.id !== 'string' || info.id.length === 0) {
-      throw new SocialError(
+      throw new GuestmodeError(
         'social_auth_failed',
         `${record.name.en} returned a profile without an id (check profileMap.id)`,
       );
@@ -431,16 +438,16 @@ export class SocialHost {
     try {
       return await run();
     } catch (cause) {
-      if (cause instanceof SocialError) throw cause;
+      if (cause instanceof GuestmodeError) throw cause;
       if (cause instanceof ConnectorError) {
         if (cause.code === 'invalid_config') {
-          throw new SocialError(
+          throw new GuestmodeError(
             'invalid_connector_config',
             `The ${record.id} connector's configuration is invalid`,
             { cause },
           );
         }
-        throw new SocialError(
+        throw new GuestmodeError(
           'social_auth_failed',
           `Sign-in with ${record.name.en} failed (${cause.code})`,
           { cause },
@@ -455,7 +462,7 @@ export class SocialHost {
             : cause instanceof TypeError
               ? 'could not reach the provider'
               : 'failed';
-      throw new SocialError('social_auth_failed', `Sign-in with ${record.name.en} ${reason}`, {
+      throw new GuestmodeError('social_auth_failed', `Sign-in with ${record.name.en} ${reason}`, {
         cause,
       });
     }

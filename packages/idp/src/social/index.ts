@@ -16,7 +16,6 @@ export {
   type DevUpstreamUser,
   startDevUpstream,
 } from './dev-upstream.js';
-export { SocialError, type SocialErrorCode } from './errors.js';
 export {
   type SocialButton,
   SocialHost,

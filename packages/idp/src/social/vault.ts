@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { SocialError } from './errors.js';
+import { GuestmodeError, optionError } from '@guestmode/core';
 
 /** The environment variable {@link TokenVault.fromEnv} reads. */
 export const VAULT_KEY_ENV = 'GUESTMODE_IDP_VAULT_KEY';
@@ -43,7 +43,8 @@ export class TokenVault {
    * Builds a vault from `GUESTMODE_IDP_VAULT_KEY` (32 bytes as base64url or hex).
    *
    * @returns `undefined` when the variable is unset or empty (token storage is then off).
-   * @throws SocialError `invalid_vault_key` naming the variable, never echoing its value.
+   * @throws TypeError naming the variable, never echoing its value: the key is the operator's
+   *   setting, not a client's input.
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env): TokenVault | undefined {
     const raw = env[VAULT_KEY_ENV]?.trim();
@@ -55,9 +56,9 @@ export class TokenVault {
       key = Buffer.from(raw.replace(/=$/, ''), 'base64url');
     }
     if (key?.length !== 32) {
-      throw new SocialError(
-        'invalid_vault_key',
-        `${VAULT_KEY_ENV} must be 32 bytes encoded as base64url (43 characters) or hex (64 characters); ` +
+      throw optionError(
+        VAULT_KEY_ENV,
+        `must be 32 bytes encoded as base64url (43 characters) or hex (64 characters); ` +
           `generate one with: node -e "console.log(require('node:crypto').randomBytes(32).toString('base64url'))"`,
       );
     }
@@ -82,12 +83,12 @@ export class TokenVault {
   /**
    * Opens a box made by {@link TokenVault.encrypt}.
    *
-   * @throws SocialError `vault_decrypt_failed` when the box is malformed, tampered with, sealed
+   * @throws GuestmodeError `vault_decrypt_failed` when the box is malformed, tampered with, sealed
    *   with another key or with other associated data.
    */
   decrypt(box: string, associatedData = ''): string {
     const fail = (cause?: unknown) =>
-      new SocialError(
+      new GuestmodeError(
         'vault_decrypt_failed',
         'The encrypted token box could not be opened (tampered, truncated, or another key)',
         { cause },

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { GuestmodeError, optionError } from '@guestmode/core';
 import Database from 'better-sqlite3';
-import { IdpError } from '../errors.js';
 import type {
   ApplicationRow,
   ConnectorRow,
@@ -154,7 +154,7 @@ function conflictOnUnique<T>(what: string, run: () => T): T {
     return run();
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-      throw new IdpError('conflict', `${what} already exists`, { cause: error });
+      throw new GuestmodeError('conflict', `${what} already exists`, { cause: error });
     }
     throw error;
   }
@@ -443,9 +443,9 @@ function migrate(db: Database.Database) {
     .prepare('SELECT coalesce(max(version), 0) AS current FROM schema_migrations')
     .get() as { current: number };
   if (current > MIGRATIONS.length) {
-    throw new IdpError(
-      'invalid_option',
-      `database: schema version ${current} is newer than this @guestmode/idp (${MIGRATIONS.length})`,
+    throw optionError(
+      'options.database',
+      `schema version ${current} is newer than this @guestmode/idp (${MIGRATIONS.length})`,
     );
   }
   MIGRATIONS.slice(current).forEach((sql, index) => {

@@ -1,6 +1,6 @@
+import { GuestmodeError } from '@guestmode/core';
 import type { FastifyInstance } from 'fastify';
 import { setGuestCookie } from '../auth.js';
-import { ApiError } from '../errors.js';
 import { ErrorSchema, GuestCreatedSchema } from '../openapi.js';
 import type { JsonBody, RouteContext } from './context.js';
 
@@ -18,11 +18,11 @@ export function guestRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (request.body !== undefined) {
         const body = (request.body as JsonBody).value;
         if (!isPlainObject(body) || Object.keys(body).some((k) => k !== 'attributes')) {
-          throw new ApiError(400, 'invalid_request', 'The body must be {"attributes": {...}}.');
+          throw new GuestmodeError('invalid_request', 'The body must be {"attributes": {...}}.');
         }
         if (body.attributes !== undefined) {
           if (!isPlainObject(body.attributes)) {
-            throw new ApiError(400, 'invalid_request', '"attributes" must be a JSON object.');
+            throw new GuestmodeError('invalid_request', '"attributes" must be a JSON object.');
           }
           attributes = body.attributes;
         }

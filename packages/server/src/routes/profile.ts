@@ -1,4 +1,9 @@
-import { GuestmodeError, isValidAttributeName, type Principal } from '@guestmode/core';
+import {
+  ATTRIBUTE_NAME_RULE,
+  GuestmodeError,
+  isValidAttributeName,
+  type Principal,
+} from '@guestmode/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   type Caller,
@@ -8,7 +13,6 @@ import {
   requireCaller,
   setGuestCookie,
 } from '../auth.js';
-import { ApiError } from '../errors.js';
 import { JSON_TYPE, type JsonBody, type RouteContext } from './context.js';
 
 interface NameParams {
@@ -20,7 +24,7 @@ function attributeName(request: FastifyRequest): string {
   if (!isValidAttributeName(name)) {
     throw new GuestmodeError(
       'invalid_attribute_name',
-      'Attribute names are 1-128 characters of letters, digits, ".", "_", ":" or "-", starting with a letter or digit.',
+      `Attribute names are ${ATTRIBUTE_NAME_RULE}.`,
     );
   }
   return name;
@@ -29,7 +33,7 @@ function attributeName(request: FastifyRequest): string {
 const principal = (caller: Caller): Principal => ({ kind: caller.kind, id: caller.id });
 
 const notFound = (name: string) =>
-  new ApiError(404, 'attribute_not_found', `The profile has no attribute "${name}".`);
+  new GuestmodeError('attribute_not_found', `The profile has no attribute "${name}".`);
 
 /**
  * `{"name":…,"value":…}` built around the stored JSON text: values go out byte for byte as they
@@ -80,7 +84,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const name = attributeName(request);
     const body = request.body as JsonBody | undefined;
     if (body === undefined) {
-      throw new ApiError(400, 'invalid_request', 'The body must be the JSON value to store.');
+      throw new GuestmodeError('invalid_request', 'The body must be the JSON value to store.');
     }
     reply.type(JSON_TYPE);
     // A guest writes in one step: credential, state, limits, expiry slide and the write are one
