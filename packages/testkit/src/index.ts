@@ -1,4 +1,13 @@
 // Shared test fixtures for every Guestmode package (private; never a runtime dependency).
+export {
+  type AttackerRequest,
+  type AttackerSite,
+  autoSubmitForm,
+  forcedNavigation,
+  type SentRequest,
+  startAttackerSite,
+  watchRequests,
+} from './attacker.js';
 export { Browser, type BrowserOptions, type JarCookie, parseForm } from './browser.js';
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from './chromium.js';
 export { closeServer, listen } from './http.js';

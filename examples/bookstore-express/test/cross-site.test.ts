@@ -1,0 +1,318 @@
+// Cross-site attacks on the Express Bookstore in headless Chromium: two attacker sites on other
+// loopback addresses (127.0.0.2 and 127.0.0.3, other sites than the Bookstore on 127.0.0.1) try
+// to create or replace a guest, merge a guest silently at sign-in, and sign the visitor out.
+// No request another site can cause may do any of that.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  type AttackerSite,
+  autoSubmitForm,
+  forcedNavigation,
+  launchBrowser,
+  randomId,
+  startAttackerSite,
+  watchRequests,
+} from '@guestmode/testkit';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { type Demo, startDemo } from '../src/index.js';
+
+const PASSWORD = 'a long demo password 1';
+
+/**
+ * Marks a test of a hole that today's adapters still have: it runs and reports its failure as
+ * TODO without failing the run. Remove the mark once the cross-site contract is implemented.
+ */
+const openHole = (why: string) => ({ todo: `open hole: ${why}` });
+
+let browser: Browser;
+let demo: Demo;
+let dataDir: string;
+let attackerA: AttackerSite;
+let attackerB: AttackerSite;
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'bookstore-cross-site-'));
+  [demo, browser, attackerA, attackerB] = await Promise.all([
+    startDemo({ dataDir, ports: 0, log: () => {}, socialConnector: false }),
+    launchBrowser(),
+    startAttackerSite('127.0.0.2'),
+    startAttackerSite('127.0.0.3'),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await attackerA?.close();
+  await attackerB?.close();
+  await demo?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return { context, page };
+}
+
+const engine = () => demo.bookstore.guestmode;
+const guestsCreated = async () => (await engine().stats()).created;
+
+/** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
+async function guestCookie(context: BrowserContext): Promise<string | undefined> {
+  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+}
+
+async function guestCart(token: string): Promise<unknown> {
+  const { guest } = await engine().authenticateGuest(token);
+  return (await engine().getAttributes({ kind: 'guest', id: guest.id })).cart;
+}
+
+async function userCart(sub: string): Promise<unknown> {
+  return (await engine().getAttributes({ kind: 'user', id: sub })).cart;
+}
+
+/** Same-origin "Add to cart", as the visitor clicks it on the catalogue. */
+async function addToCart(page: Page, index: number) {
+  await page.goto(demo.url);
+  await Promise.all([
+    page.waitForURL(`${demo.url}/`),
+    page.getByRole('button', { name: 'Add to cart' }).nth(index).click(),
+  ]);
+}
+
+/** A fresh account on the local provider: its `sub`, username and password. */
+async function createUser(): Promise<{ sub: string; username: string }> {
+  const username = `victim-${randomId(4)}`;
+  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
+  return { sub: id, username };
+}
+
+/** Signs in from the Bookstore's own link, which also opens a provider session. */
+async function signIn(page: Page, username: string) {
+  await page.goto(demo.url);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${demo.url}/`),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+}
+
+async function isSignedIn(page: Page): Promise<boolean> {
+  await page.goto(demo.url);
+  return /sub: \w+/.test((await page.locator('header').textContent()) ?? '');
+}
+
+/**
+ * Opens an attacker's page and waits until the navigations it starts have come to rest
+ * anywhere but on the attacker sites (the Bookstore, or the provider).
+ */
+async function visitAttack(page: Page, url: string) {
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForURL(
+    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
+  );
+  await page.waitForLoadState('load');
+}
+
+test('a plain cross-site form post to /cart/add creates no guest and keeps the guest cookie', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const created = await guestsCreated();
+  const wire = watchRequests(context, demo.url);
+
+  await visitAttack(
+    page,
+    attackerA.page(
+      `/plain-${randomId(4)}`,
+      autoSubmitForm(`${demo.url}/cart/add`, { book: 'moby-dick', back: '/' }),
+    ),
+  );
+
+  // What Chromium sent: the attacker's origin, cross-site, and no SameSite=Lax guest cookie.
+  const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith('/cart/add'));
+  assert.ok(post, 'the form post reached the Bookstore');
+  assert.equal(post.headers.origin, attackerA.url);
+  assert.equal(post.headers['sec-fetch-site'], 'cross-site');
+  assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
+
+  assert.equal(await guestsCreated(), created, 'no guest created');
+  assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+  assert.deepEqual(await guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  assert.equal(post.status, 403, 'refused');
+  await context.close();
+});
+
+test(
+  'a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie',
+  openHole(
+    "the demo accepts Origin: null, and the adapter creates a guest on a cross-site post, whose cookie replaces the visitor's",
+  ),
+  async () => {
+    const { context, page } = await newPage();
+    await addToCart(page, 0);
+    const before = await guestCookie(context);
+    assert.ok(before, 'the visitor is a guest');
+    const created = await guestsCreated();
+    const wire = watchRequests(context, demo.url);
+    const id = randomId(4);
+    const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}/cart/add`, 307);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/start-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    );
+
+    // Attacker B saw the post from A; the Bookstore saw it re-sent with an opaque origin.
+    const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
+    assert.equal(atB?.method, 'POST');
+    assert.equal(atB?.headers.origin, attackerA.url);
+    const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith('/cart/add'));
+    assert.ok(post, 'the bounced post reached the Bookstore');
+    assert.equal(post.headers.origin, 'null');
+    assert.equal(post.headers['sec-fetch-site'], 'cross-site');
+    assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
+
+    assert.equal(await guestsCreated(), created, 'no guest created');
+    assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+    assert.deepEqual(await guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
+    assert.equal(post.status, 403, 'refused');
+    await context.close();
+  },
+);
+
+test(
+  'a forced navigation to sign-in with a provider session does not merge the guest silently',
+  openHole(
+    'a cross-site sign-in start is recorded like a same-origin one, so the callback merges without asking',
+  ),
+  async () => {
+    const { context, page } = await newPage();
+    const user = await createUser();
+    await addToCart(page, 0);
+    await signIn(page, user.username);
+    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+    // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
+    await context.clearCookies({ name: 'bookstore.sid' });
+    await addToCart(page, 1);
+    const guest = await guestCookie(context);
+    assert.ok(guest, 'a guest with a cart');
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    );
+    // Wait for the round trip through the provider to end back on the Bookstore.
+    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
+
+    const [start] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-in`);
+    assert.ok(start, 'the sign-in started');
+    assert.equal(start.headers['sec-fetch-site'], 'cross-site');
+    assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+
+    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
+    assert.deepEqual(
+      await guestCart(guest),
+      [{ id: 'kokoro', quantity: 1 }],
+      'the guest is intact',
+    );
+    assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
+    await page.locator('form button[name="decision"][value="merge"]').waitFor();
+    await page.locator('form button[name="decision"][value="discard"]').waitFor();
+    await context.close();
+  },
+);
+
+test(
+  'the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account',
+  openHole('the bounced post plants a guest, and the forced sign-in binds and merges it'),
+  async () => {
+    const { context, page } = await newPage();
+    const user = await createUser();
+    await addToCart(page, 0);
+    await signIn(page, user.username);
+    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+    const id = randomId(4);
+    const bounce = attackerB.redirect(`/plant-${id}`, `${demo.url}/cart/add`, 307);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/plant-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    );
+    await visitAttack(
+      page,
+      attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    );
+    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
+
+    assert.deepEqual(
+      await userCart(user.sub),
+      [{ id: 'i-am-a-cat', quantity: 1 }],
+      "the attacker's book is not in the victim's account",
+    );
+    await context.close();
+  },
+);
+
+test(
+  'a forced GET of /logto/sign-out leaves a guest its cookie and cart',
+  openHole('GET /logto/sign-out deletes the guest cookie'),
+  async () => {
+    const { context, page } = await newPage();
+    await addToCart(page, 2);
+    const before = await guestCookie(context);
+    assert.ok(before, 'the visitor is a guest');
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    );
+
+    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
+    assert.ok(signOut, 'the sign-out path was requested');
+    assert.equal(signOut.method, 'GET');
+    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+    assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+
+    assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
+    assert.deepEqual(await guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
+    await context.close();
+  },
+);
+
+test(
+  'a forced GET of /logto/sign-out leaves a signed-in user signed in',
+  openHole('GET /logto/sign-out signs the user out'),
+  async () => {
+    const { context, page } = await newPage();
+    const user = await createUser();
+    await signIn(page, user.username);
+    assert.ok(await isSignedIn(page));
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    );
+
+    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
+    assert.ok(signOut, 'the sign-out path was requested');
+    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+    assert.match(
+      signOut.headers.cookie ?? '',
+      /bookstore\.sid=/,
+      'the Lax session cookie goes too',
+    );
+    assert.ok(await isSignedIn(page), 'still signed in');
+    await context.close();
+  },
+);

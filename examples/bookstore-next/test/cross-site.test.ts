@@ -1,0 +1,413 @@
+// Cross-site attacks on the Next.js Bookstore (production build, `next start`) in headless
+// Chromium: two attacker sites on other loopback addresses (127.0.0.2 and 127.0.0.3, other sites
+// than the Bookstore on 127.0.0.1) try to create or replace a guest, merge a guest silently at
+// sign-in, and sign the visitor out. No request another site can cause may do any of that.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  type AttackerSite,
+  autoSubmitForm,
+  forcedNavigation,
+  freePort,
+  launchBrowser,
+  randomId,
+  startAttackerSite,
+  watchRequests,
+} from '@guestmode/testkit';
+import Database from 'better-sqlite3';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { APP_DIR, type NextDemo, startNextDemo } from '../src/index.js';
+
+const PASSWORD = 'a long demo password 1';
+const CART_API = '/api/guestmode/attributes/cart';
+/** A form field whose `name=value` in a text/plain post is this JSON cart. */
+const JSON_CART_FIELD = { '[{"id":"moby-dick","quantity":1,"x":"': '"}]' };
+
+/**
+ * Marks a test of a hole that today's adapters still have: it runs and reports its failure as
+ * TODO without failing the run. Remove the mark once the cross-site contract is implemented.
+ */
+const openHole = (why: string) => ({ todo: `open hole: ${why}` });
+
+let browser: Browser;
+let demo: NextDemo;
+let dataDir: string;
+let attackerA: AttackerSite;
+let attackerB: AttackerSite;
+let db: Database.Database | undefined;
+
+/** Newest modification time of what the build is made from (as the build helper counts it). */
+function newestSource(): number {
+  let newest = 0;
+  const walk = (path: string) => {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat) return;
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) {
+        if (entry !== 'node_modules' && entry !== 'test') walk(join(path, entry));
+      }
+    } else newest = Math.max(newest, stat.mtimeMs);
+  };
+  for (const path of ['pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
+    walk(join(APP_DIR, path));
+  }
+  walk(resolve(APP_DIR, '../../packages/next/src'));
+  walk(resolve(APP_DIR, '../../packages/core/src'));
+  return newest;
+}
+
+/**
+ * The end-to-end test's build when it is complete and up to date, so a run after it builds
+ * nothing; otherwise a build of our own. Building into the e2e test's folder could collide with
+ * that test building there at the same moment (`npm test` runs two files at once), and Next's
+ * lock on the folder would fail one of the two builds. A build in progress still holds its
+ * `lock` file (and may already have written BUILD_ID), so that counts as not complete.
+ */
+function pickBuild(): { distDir: string; build: 'never' | 'auto' } {
+  const shared = join(APP_DIR, '.tmp/next-e2e');
+  const buildId = join(shared, 'BUILD_ID');
+  const complete = existsSync(buildId) && !existsSync(join(shared, 'lock'));
+  if (complete && statSync(buildId).mtimeMs >= newestSource()) {
+    return { distDir: '.tmp/next-e2e', build: 'never' };
+  }
+  return { distDir: '.tmp/next-cross-site', build: 'auto' };
+}
+
+before(
+  async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'bookstore-next-cross-site-'));
+    const [port, launched, a, b] = await Promise.all([
+      freePort(),
+      launchBrowser(),
+      startAttackerSite('127.0.0.2'),
+      startAttackerSite('127.0.0.3'),
+    ]);
+    browser = launched;
+    attackerA = a;
+    attackerB = b;
+    demo = await startNextDemo({
+      dataDir,
+      test: { appPort: port },
+      ...pickBuild(),
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+  },
+  { timeout: 300_000 },
+);
+
+after(async () => {
+  db?.close();
+  await browser?.close();
+  await attackerA?.close();
+  await attackerB?.close();
+  await demo?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ locale: 'en-US' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (error) => process.stderr.write(`page error: ${error.message}\n`));
+  return { context, page };
+}
+
+/**
+ * The app's database, read directly: its engine runs in the `next start` process and opens the
+ * file on the first request that needs it.
+ */
+function database(): Database.Database {
+  db ??= new Database(join(dataDir, 'guestmode.db'), { readonly: true, fileMustExist: true });
+  return db;
+}
+
+function guestCount(): number {
+  return (database().prepare('SELECT COUNT(*) AS n FROM gm_guests').get() as { n: number }).n;
+}
+
+function cartOf(owner: string): unknown {
+  const row = database()
+    .prepare("SELECT value FROM gm_attributes WHERE owner = ? AND name = 'cart'")
+    .get(owner) as { value: string } | undefined;
+  return row ? JSON.parse(row.value) : undefined;
+}
+
+/** The cart of the guest `token` names, or `null` once that guest is merged or gone. */
+function guestCart(token: string): unknown {
+  const id = /^gm_([\w-]+)\./.exec(token)?.[1];
+  assert.ok(id, 'a guest credential');
+  const row = database().prepare('SELECT merged_into FROM gm_guests WHERE id = ?').get(id) as
+    | { merged_into: string | null }
+    | undefined;
+  return row && row.merged_into === null ? cartOf(`g:${id}`) : null;
+}
+
+const userCart = (sub: string) => cartOf(`u:${sub}`);
+
+/** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
+async function guestCookie(context: BrowserContext): Promise<string | undefined> {
+  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+}
+
+/** Same-origin "Add to cart", as the visitor clicks it; waits until the server stored it. */
+async function addToCart(page: Page, index: number) {
+  await page.goto(demo.url);
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith(CART_API) && r.request().method() === 'PUT'),
+    page.getByRole('button', { name: 'Add to cart' }).nth(index).click(),
+  ]);
+}
+
+async function createUser(): Promise<{ sub: string; username: string }> {
+  const username = `victim-${randomId(4)}`;
+  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
+  return { sub: id, username };
+}
+
+/** Signs in from the Bookstore's own link, which also opens a provider session. */
+async function signIn(page: Page, username: string) {
+  await page.goto(demo.url);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${demo.url}/`),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+}
+
+/** `/api/logto/user` as the Bookstore's own pages read it (a same-origin fetch). */
+async function isSignedIn(page: Page): Promise<boolean> {
+  await page.goto(demo.url);
+  const user = await page.evaluate(async () => (await fetch('/api/logto/user')).json());
+  return (user as { isAuthenticated?: unknown }).isAuthenticated === true;
+}
+
+/**
+ * Opens an attacker's page and waits until the navigations it starts have come to rest
+ * anywhere but on the attacker sites (the Bookstore, or the provider).
+ */
+async function visitAttack(page: Page, url: string) {
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForURL(
+    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
+  );
+  await page.waitForLoadState('load');
+}
+
+test('a plain cross-site form post or fetch to the cart API creates no guest and keeps the guest cookie', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const created = guestCount();
+  const wire = watchRequests(context, demo.url);
+  const id = randomId(4);
+
+  // A form can only post; text/plain carries a JSON body.
+  await visitAttack(
+    page,
+    attackerA.page(
+      `/plain-${id}`,
+      autoSubmitForm(`${demo.url}${CART_API}`, JSON_CART_FIELD, { enctype: 'text/plain' }),
+    ),
+  );
+  const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
+  assert.ok(post, 'the form post reached the Bookstore');
+  assert.equal(post.headers.origin, attackerA.url);
+  assert.equal(post.headers['sec-fetch-site'], 'cross-site');
+  assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
+  assert.ok(post.status !== undefined && post.status >= 400 && post.status < 500, 'refused');
+
+  // The write the app itself makes (PUT, JSON) from the attacker's page.
+  await page.goto(attackerA.page(`/fetch-${id}`, '<!doctype html><title>offer</title>'));
+  const outcome = await page.evaluate(async (url) => {
+    try {
+      const res = await fetch(url, {
+        method: 'PUT',
+        credentials: 'include',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ id: 'moby-dick', quantity: 1 }]),
+      });
+      return `answered ${res.status}`;
+    } catch {
+      return 'blocked';
+    }
+  }, `${demo.url}${CART_API}`);
+  assert.equal(outcome, 'blocked', 'the browser does not let the page read an answer');
+  const puts = await wire.sent((r) => r.method === 'PUT' && r.url.endsWith(CART_API));
+  assert.ok(
+    puts.every((r) => r.status === undefined || r.status >= 400),
+    'no cross-site PUT is accepted (its CORS preflight fails, or it is refused)',
+  );
+
+  assert.equal(guestCount(), created, 'no guest created');
+  assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+  assert.deepEqual(guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  await context.close();
+});
+
+test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const created = guestCount();
+  const wire = watchRequests(context, demo.url);
+  const id = randomId(4);
+  const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}${CART_API}`, 307);
+
+  await visitAttack(
+    page,
+    attackerA.page(
+      `/start-${id}`,
+      autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
+    ),
+  );
+
+  const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
+  assert.equal(atB?.method, 'POST');
+  assert.equal(atB?.headers.origin, attackerA.url);
+  const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
+  assert.ok(post, 'the bounced post reached the Bookstore');
+  assert.equal(post.headers.origin, 'null');
+  assert.equal(post.headers['sec-fetch-site'], 'cross-site');
+  assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
+
+  assert.equal(guestCount(), created, 'no guest created');
+  assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+  assert.deepEqual(guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  assert.ok(post.status !== undefined && post.status >= 400 && post.status < 500, 'refused');
+  await context.close();
+});
+
+test(
+  'a forced navigation to sign-in with a provider session does not merge the guest silently',
+  openHole(
+    'a cross-site sign-in start is recorded like a same-origin one, so the callback merges without asking',
+  ),
+  async () => {
+    const { context, page } = await newPage();
+    const user = await createUser();
+    await addToCart(page, 0);
+    await signIn(page, user.username);
+    assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+    // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
+    await context.clearCookies({ name: /^logto_/ });
+    assert.equal(await isSignedIn(page), false);
+    await addToCart(page, 1);
+    const guest = await guestCookie(context);
+    assert.ok(guest, 'a guest with a cart');
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    );
+    // Wait for the round trip through the provider to end back on the Bookstore.
+    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
+
+    const [start] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-in`);
+    assert.ok(start, 'the sign-in started');
+    assert.equal(start.headers['sec-fetch-site'], 'cross-site');
+    assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+
+    assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
+    assert.deepEqual(guestCart(guest), [{ id: 'kokoro', quantity: 1 }], 'the guest is intact');
+    assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
+    await page.locator('form button[name="decision"][value="merge"]').waitFor();
+    await page.locator('form button[name="decision"][value="discard"]').waitFor();
+    await context.close();
+  },
+);
+
+test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await addToCart(page, 0);
+  await signIn(page, user.username);
+  assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  const id = randomId(4);
+  const bounce = attackerB.redirect(`/plant-${id}`, `${demo.url}${CART_API}`, 307);
+
+  await visitAttack(
+    page,
+    attackerA.page(
+      `/plant-${id}`,
+      autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
+    ),
+  );
+  await visitAttack(
+    page,
+    attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+  );
+  await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
+
+  assert.deepEqual(
+    userCart(user.sub),
+    [{ id: 'i-am-a-cat', quantity: 1 }],
+    "the attacker's book is not in the victim's account",
+  );
+  await context.close();
+});
+
+test(
+  'a forced GET of /api/logto/sign-out leaves a guest its cookie and cart',
+  openHole('GET /api/logto/sign-out deletes the guest cookie'),
+  async () => {
+    const { context, page } = await newPage();
+    await addToCart(page, 2);
+    const before = await guestCookie(context);
+    assert.ok(before, 'the visitor is a guest');
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(
+        `/sign-out-${randomId(4)}`,
+        forcedNavigation(`${demo.url}/api/logto/sign-out`),
+      ),
+    );
+
+    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
+    assert.ok(signOut, 'the sign-out path was requested');
+    assert.equal(signOut.method, 'GET');
+    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+    assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+
+    assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
+    assert.deepEqual(guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
+    await context.close();
+  },
+);
+
+test(
+  'a forced GET of /api/logto/sign-out leaves a signed-in user signed in',
+  openHole('GET /api/logto/sign-out signs the user out'),
+  async () => {
+    const { context, page } = await newPage();
+    const user = await createUser();
+    await signIn(page, user.username);
+    assert.ok(await isSignedIn(page));
+    const wire = watchRequests(context, demo.url);
+
+    await visitAttack(
+      page,
+      attackerA.page(
+        `/sign-out-${randomId(4)}`,
+        forcedNavigation(`${demo.url}/api/logto/sign-out`),
+      ),
+    );
+
+    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
+    assert.ok(signOut, 'the sign-out path was requested');
+    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+    assert.match(signOut.headers.cookie ?? '', /logto_/, 'the Lax session cookie goes too');
+    assert.ok(await isSignedIn(page), 'still signed in');
+    await context.close();
+  },
+);
