@@ -13,7 +13,7 @@ export {
   DEFAULT_ACCESS_TOKEN_ALGORITHMS,
   type VerifiedAccessToken,
 } from './access-token.js';
-export { isValidAttributeName, MAX_JSON_DEPTH } from './attributes.js';
+export { isValidAttributeName, MAX_JSON_DEPTH, RawJson } from './attributes.js';
 export { looksLikeGuestCredential, parseCredential } from './credential.js';
 export { parseDuration } from './duration.js';
 export {
@@ -53,6 +53,7 @@ export type {
   GuestStorage,
   MergeTransaction,
   Principal,
+  PurgePolicy,
   StorageLimits,
   StoredAttribute,
 } from './storage/types.js';

@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import type { Guestmode } from '@guestmode/core';
+import { type Guestmode, RawJson } from '@guestmode/core';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -11,7 +11,7 @@ import { openGuestmode } from './engine.js';
 import { errorBody, toErrorReply } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
-import { JSON_TYPE, JsonBody, type RouteContext } from './routes/context.js';
+import { JSON_TYPE, type RouteContext } from './routes/context.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
 import { opsRoutes } from './routes/ops.js';
@@ -115,7 +115,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
         return;
       }
       try {
-        done(null, new JsonBody(text, JSON.parse(text)));
+        done(null, RawJson.parse(text));
       } catch {
         done(
           Object.assign(new Error('The body is not valid JSON.'), { statusCode: 400 }),
