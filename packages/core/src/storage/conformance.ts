@@ -525,6 +525,47 @@ export function runStorageConformance(
         await rejectsWith(gm.authenticateGuest(token), 'guest_merged');
       });
 
+      it('previews change nothing, even among merges and writes made at the same moment', async () => {
+        const gm = engine();
+        const userId = newUser();
+        const user = { kind: 'user', id: userId } as const;
+        const guests = await Promise.all(
+          Array.from({ length: 4 }, (_, i) =>
+            gm.createGuest({ cart: [{ id: 'p', quantity: i + 1 }] }),
+          ),
+        );
+        // Started together, so that a store which groups writes puts them in one group.
+        const [preview0, merged1, preview2] = await Promise.all([
+          gm.previewMerge({ guestToken: guests[0]!.token, userId }),
+          gm.merge({ guestToken: guests[1]!.token, userId }),
+          gm.previewMerge({ guestToken: guests[2]!.token, userId }),
+          gm.setAttribute(user, 'theme', 'dark'),
+          gm.setGuestAttribute(guests[3]!.token, 'theme', 'light'),
+        ]);
+        // Before or after the concurrent merge, depending on the store's order.
+        const previewed = (preview0.after.cart as Line[])[0]?.quantity;
+        assert.ok(previewed === 1 || previewed === 3, `previewed ${previewed}`);
+        assert.deepEqual(merged1.result.attributes, { cart: [{ id: 'p', quantity: 2 }] });
+        assert.equal(preview2.alreadyMerged, undefined);
+        assert.deepEqual(await gm.getAttributes(user), {
+          cart: [{ id: 'p', quantity: 2 }],
+          theme: 'dark',
+        });
+        for (const i of [0, 2]) {
+          const { guest, attributes } = await gm.authenticateGuest(guests[i]!.token);
+          assert.equal((await storage.getGuest(guest.id))?.mergedInto, null);
+          assert.equal(attributes.length, 1, 'the previewed guest keeps its attributes');
+        }
+        assert.equal(
+          (await gm.getAttributes({ kind: 'guest', id: guests[3]!.guest.id })).theme,
+          'light',
+        );
+        const stats = await gm.stats();
+        const again = await gm.merge({ guestToken: guests[0]!.token, userId });
+        assert.deepEqual(again.result.attributes, { cart: [{ id: 'p', quantity: 3 }] });
+        assert.equal((await gm.stats()).merged, stats.merged + 1);
+      });
+
       it('refuses a merge whose result would exceed the profile limit, changing nothing', async () => {
         const gm = engine({
           limits: { maxValueBytes: 200, maxProfileBytes: 300 },

@@ -23,7 +23,6 @@ export interface GroupCommitHooks {
 
 interface QueuedWrite {
   readonly run: () => unknown;
-  readonly keep: ((value: unknown) => boolean) | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -33,8 +32,7 @@ type Outcome = { readonly ok: boolean; readonly value: unknown };
 /**
  * Group commit. A commit costs far more than a statement inside a transaction, so the writes
  * that arrive during one turn of the event loop run in one transaction, each inside its own
- * savepoint: a write that fails (a limit, a merged guest) rolls back alone and rejects alone,
- * and a write whose `keep` says no (a preview) rolls back alone and resolves with its value.
+ * savepoint: a write that fails (a limit, a merged guest) rolls back alone and rejects alone.
  * Every promise settles only after COMMIT, so an acknowledged write is exactly as durable as with
  * one transaction per write.
  */
@@ -65,18 +63,12 @@ export class GroupCommit {
   }
 
   /**
-   * Queues `run` for the next group. It runs inside the group's transaction; when it throws, or
-   * when `keep` returns false for its value, its own changes are rolled back and the rest of the
-   * group is unaffected.
+   * Queues `run` for the next group. It runs inside the group's transaction; when it throws, its
+   * own changes are rolled back and the rest of the group is unaffected.
    */
-  add<T>(run: () => T, keep?: (value: T) => boolean): Promise<T> {
+  add<T>(run: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#writes.add({
-        run,
-        keep: keep as ((value: unknown) => boolean) | undefined,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      });
+      this.#writes.add({ run, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -109,11 +101,6 @@ export class GroupCommit {
     try {
       tx.begin.run();
       value = op.run();
-      if (op.keep !== undefined && !op.keep(value)) {
-        tx.rollback.run();
-        op.resolve(value);
-        return false;
-      }
       this.#hooks.committing();
       tx.commit.run();
     } catch (error) {
@@ -150,9 +137,7 @@ export class GroupCommit {
     tx.savepoint.run();
     let outcome: Outcome;
     try {
-      const value = op.run();
-      if (op.keep !== undefined && !op.keep(value)) tx.rollbackTo.run();
-      outcome = { ok: true, value };
+      outcome = { ok: true, value: op.run() };
     } catch (error) {
       tx.rollbackTo.run();
       outcome = { ok: false, value: error };

@@ -261,24 +261,21 @@ export class SqliteStorage implements GuestStorage {
 
   /**
    * A merge whose plan never awaits nor touches the connection (built-in rules only) is one
-   * more write of the group commit; a preview's changes are rolled back by its `keep`.
+   * more write of the group commit. Its preview writes nothing, so there is nothing to undo.
    */
   #mergeInGroup(work: MergeWork): Promise<MergeOutcome> {
-    return this.#writes.add(
-      (): MergeOutcome => {
-        this.#cache?.forget(work.guestId);
-        const read = this.#mergeRead(work);
-        if ('status' in read) return read;
-        const plan = work.plan(read.guest, read.user, { dialect: 'sqlite', handle: this.#db });
-        if (plan instanceof Promise) {
-          throw new TypeError('A batchable merge plan returned a promise');
-        }
-        if (work.preview) return { status: 'previewed', result: plan.result };
-        this.#mergeWrite(work, plan);
-        return { status: 'merged', result: plan.result };
-      },
-      (outcome) => outcome.status === 'merged',
-    );
+    return this.#writes.add((): MergeOutcome => {
+      this.#cache?.forget(work.guestId);
+      const read = this.#mergeRead(work);
+      if ('status' in read) return read;
+      const plan = work.plan(read.guest, read.user, { dialect: 'sqlite', handle: this.#db });
+      if (plan instanceof Promise) {
+        throw new TypeError('A batchable merge plan returned a promise');
+      }
+      if (work.preview) return { status: 'previewed', result: plan.result };
+      this.#mergeWrite(work, plan);
+      return { status: 'merged', result: plan.result };
+    });
   }
 
   /**
