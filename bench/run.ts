@@ -618,7 +618,7 @@ async function scaleSqlite(
   const path = join(work, 'scale.db');
   const url = `sqlite:${path}`;
   const { openSqliteStorage } = (await import(
-    release.coreModule('storage/sqlite.js')
+    release.coreModule('storage/sqlite/index.js')
   )) as SqliteModule;
   const { createGuestmode } = (await import(release.coreModule('index.js'))) as CoreModule;
   await (await openSqliteStorage({ database: path })).close(); // the adapter's own schema
@@ -800,7 +800,7 @@ async function purgedCounter(bench: BenchDb): Promise<number> {
 /** Bytes per guest on PostgreSQL: bulk-inserted guests with the typical cart, then sizes. */
 async function postgresBytesPerGuest(release: Release, url: string): Promise<number> {
   const { openPostgresStorage } = (await import(
-    release.coreModule('storage/postgres.js')
+    release.coreModule('storage/postgres/index.js')
   )) as PostgresModule;
   await (await openPostgresStorage({ database: url })).close();
   const client = new pg.Client({ connectionString: url });
