@@ -2,7 +2,7 @@
  * The storage contract. It is shaped by Guestmode's operations, not by tables: each method is one
  * atomic step (a guest created with its first attributes, a write that re-checks the guest under
  * lock, a merge that runs entirely inside one transaction). Every adapter passes the shared
- * conformance suite in `./conformance.ts`.
+ * conformance suite in `./conformance/`.
  */
 
 /** Whose attributes: a guest (by guest id) or an identified user (by the OIDC `sub`). */
