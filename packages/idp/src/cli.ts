@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { SchemaTooNewError } from '@guestmode/core/migrations';
 import { IdpError } from './errors.js';
 import { createIdp, type Idp, type IdpOptions } from './idp.js';
 import { SocialError } from './social/index.js';
@@ -185,6 +186,11 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
     }
     if (error instanceof IdpError || error instanceof SocialError) {
       err(`error: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    // A database migrated by a newer release: an operator's matter, said plainly.
+    if (error instanceof SchemaTooNewError) {
+      err(`error: ${error.message}`);
       return 1;
     }
     throw error;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { SchemaTooNewError } from '@guestmode/core/migrations';
 import Database from 'better-sqlite3';
+import { runIdpCli } from '../src/index.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guestmode-idp-migrations-'));
@@ -29,4 +30,23 @@ test('the store refuses a database migrated by a newer release', async () => {
       error.databaseVersion === known + 1 &&
       error.codeVersion === known,
   );
+});
+
+test('the CLI says so plainly instead of crashing', async () => {
+  const file = join(dir, 'cli.db');
+  await openSqliteStore(file).close();
+  const db = new Database(file);
+  db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)').run();
+  db.close();
+  const stderr: string[] = [];
+  const code = await runIdpCli(
+    ['app', 'create', '--name', 'A', '--redirect-uri', 'http://a.test/cb', '--database', file],
+    {
+      stdout: () => {},
+      stderr: (text) => stderr.push(text),
+      env: {},
+    },
+  );
+  assert.equal(code, 1);
+  assert.match(stderr.join('\n'), /version 999/);
 });
