@@ -15,13 +15,13 @@ const load = <T>(release: Release, path: string) => import(release.coreModule(pa
 
 /** Creates the SQLite adapter's tables and indexes in the file at `path` (opens and closes it). */
 export async function createSqliteSchema(release: Release, path: string): Promise<void> {
-  const { openSqliteStorage } = await load<SqliteModule>(release, 'storage/sqlite.js');
+  const { openSqliteStorage } = await load<SqliteModule>(release, 'storage/sqlite/index.js');
   await (await openSqliteStorage({ database: path })).close();
 }
 
 /** Creates the PostgreSQL adapter's tables and indexes in the database at `url`. */
 export async function createPostgresSchema(release: Release, url: string): Promise<void> {
-  const { openPostgresStorage } = await load<PostgresModule>(release, 'storage/postgres.js');
+  const { openPostgresStorage } = await load<PostgresModule>(release, 'storage/postgres/index.js');
   await (await openPostgresStorage({ database: url })).close();
 }
 
@@ -30,7 +30,7 @@ export async function createPostgresSchema(release: Release, url: string): Promi
  * dashboard's sampler pay per call.
  */
 export async function timeStats(release: Release, path: string): Promise<number> {
-  const { openSqliteStorage } = await load<SqliteModule>(release, 'storage/sqlite.js');
+  const { openSqliteStorage } = await load<SqliteModule>(release, 'storage/sqlite/index.js');
   const { createGuestmode } = await load<CoreModule>(release, 'index.js');
   const engine = createGuestmode({ storage: await openSqliteStorage({ database: path }) });
   try {

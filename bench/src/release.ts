@@ -10,9 +10,9 @@ import { pathToFileURL } from 'node:url';
 export interface Release {
   /** `.../@guestmode/server/dist/cli.js`: run it as `node <cli> serve` (that is `guestmode serve`). */
   readonly cli: string;
-  /** `.../@guestmode/core/dist`: import `index.js`, `storage/sqlite.js`, `storage/postgres.js`. */
+  /** `.../@guestmode/core/dist`: import `index.js`, `storage/sqlite/index.js`, `storage/postgres/index.js`. */
   readonly coreDist: string;
-  /** file: URL of a module of the released core (`index.js`, `storage/sqlite.js`…), for `import()`. */
+  /** file: URL of a module of the released core (`index.js`, `storage/sqlite/index.js`…), for `import()`. */
   coreModule(path: string): string;
 }
 

@@ -52,7 +52,7 @@ export interface AccessTokenVerifierOptions {
   readonly timeoutMs?: number;
   /**
    * Remembers tokens that verified, so that a client sending the same access token again is not
-   * charged another signature check (about 0.7 ms of CPU for ES384). An entry lasts until the
+   * charged another signature check (an elliptic-curve verification, costly CPU work). An entry lasts until the
    * token would be refused as expired or `maxAgeMs` has passed, whichever is first; `maxAgeMs`
    * stays below `jwksCacheMaxAgeMs`, so a key withdrawn from the JWKS stops being honoured no
    * later than without the cache. Keyed by the token's SHA-256; failures are never cached.

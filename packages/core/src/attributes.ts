@@ -97,3 +97,38 @@ function jsonDepth(json: string): number {
 export function byteLength(json: string): number {
   return Buffer.byteLength(json);
 }
+
+/**
+ * An attribute value that is already JSON text (an HTTP body, a value read from elsewhere):
+ * pass it wherever a value is taken and the text is stored as it is, instead of being parsed
+ * and serialised again. Made only by {@link RawJson.parse}, so its text is always JSON.
+ *
+ * @example
+ * ```ts
+ * await guestmode.setAttribute(user, 'cart', RawJson.parse(requestBodyText));
+ * ```
+ */
+export class RawJson {
+  /** The JSON text, exactly as given. */
+  readonly text: string;
+  /** Its parse. */
+  readonly value: unknown;
+
+  private constructor(text: string, value: unknown) {
+    this.text = text;
+    this.value = value;
+  }
+
+  /** Parses `text`, keeping it as it is. @throws SyntaxError when it is not JSON. */
+  static parse(text: string): RawJson {
+    if (typeof text !== 'string') throw new TypeError('RawJson.parse needs a string');
+    return new RawJson(text, JSON.parse(text));
+  }
+}
+
+/** The JSON text to store for a value: a {@link RawJson}'s own text, or the value serialised. */
+export function encodeValue(name: string, value: unknown, maxBytes: number): string {
+  return value instanceof RawJson
+    ? checkEncodedValue(name, value.text, maxBytes)
+    : encodeAttributeValue(name, value, maxBytes);
+}

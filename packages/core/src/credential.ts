@@ -114,8 +114,8 @@ export function looksLikeGuestCredential(token: string): boolean {
   return typeof token === 'string' && token.startsWith(PREFIX);
 }
 
-// crypto.hash() (Node 20.12+) hashes in one call into OpenSSL; the Hash-object route cost
-// 6-10% of a guest read in the bench profile. Older Node 20 releases fall back.
+// crypto.hash() (Node 20.12+) hashes in one call into OpenSSL, without the Hash object's
+// allocations on every guest read. Older Node 20 releases fall back.
 const oneShotHash = (
   crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }
 ).hash;

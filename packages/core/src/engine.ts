@@ -4,7 +4,7 @@ import {
   createAccessTokenVerifier,
   type VerifiedAccessToken,
 } from './access-token.js';
-import { assertAttributeName, checkEncodedValue, encodeAttributeValue } from './attributes.js';
+import { assertAttributeName, encodeValue } from './attributes.js';
 import { generateCredential, hashSecret, parseCredential, secretMatches } from './credential.js';
 import { parseDuration } from './duration.js';
 import { GuestmodeError } from './errors.js';
@@ -149,9 +149,11 @@ export function createGuestmode(options: GuestmodeOptions): Guestmode {
 }
 
 export class Guestmode {
-  readonly storage: GuestStorage;
-  readonly ttlMs: number;
-  readonly limits: StorageLimits;
+  readonly #storage: GuestStorage;
+  readonly #ttlMs: number;
+  readonly #limits: StorageLimits;
+  /** What a merge plan needs of the engine: made once, shared by every merge. */
+  readonly #planContext: { ruleFor(name: string): MergeRule; readonly limits: StorageLimits };
   readonly #now: () => number;
   readonly #exactRules = new Map<string, MergeRule>();
   readonly #prefixRules: [prefix: string, rule: MergeRule][] = [];
@@ -166,14 +168,14 @@ export class Guestmode {
     if (!storage || typeof storage.merge !== 'function') {
       throw new TypeError('options.storage must be a Guestmode storage adapter');
     }
-    this.storage = storage;
+    this.#storage = storage;
     const ttl = options.guestTtl === undefined ? DEFAULT_TTL_MS : parseDuration(options.guestTtl);
     if (ttl === undefined || ttl < 60_000) {
       throw new TypeError('options.guestTtl must be a duration of at least 1m, such as "30d"');
     }
-    this.ttlMs = ttl;
+    this.#ttlMs = ttl;
     const limits = options.limits ?? {};
-    this.limits = {
+    this.#limits = {
       maxValueBytes: positiveInteger(
         limits.maxValueBytes,
         'options.limits.maxValueBytes',
@@ -190,7 +192,7 @@ export class Guestmode {
         DEFAULT_LIMITS.maxAttributes,
       ),
     };
-    if (this.limits.maxValueBytes > this.limits.maxProfileBytes) {
+    if (this.#limits.maxValueBytes > this.#limits.maxProfileBytes) {
       throw new TypeError('options.limits.maxValueBytes must not exceed maxProfileBytes');
     }
     for (const [key, rule] of Object.entries(options.mergeRules ?? {})) {
@@ -219,10 +221,11 @@ export class Guestmode {
           ? (tokens as AccessTokenVerifier)
           : createAccessTokenVerifier(tokens as AccessTokenVerifierOptions);
     this.#now = options.now ?? Date.now;
+    this.#planContext = { ruleFor: (name) => this.#ruleFor(name), limits: this.#limits };
   }
 
   /** The rule that merges attribute `name`. */
-  ruleFor(name: string): MergeRule {
+  #ruleFor(name: string): MergeRule {
     const exact = this.#exactRules.get(name);
     if (exact) return exact;
     for (const [prefix, rule] of this.#prefixRules) if (name.startsWith(prefix)) return rule;
@@ -231,7 +234,8 @@ export class Guestmode {
 
   /**
    * Creates a guest, with its first attributes in the same transaction (the lazy "first
-   * meaningful write"). The token is shown once: only its hash is stored.
+   * meaningful write"). A value may be a {@link RawJson} to store JSON text as it is. The token
+   * is shown once: only its hash is stored.
    */
   async createGuest(
     attributes: Readonly<Record<string, unknown>> = {},
@@ -241,38 +245,21 @@ export class Guestmode {
     return this.#insertGuest(stored, now);
   }
 
-  /** {@link createGuest} with values that are already JSON text (skips a parse and a stringify). */
-  async createGuestWithJson(
-    attributes: Readonly<Record<string, string>>,
-  ): Promise<{ guest: Guest; token: string }> {
-    const now = this.#now();
-    const stored: StoredAttribute[] = [];
-    for (const [name, json] of Object.entries(attributes)) {
-      assertAttributeName(name);
-      stored.push({
-        name,
-        value: checkEncodedValue(name, json, this.limits.maxValueBytes),
-        updatedAt: now,
-      });
-    }
-    return this.#insertGuest(stored, now);
-  }
-
   async #insertGuest(
     attributes: StoredAttribute[],
     now: number,
   ): Promise<{ guest: Guest; token: string }> {
     let bytes = 0;
     for (const a of attributes) bytes += Buffer.byteLength(a.value);
-    assertWithinLimits(attributes.length, bytes, this.limits);
+    assertWithinLimits(attributes.length, bytes, this.#limits);
     const { guestId, secret, token } = generateCredential(now);
     const row = {
       id: guestId,
       secretHash: hashSecret(secret),
       createdAt: now,
-      expiresAt: now + this.ttlMs,
+      expiresAt: now + this.#ttlMs,
     };
-    await this.storage.createGuest(row, attributes);
+    await this.#storage.createGuest(row, attributes);
     return {
       guest: { id: guestId, createdAt: new Date(now), expiresAt: new Date(row.expiresAt) },
       token,
@@ -287,7 +274,7 @@ export class Guestmode {
       assertAttributeName(name);
       return {
         name,
-        value: encodeAttributeValue(name, value, this.limits.maxValueBytes),
+        value: encodeValue(name, value, this.#limits.maxValueBytes),
         updatedAt: now,
       };
     });
@@ -303,7 +290,7 @@ export class Guestmode {
     if (!parsed) {
       throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
     }
-    const found = await this.storage.getGuestWithAttributes(parsed.guestId);
+    const found = await this.#storage.getGuestWithAttributes(parsed.guestId);
     if (!found || !secretMatches(parsed.secret, found.guest.secretHash)) {
       throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
     }
@@ -319,9 +306,9 @@ export class Guestmode {
       throw new GuestmodeError('guest_expired', 'This guest session has expired.');
     }
     // Sliding expiry without a write per read: extend only once half the lifetime is used.
-    if (guest.expiresAt - now < this.ttlMs / 2) {
-      const expiresAt = now + this.ttlMs;
-      await this.storage.extendGuest(guest.id, expiresAt);
+    if (guest.expiresAt - now < this.#ttlMs / 2) {
+      const expiresAt = now + this.#ttlMs;
+      await this.#storage.extendGuest(guest.id, expiresAt);
       return {
         guest: { ...toGuest(guest), expiresAt: new Date(expiresAt) },
         fresh: true,
@@ -343,13 +330,13 @@ export class Guestmode {
 
   /** All attributes of a guest or user, parsed. */
   async getAttributes(principal: Principal): Promise<Record<string, unknown>> {
-    return toProfile(await this.storage.readAttributes(checkPrincipal(principal)));
+    return toProfile(await this.#storage.readAttributes(checkPrincipal(principal)));
   }
 
   /** One attribute, parsed; `undefined` when absent. */
   async getAttribute(principal: Principal, name: string): Promise<unknown> {
     assertAttributeName(name);
-    const all = await this.storage.readAttributes(checkPrincipal(principal));
+    const all = await this.#storage.readAttributes(checkPrincipal(principal));
     const found = all.find((a) => a.name === name);
     return found === undefined ? undefined : JSON.parse(found.value);
   }
@@ -357,24 +344,26 @@ export class Guestmode {
   /**
    * Sets one attribute. Refuses oversized values and profiles without changing anything, and
    * refuses writes to a guest that is merged or expired (the write would otherwise be lost).
+   * `value` may be a {@link RawJson} to store JSON text as it is.
    */
   async setAttribute(principal: Principal, name: string, value: unknown): Promise<void> {
     assertAttributeName(name);
-    const json = encodeAttributeValue(name, value, this.limits.maxValueBytes);
-    await this.#put(principal, name, json);
-  }
-
-  /** {@link setAttribute} with a value that is already JSON text. */
-  async setAttributeJson(principal: Principal, name: string, json: string): Promise<void> {
-    assertAttributeName(name);
-    await this.#put(principal, name, checkEncodedValue(name, json, this.limits.maxValueBytes));
+    const json = encodeValue(name, value, this.#limits.maxValueBytes);
+    const now = this.#now();
+    await this.#storage.putAttribute(
+      checkPrincipal(principal),
+      { name, value: json, updatedAt: now },
+      this.#limits,
+      now,
+    );
   }
 
   /**
    * Sets one attribute of the guest whose credential is presented, in one atomic step: the
    * credential is checked, the guest's state re-checked, the limits enforced and the expiry slid
    * inside the write's transaction (one round trip, no separate authentication read). Throws
-   * like {@link authenticateGuest} for a bad, expired or merged credential.
+   * like {@link authenticateGuest} for a bad, expired or merged credential. `value` may be a
+   * {@link RawJson}.
    *
    * @returns the guest after the write; `fresh` when its lifetime was extended (re-send the cookie).
    */
@@ -387,21 +376,7 @@ export class Guestmode {
     return this.#putWithCredential(
       guestToken,
       name,
-      encodeAttributeValue(name, value, this.limits.maxValueBytes),
-    );
-  }
-
-  /** {@link setGuestAttribute} with a value that is already JSON text. */
-  async setGuestAttributeJson(
-    guestToken: string,
-    name: string,
-    json: string,
-  ): Promise<{ guest: Guest; fresh: boolean }> {
-    assertAttributeName(name);
-    return this.#putWithCredential(
-      guestToken,
-      name,
-      checkEncodedValue(name, json, this.limits.maxValueBytes),
+      encodeValue(name, value, this.#limits.maxValueBytes),
     );
   }
 
@@ -415,15 +390,15 @@ export class Guestmode {
       throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
     }
     const now = this.#now();
-    const times = (await this.storage.putAttribute(
+    const times = (await this.#storage.putAttribute(
       { kind: 'guest', id: parsed.guestId },
       { name, value: json, updatedAt: now },
-      this.limits,
+      this.#limits,
       now,
       {
         secretHash: hashSecret(parsed.secret),
-        slideTo: now + this.ttlMs,
-        slideWhenBefore: now + this.ttlMs / 2,
+        slideTo: now + this.#ttlMs,
+        slideWhenBefore: now + this.#ttlMs / 2,
       },
     ))!;
     return {
@@ -436,20 +411,10 @@ export class Guestmode {
     };
   }
 
-  async #put(principal: Principal, name: string, json: string): Promise<void> {
-    const now = this.#now();
-    await this.storage.putAttribute(
-      checkPrincipal(principal),
-      { name, value: json, updatedAt: now },
-      this.limits,
-      now,
-    );
-  }
-
   /** Deletes one attribute; `false` when it did not exist. */
   async deleteAttribute(principal: Principal, name: string): Promise<boolean> {
     assertAttributeName(name);
-    return this.storage.deleteAttribute(checkPrincipal(principal), name, this.#now());
+    return this.#storage.deleteAttribute(checkPrincipal(principal), name, this.#now());
   }
 
   /** True when the engine was given `accessTokens`, so {@link verifyAccessToken} can be used. */
@@ -463,7 +428,7 @@ export class Guestmode {
    */
   async ping(): Promise<void> {
     try {
-      await this.storage.getGuest('ping');
+      await this.#storage.getGuest('ping');
     } catch (cause) {
       if (cause instanceof GuestmodeError) throw cause;
       throw new GuestmodeError('storage_unavailable', 'The database is unavailable.', { cause });
@@ -522,15 +487,24 @@ export class Guestmode {
   async #runMerge(options: MergeOptions, preview: boolean): Promise<MergeOutcome> {
     const { guestId, userId } = await this.#checkMergeInput(options);
     const now = this.#now();
-    return this.storage.merge({
+    return this.#storage.merge({
       guestId,
       userId,
       now,
-      retainUntil: now + this.ttlMs,
-      dryRun: preview,
-      synchronous: this.#builtInRulesOnly,
+      retainUntil: now + this.#ttlMs,
+      preview,
+      batchable: this.#builtInRulesOnly,
       plan: (guest, user, transaction) =>
-        planMerge({ guestId, userId, now, guest, user, transaction, preview, engine: this }),
+        planMerge({
+          guestId,
+          userId,
+          now,
+          guest,
+          user,
+          transaction,
+          preview,
+          engine: this.#planContext,
+        }),
     });
   }
 
@@ -546,7 +520,7 @@ export class Guestmode {
       throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
     }
     // The secret is checked before the transaction; the state is checked again under lock.
-    const guest = await this.storage.getGuest(parsed.guestId);
+    const guest = await this.#storage.getGuest(parsed.guestId);
     if (!guest || !secretMatches(parsed.secret, guest.secretHash)) {
       throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
     }
@@ -562,41 +536,35 @@ export class Guestmode {
   async deleteGuest(guestToken: string): Promise<boolean> {
     const parsed = parseCredential(guestToken);
     if (!parsed) return false;
-    const guest = await this.storage.getGuest(parsed.guestId);
+    const guest = await this.#storage.getGuest(parsed.guestId);
     if (!guest || !secretMatches(parsed.secret, guest.secretHash)) return false;
-    return this.storage.deleteGuest(parsed.guestId);
+    return this.#storage.deleteGuest(parsed.guestId);
   }
 
   /**
-   * Deletes expired guests in batches of `batchSize` rows, yielding to other work between
-   * batches so that requests are never blocked for long.
+   * Deletes expired guests in batches, one short transaction each, yielding to other work
+   * between batches so that requests are never blocked for long. The defaults come from the
+   * store (`storage.purgePolicy`): a store that deletes on the event loop takes small batches and
+   * rests between them.
    */
   async purgeExpired(
     options: {
+      /** Guests per batch. Default: the store's. */
       batchSize?: number;
       maxBatches?: number;
       signal?: AbortSignal;
-      /** Rest between batches half as long as each took. Default: on for SQLite, off for PostgreSQL. */
+      /** Rest between batches half as long as each took. Default: the store's. */
       pace?: boolean;
     } = {},
   ): Promise<{ deleted: number }> {
-    // SQLite deletes on the event loop: small batches keep each pause to a few milliseconds
-    // (1,000 rows held reads up for ~16 ms in the bench). PostgreSQL works off the loop.
-    const batchSize = positiveInteger(
-      options.batchSize,
-      'batchSize',
-      this.storage.dialect === 'sqlite' ? 200 : 1000,
-    );
+    const policy = this.#storage.purgePolicy;
+    const batchSize = positiveInteger(options.batchSize, 'batchSize', policy.batchSize);
     const maxBatches = options.maxBatches ?? Number.POSITIVE_INFINITY;
-    // On SQLite each batch runs on the event loop; resting half as long as the batch took keeps
-    // the purge to two thirds of the loop, so requests keep their latency while a backlog is
-    // cleared (resting as long as the batch took measured 24 s for a million guests, over the
-    // 20 s target; not resting let read p99 reach 2.8x idle).
-    const pace = options.pace ?? this.storage.dialect === 'sqlite';
+    const pace = options.pace ?? policy.paced;
     let deleted = 0;
     for (let batch = 0; batch < maxBatches && !options.signal?.aborted; batch++) {
       const started = performance.now();
-      const count = await this.storage.purgeExpired(this.#now(), batchSize);
+      const count = await this.#storage.purgeExpired(this.#now(), batchSize);
       deleted += count;
       if (count < batchSize) break;
       const rest = pace ? (performance.now() - started) / 2 : 0;
@@ -608,11 +576,11 @@ export class Guestmode {
   }
 
   stats(): Promise<GuestStats> {
-    return this.storage.stats(this.#now());
+    return this.#storage.stats(this.#now());
   }
 
   close(): Promise<void> {
-    return this.storage.close();
+    return this.#storage.close();
   }
 }
 

@@ -18,6 +18,7 @@ export {
   ATTRIBUTE_NAME_RULE,
   isValidAttributeName,
   MAX_JSON_DEPTH,
+  RawJson,
 } from './attributes.js';
 export {
   GUEST_CREDENTIAL_PATTERN,
@@ -87,6 +88,7 @@ export type {
   GuestStorage,
   MergeTransaction,
   Principal,
+  PurgePolicy,
   StorageLimits,
   StoredAttribute,
 } from './storage/types.js';

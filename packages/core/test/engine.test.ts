@@ -40,11 +40,18 @@ describe('configuration is validated once, naming the option', () => {
       mergeRules: { 'draft:*': 'transfer', 'draft:special*': custom, 'draft:x': 'guest-wins' },
       defaultMergeRule: 'newest-wins',
     });
-    const { builtInRules } = await import('@guestmode/core');
-    assert.equal(gm.ruleFor('draft:x'), builtInRules['guest-wins']);
-    assert.equal(gm.ruleFor('draft:special-1'), custom);
-    assert.equal(gm.ruleFor('draft:1'), builtInRules.transfer);
-    assert.equal(gm.ruleFor('theme'), builtInRules['newest-wins']);
+    const names = ['draft:x', 'draft:special-1', 'draft:1', 'theme'];
+    const { token } = await gm.createGuest(Object.fromEntries(names.map((n) => [n, 'guest'])));
+    const user = { kind: 'user', id: 'rule-order' } as const;
+    for (const name of names) await gm.setAttribute(user, name, 'user');
+    const preview = await gm.previewMerge({ guestToken: token, userId: user.id });
+    const ruleOf = Object.fromEntries(preview.changes.map((c) => [c.attribute, c.rule]));
+    assert.deepEqual(ruleOf, {
+      'draft:x': 'guest-wins',
+      'draft:special-1': 'custom',
+      'draft:1': 'transfer',
+      theme: 'newest-wins',
+    });
     await gm.close();
   });
 });

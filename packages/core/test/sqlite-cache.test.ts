@@ -11,7 +11,7 @@ import { after, describe, test } from 'node:test';
 import { createGuestmode, type Guestmode, toProfile } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import Database from 'better-sqlite3';
-import { GuestCache } from '../src/storage/guest-cache.js';
+import { GuestCache } from '../src/storage/sqlite/guest-cache.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gm-sqlite-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

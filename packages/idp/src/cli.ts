@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { GuestmodeError, isOptionError } from '@guestmode/core';
+import { SchemaTooNewError } from '@guestmode/core/migrations';
 import { createIdp, type Idp, type IdpOptions } from './idp.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -190,6 +191,11 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
     }
     if (error instanceof GuestmodeError) {
       err(`error: ${error.code}: ${error.message}`);
+      return 1;
+    }
+    // A database migrated by a newer release: an operator's matter, said plainly.
+    if (error instanceof SchemaTooNewError) {
+      err(`error: ${error.message}`);
       return 1;
     }
     throw error;

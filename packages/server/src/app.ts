@@ -1,5 +1,5 @@
 import fastifyCookie from '@fastify/cookie';
-import { type Guestmode, GuestmodeError, toErrorResponse } from '@guestmode/core';
+import { type Guestmode, GuestmodeError, RawJson, toErrorResponse } from '@guestmode/core';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -12,7 +12,7 @@ import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { checkBuildServerOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
-import { JSON_TYPE, JsonBody, type RouteContext } from './routes/context.js';
+import { JSON_TYPE, type RouteContext } from './routes/context.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
 import { opsRoutes } from './routes/ops.js';
@@ -117,7 +117,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
         return;
       }
       try {
-        done(null, new JsonBody(text, JSON.parse(text)));
+        done(null, RawJson.parse(text));
       } catch {
         done(new GuestmodeError('invalid_request', 'The body is not valid JSON.'), undefined);
       }

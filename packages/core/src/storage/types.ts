@@ -2,7 +2,7 @@
  * The storage contract. It is shaped by Guestmode's operations, not by tables: each method is one
  * atomic step (a guest created with its first attributes, a write that re-checks the guest under
  * lock, a merge that runs entirely inside one transaction). Every adapter passes the shared
- * conformance suite in `./conformance.ts`.
+ * conformance suite in `./conformance/`.
  */
 
 /** Whose attributes: a guest (by guest id) or an identified user (by the OIDC `sub`). */
@@ -87,13 +87,13 @@ export interface MergeWork {
   /** Until when the merged guest's record (and so its idempotent result) is kept. */
   readonly retainUntil: number;
   /** Compute everything and roll back: a preview. */
-  readonly dryRun: boolean;
+  readonly preview: boolean;
   /**
-   * Every rule involved is synchronous and needs no transaction of its own (the built-in rules),
-   * so `plan` returns a plan, never a promise, and the store may run the merge inside a
-   * transaction it shares with other writes.
+   * `plan` returns a plan, never a promise, and does not use the transaction's handle (every
+   * rule involved is built in), so the store may run the merge inside a transaction it shares
+   * with other writes.
    */
-  readonly synchronous?: boolean;
+  readonly batchable?: boolean;
   /**
    * Runs inside the transaction, after the guest is locked and checked, with both profiles as
    * they are under that lock. Throwing aborts the merge and rolls everything back.
@@ -110,7 +110,7 @@ export type MergeOutcome =
   | { readonly status: 'merged'; readonly result: string }
   /** The guest had already been merged into the same user: the stored result. */
   | { readonly status: 'replayed'; readonly result: string }
-  /** `dryRun`: what would happen; nothing was changed. */
+  /** `preview`: what would happen; nothing was changed. */
   | { readonly status: 'previewed'; readonly result: string };
 
 export interface GuestStats {
@@ -124,8 +124,20 @@ export interface GuestStats {
   readonly created: number;
 }
 
+/** How `purgeExpired` is best called on this store. */
+export interface PurgePolicy {
+  /** Guests per batch (per transaction). */
+  readonly batchSize: number;
+  /**
+   * Rest between batches, half as long as each batch took: for a store whose batches run on the
+   * event loop, so that requests keep being served while a backlog is cleared.
+   */
+  readonly paced: boolean;
+}
+
 export interface GuestStorage {
-  readonly dialect: 'sqlite' | 'postgres';
+  /** The purge's defaults for this store. */
+  readonly purgePolicy: PurgePolicy;
   /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
   migrate(): Promise<void>;
   /** Creates a guest together with its first attributes, atomically. */

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GuestmodeError, optionError } from '@guestmode/core';
+import { GuestmodeError } from '@guestmode/core';
+import { migrateSqlite } from '@guestmode/core/migrations';
 import Database from 'better-sqlite3';
 import type {
   ApplicationRow,
@@ -16,7 +17,8 @@ import type {
 } from './types.js';
 
 /**
- * Versioned migrations, applied in order inside one transaction each. Never edit a shipped
+ * The schema, one step per version, run by Guestmode's migration runner (which records them in
+ * `schema_migrations` and refuses a database migrated by a newer release). Never edit a shipped
  * entry: append a new one, so existing databases move forward.
  */
 const MIGRATIONS: readonly string[] = [
@@ -172,7 +174,13 @@ export function openSqliteStore(path: string): Store {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    migrateSqlite(db, MIGRATIONS, { table: 'schema_migrations' });
+  } catch (error) {
+    // A database this code cannot use (a newer schema, not a database) keeps no handle open.
+    db.close();
+    throw error;
+  }
 
   const stmt = (sql: string) => db.prepare(sql);
   const insertUser = stmt(
@@ -433,28 +441,4 @@ export function openSqliteStore(path: string): Store {
       if (db.open) db.close();
     },
   };
-}
-
-function migrate(db: Database.Database) {
-  db.exec(
-    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
-  );
-  const { current } = db
-    .prepare('SELECT coalesce(max(version), 0) AS current FROM schema_migrations')
-    .get() as { current: number };
-  if (current > MIGRATIONS.length) {
-    throw optionError(
-      'options.database',
-      `schema version ${current} is newer than this @guestmode/idp (${MIGRATIONS.length})`,
-    );
-  }
-  MIGRATIONS.slice(current).forEach((sql, index) => {
-    db.transaction(() => {
-      db.exec(sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
-        current + index + 1,
-        Date.now(),
-      );
-    })();
-  });
 }

@@ -1,4 +1,4 @@
-import type { Guestmode } from '@guestmode/core';
+import type { Guestmode, RawJson } from '@guestmode/core';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit.js';
 
@@ -14,15 +14,10 @@ export interface RouteContext {
 }
 
 /**
- * A JSON request body as parsed by the service: `text` is exactly what the client sent (stored
- * as is, so values are not re-serialised), `value` its parse (proof that it is JSON).
+ * A JSON request body as parsed by the service: `text` is exactly what the client sent (handed
+ * to the engine as it is, so values are not re-serialised), `value` its parse.
  */
-export class JsonBody {
-  constructor(
-    readonly text: string,
-    readonly value: unknown,
-  ) {}
-}
+export type JsonBody = RawJson;
 
 /** The JSON content type with a charset, for bodies built as strings. */
 export const JSON_TYPE = 'application/json; charset=utf-8';

@@ -92,11 +92,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const guest = guestCredential(request);
     if (guest !== undefined) {
       try {
-        const { guest: after, fresh } = await guestmode.setGuestAttributeJson(
-          guest.token,
-          name,
-          body.text,
-        );
+        const { guest: after, fresh } = await guestmode.setGuestAttribute(guest.token, name, body);
         if (guest.via === 'cookie' && fresh) {
           setGuestCookie(request, reply, guest.token, after.expiresAt);
         }
@@ -112,12 +108,12 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (caller === null) {
       // The lazy guest: the first write creates it, with the value, in one transaction (R1).
       ctx.limiter?.take(request.ip);
-      const { guest, token } = await guestmode.createGuestWithJson({ [name]: body.text });
+      const { guest, token } = await guestmode.createGuest({ [name]: body });
       setGuestCookie(request, reply, token, guest.expiresAt);
       reply.code(201);
       return `{"guestId":${JSON.stringify(guest.id)},"token":"${token}","expiresAt":"${guest.expiresAt.toISOString()}","name":${JSON.stringify(name)},"value":${body.text}}`;
     }
-    await guestmode.setAttributeJson(principal(caller), name, body.text);
+    await guestmode.setAttribute(principal(caller), name, body);
     return attributeJson(name, body.text);
   });
 

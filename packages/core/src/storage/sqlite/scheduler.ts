@@ -1,3 +1,7 @@
+// The scheduling of a single-connection store: a serial lock for the work that awaits, and a
+// batcher that hands over what arrives during one turn of the event loop. Neither knows what the
+// work is.
+
 /**
  * Serialises the async critical sections of a single-connection store. `better-sqlite3` runs
  * statements synchronously, so ordinary operations cannot interleave; only a transaction that
@@ -26,7 +30,7 @@ export class Gate {
 
 /**
  * Collects what arrives during one turn of the event loop and hands it over in one piece in the
- * next check phase (`setImmediate`): the SQLite adapter's group commit and group reads.
+ * next check phase (`setImmediate`): what group commit and group reads are built on.
  */
 export class TurnBatch<T> {
   #items: T[] = [];

@@ -32,8 +32,7 @@ parentPort.on('message', (message) => {
 /**
  * Runs SQLite's WAL checkpoints on a worker thread instead of inside whichever commit crosses
  * the WAL threshold. An inline checkpoint copies up to a thousand pages and syncs the file on the
- * event loop: during a purge of a million guests that was most of the read p99 (8.4 ms against
- * 3.9 ms without them, docs/performance.md).
+ * event loop, where every request waits for it; on the worker, none does.
  */
 export class BackgroundCheckpointer {
   readonly #worker: Worker;

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import { GuestmodeError } from '../errors.js';
-import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
+import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
+import { migratePostgres } from '../migrations.js';
 import {
   type GuestCredentialCheck,
   type GuestRow,
@@ -12,9 +12,21 @@ import {
   type NewGuestRow,
   ownerKey,
   type Principal,
+  type PurgePolicy,
   type StorageLimits,
   type StoredAttribute,
-} from './types.js';
+} from '../types.js';
+import { isUnavailable, wrap } from './driver-errors.js';
+import {
+  MIGRATION_LOCK,
+  POSTGRES_MIGRATIONS,
+  type QueryName,
+  q,
+  type RawAttribute,
+  type RawGuest,
+  toAttribute,
+  toGuest,
+} from './schema.js';
 
 export interface PostgresStorageOptions {
   /** A `postgres://` connection string, or your app's own `pg.Pool` (to share transactions). */
@@ -22,113 +34,6 @@ export interface PostgresStorageOptions {
   /** Pool size when Guestmode opens the pool itself. Default 10. */
   readonly maxConnections?: number;
 }
-
-// Every migration runs under one advisory lock, so several instances starting at once apply
-// each version exactly once.
-const MIGRATION_LOCK = 7_420_151;
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE gm_guests (
-     id text PRIMARY KEY,
-     secret_hash bytea NOT NULL,
-     created_at bigint NOT NULL,
-     expires_at bigint NOT NULL,
-     merged_into text,
-     merged_at bigint,
-     merge_result text
-   );
-   CREATE INDEX gm_guests_expires_at ON gm_guests (expires_at);
-   CREATE TABLE gm_attributes (
-     owner text NOT NULL,
-     name text NOT NULL,
-     value text NOT NULL,
-     size integer NOT NULL,
-     updated_at bigint NOT NULL,
-     PRIMARY KEY (owner, name)
-   );
-   CREATE TABLE gm_counters (
-     name text PRIMARY KEY,
-     value bigint NOT NULL
-   );
-   INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
-  // Guests deleted on request leave no row; counted so that the funnel still adds up.
-  `INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
-];
-
-interface RawGuest {
-  id: string;
-  secret_hash: Buffer;
-  created_at: string;
-  expires_at: string;
-  merged_into: string | null;
-  merged_at: string | null;
-  merge_result: string | null;
-}
-
-interface RawAttribute {
-  name: string;
-  value: string;
-  updated_at: string;
-}
-
-function toGuest(row: RawGuest): GuestRow {
-  return {
-    id: row.id,
-    secretHash: row.secret_hash,
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
-    mergedInto: row.merged_into,
-    mergedAt: row.merged_at === null ? null : Number(row.merged_at),
-    mergeResult: row.merge_result,
-  };
-}
-
-function toAttribute(row: RawAttribute): StoredAttribute {
-  return { name: row.name, value: row.value, updatedAt: Number(row.updated_at) };
-}
-
-// Named statements are prepared once per connection by `pg` and reused afterwards.
-const q = {
-  insertGuest:
-    'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)',
-  getGuest: 'SELECT * FROM gm_guests WHERE id = $1',
-  lockGuest: 'SELECT * FROM gm_guests WHERE id = $1 FOR UPDATE',
-  guestWithAttributes: `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into,
-       g.merged_at, a.name, a.value, a.updated_at AS attribute_updated_at
-     FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
-     WHERE g.id = $1 ORDER BY a.name`,
-  extendGuest:
-    'UPDATE gm_guests SET expires_at = $1 WHERE id = $2 AND merged_into IS NULL AND expires_at < $1',
-  readAttributes:
-    'SELECT name, value, updated_at FROM gm_attributes WHERE owner = $1 ORDER BY name',
-  lockOwner: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
-  profileSize:
-    'SELECT COUNT(*)::int AS count, COALESCE(SUM(size), 0)::bigint AS bytes FROM gm_attributes WHERE owner = $1 AND name <> $2',
-  upsertAttribute: `INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size, updated_at = excluded.updated_at`,
-  deleteAttribute: 'DELETE FROM gm_attributes WHERE owner = $1 AND name = $2',
-  deleteOwner: 'DELETE FROM gm_attributes WHERE owner = $1',
-  markMerged:
-    'UPDATE gm_guests SET merged_into = $1, merged_at = $2, merge_result = $3, expires_at = GREATEST(expires_at, $4) WHERE id = $5',
-  purgeBatch: `WITH batch AS (
-       SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests
-       WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
-     ), attributes AS (
-       DELETE FROM gm_attributes a USING batch b WHERE a.owner = 'g:' || b.id
-     ), guests AS (
-       DELETE FROM gm_guests g USING batch b WHERE g.id = b.id RETURNING b.merged
-     )
-     SELECT COUNT(*)::int AS total, (COUNT(*) FILTER (WHERE merged))::int AS merged FROM guests`,
-  deleteActiveGuest: 'DELETE FROM gm_guests WHERE id = $1 AND merged_into IS NULL',
-  addCounter: 'UPDATE gm_counters SET value = value + $1 WHERE name = $2',
-  counters: 'SELECT name, value FROM gm_counters',
-  guestCounts: `SELECT COUNT(*)::bigint AS total,
-       (COUNT(*) FILTER (WHERE merged_into IS NOT NULL))::bigint AS merged,
-       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at > $1))::bigint AS active,
-       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at <= $1))::bigint AS expired
-     FROM gm_guests`,
-} as const;
-
-type QueryName = keyof typeof q;
 
 /**
  * Opens (and migrates) a PostgreSQL store, for apps that run many instances against one database.
@@ -145,43 +50,9 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   return storage;
 }
 
-/**
- * Connection-level failures (server down, restarting, network) become `storage_unavailable`
- * (503: retry later). Anything else is a bug or a constraint and is rethrown as is.
- */
-function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
-      return true;
-    }
-    if (
-      code === 'ECONNREFUSED' ||
-      code === 'ECONNRESET' ||
-      code === 'EPIPE' ||
-      code === 'ETIMEDOUT'
-    ) {
-      return true;
-    }
-  }
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
-    error.message,
-  );
-}
-
-function wrap(error: unknown): never {
-  if (error instanceof GuestmodeError) throw error;
-  if (isUnavailable(error)) {
-    throw new GuestmodeError('storage_unavailable', 'The database is unavailable; retry later.', {
-      cause: error,
-    });
-  }
-  throw error;
-}
-
 class PostgresStorage implements GuestStorage {
-  readonly dialect = 'postgres' as const;
+  /** The database does the work, off the event loop: large batches, no rests. */
+  readonly purgePolicy: PurgePolicy = { batchSize: 1000, paced: false };
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
 
@@ -214,59 +85,66 @@ class PostgresStorage implements GuestStorage {
     return runner.query<R>({ name: `gm_${name}`, text: q[name], values });
   }
 
-  async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  /** Checks a client out of the pool; a pool that cannot connect is `storage_unavailable`. */
+  async #connect(): Promise<pg.PoolClient> {
     try {
-      client = await this.#pool.connect();
+      return await this.#pool.connect();
     } catch (error) {
       wrap(error);
     }
+  }
+
+  /**
+   * Lends `fn` a client of its own. pg-pool listens for 'error' only on idle clients; a
+   * connection that dies while checked out (a database restart mid-transaction) would otherwise
+   * emit an unhandled 'error' and end the process. The query in flight rejects on its own; here
+   * the client is only marked broken, so that it is discarded instead of returned to the pool.
+   */
+  async #withClient<T>(
+    fn: (client: pg.PoolClient, markBroken: () => void) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.#connect();
     let broken = false;
-    // pg-pool listens for 'error' only on idle clients; a connection that dies while checked
-    // out (a database restart mid-transaction) would otherwise emit an unhandled 'error' and end
-    // the process. The query in flight rejects on its own; here the client is only marked so
-    // that it is discarded instead of returned to the pool.
-    const onError = () => {
+    const markBroken = () => {
       broken = true;
     };
-    client.on('error', onError);
+    client.on('error', markBroken);
     try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
+      return await fn(client, markBroken);
     } catch (error) {
-      if (!broken) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
-      }
       broken ||= isUnavailable(error);
       wrap(error);
     } finally {
-      client.off('error', onError);
+      client.off('error', markBroken);
       client.release(broken);
     }
   }
 
-  async migrate(): Promise<void> {
-    await this.#transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS gm_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
-      );
-      const { rows } = await client.query<{ v: number | null }>(
-        'SELECT MAX(version) AS v FROM gm_migrations',
-      );
-      for (let version = (rows[0]?.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-        await client.query(MIGRATIONS[version - 1]!);
-        await client.query('INSERT INTO gm_migrations (version, applied_at) VALUES ($1, $2)', [
-          version,
-          Date.now(),
-        ]);
+  /**
+   * Runs `fn` in a transaction. It commits unless `keep` says no for the value (a preview): then
+   * it rolls back and still answers the value.
+   */
+  #transaction<T>(
+    fn: (client: pg.PoolClient) => Promise<T>,
+    keep?: (value: T) => boolean,
+  ): Promise<T> {
+    return this.#withClient(async (client, markBroken) => {
+      await client.query('BEGIN');
+      try {
+        const result = await fn(client);
+        await client.query(keep === undefined || keep(result) ? 'COMMIT' : 'ROLLBACK');
+        return result;
+      } catch (error) {
+        // A ROLLBACK that fails leaves the connection in an unknown state: it is not reused.
+        await client.query('ROLLBACK').catch(markBroken);
+        throw error;
       }
+    });
+  }
+
+  migrate(): Promise<void> {
+    return this.#withClient(async (client) => {
+      await migratePostgres(client, POSTGRES_MIGRATIONS, { lockKey: MIGRATION_LOCK });
     });
   }
 
@@ -394,12 +272,9 @@ class PostgresStorage implements GuestStorage {
     });
   }
 
-  async merge(work: MergeWork): Promise<MergeOutcome> {
-    class Rollback {
-      constructor(readonly outcome: MergeOutcome) {}
-    }
-    try {
-      return await this.#transaction(async (client) => {
+  merge(work: MergeWork): Promise<MergeOutcome> {
+    return this.#transaction(
+      async (client): Promise<MergeOutcome> => {
         const { rows } = await this.#query<RawGuest>(client, 'lockGuest', [work.guestId]);
         const early = checkMergeable(rows[0] ? toGuest(rows[0]) : null, work);
         if (early) return early;
@@ -419,7 +294,7 @@ class PostgresStorage implements GuestStorage {
             handle: client,
           },
         );
-        if (work.dryRun) throw new Rollback({ status: 'previewed', result: plan.result });
+        if (work.preview) return { status: 'previewed', result: plan.result };
         for (const a of plan.writes) {
           await this.#query(client, 'upsertAttribute', [
             userOwner,
@@ -440,12 +315,10 @@ class PostgresStorage implements GuestStorage {
           work.retainUntil,
           work.guestId,
         ]);
-        return { status: 'merged', result: plan.result } as const;
-      });
-    } catch (error) {
-      if (error instanceof Rollback) return error.outcome;
-      throw error;
-    }
+        return { status: 'merged', result: plan.result };
+      },
+      (outcome) => outcome.status === 'merged',
+    );
   }
 
   async deleteGuest(id: string): Promise<boolean> {

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { migrateSqlite, SchemaTooNewError } from '@guestmode/core/migrations';
+import { openPostgresStorage } from '@guestmode/core/postgres';
+import { openSqliteStorage } from '@guestmode/core/sqlite';
+import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+
+const dir = mkdtempSync(join(tmpdir(), 'gm-migrations-'));
+let database: TestDatabase | undefined;
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await database?.drop();
+});
+
+function isTooNew(databaseVersion: number, codeVersion: number) {
+  return (error: unknown) =>
+    error instanceof SchemaTooNewError &&
+    error.databaseVersion === databaseVersion &&
+    error.codeVersion === codeVersion &&
+    error.message.includes(`version ${databaseVersion}`) &&
+    error.message.includes(`version ${codeVersion}`);
+}
+
+describe('the migration runner', () => {
+  const steps = [
+    'CREATE TABLE notes (id TEXT PRIMARY KEY)',
+    "INSERT INTO notes (id) VALUES ('first')",
+  ];
+
+  it('runs each step once and records it', () => {
+    const db = new Database(':memory:');
+    assert.equal(migrateSqlite(db, steps, { table: 'app_migrations' }), 2);
+    assert.equal(migrateSqlite(db, steps, { table: 'app_migrations' }), 2);
+    assert.deepEqual(
+      db.prepare('SELECT version FROM app_migrations ORDER BY version').pluck().all(),
+      [1, 2],
+    );
+    assert.equal(db.prepare('SELECT COUNT(*) FROM notes').pluck().get(), 1);
+    // A later release appends a step; only that one runs.
+    migrateSqlite(db, [...steps, "INSERT INTO notes (id) VALUES ('second')"], {
+      table: 'app_migrations',
+    });
+    assert.equal(db.prepare('SELECT COUNT(*) FROM notes').pluck().get(), 2);
+    db.close();
+  });
+
+  it('leaves the database as it was when a step fails', () => {
+    const db = new Database(':memory:');
+    assert.throws(() => migrateSqlite(db, [...steps, 'CREATE TABLE notes (x)']), /already exists/);
+    assert.equal(
+      db
+        .prepare("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('notes', 'gm_migrations')")
+        .pluck()
+        .get(),
+      0,
+    );
+    db.close();
+  });
+
+  it('refuses a database migrated by a newer release, changing nothing', () => {
+    const db = new Database(':memory:');
+    migrateSqlite(db, steps);
+    db.prepare('INSERT INTO gm_migrations (version, applied_at) VALUES (3, 0)').run();
+    assert.throws(() => migrateSqlite(db, steps), isTooNew(3, 2));
+    assert.equal(db.inTransaction, false);
+    assert.equal(db.prepare('SELECT COUNT(*) FROM notes').pluck().get(), 1);
+    db.close();
+  });
+
+  it('refuses a table name that is not a plain identifier', () => {
+    const db = new Database(':memory:');
+    assert.throws(() => migrateSqlite(db, steps, { table: 'x; DROP TABLE y' }), TypeError);
+    db.close();
+  });
+});
+
+describe('the adapters refuse a schema newer than the code', () => {
+  it('SQLite', async () => {
+    const file = join(dir, 'newer.db');
+    const storage = await openSqliteStorage({ database: file, backgroundCheckpoints: false });
+    await storage.close();
+    const db = new Database(file);
+    const known = db.prepare('SELECT MAX(version) FROM gm_migrations').pluck().get() as number;
+    db.prepare('INSERT INTO gm_migrations (version, applied_at) VALUES (?, 0)').run(known + 1);
+    db.close();
+    await assert.rejects(openSqliteStorage({ database: file }), isTooNew(known + 1, known));
+  });
+
+  it('PostgreSQL', async () => {
+    database = await createTestDatabase();
+    const storage = await openPostgresStorage({ database: database.url });
+    await storage.close();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ v: number }>(
+        'SELECT MAX(version) AS v FROM gm_migrations',
+      );
+      const known = rows[0]!.v;
+      await client.query('INSERT INTO gm_migrations (version, applied_at) VALUES ($1, 0)', [
+        known + 1,
+      ]);
+      await assert.rejects(
+        openPostgresStorage({ database: database.url }),
+        isTooNew(known + 1, known),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+});
