@@ -14,6 +14,14 @@ export {
   type VerifiedAccessToken,
 } from './access-token.js';
 export { isValidAttributeName, MAX_JSON_DEPTH } from './attributes.js';
+export {
+  createClientAddressResolver,
+  createRateLimitKeyResolver,
+  MAX_TRUSTED_HOPS,
+  parseTrustedProxies,
+  rateLimitKey,
+  type TrustedProxies,
+} from './client-address.js';
 export { looksLikeGuestCredential, parseCredential } from './credential.js';
 export { parseDuration } from './duration.js';
 export {
