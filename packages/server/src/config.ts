@@ -5,6 +5,8 @@ import {
   type BuiltInRuleName,
   isValidAttributeName,
   parseDuration,
+  parseTrustedProxies,
+  type TrustedProxies,
 } from '@guestmode/core';
 
 /**
@@ -38,7 +40,24 @@ export type DatabaseConfig =
 export interface ServerConfig {
   readonly database: DatabaseConfig;
   /** The OIDC provider; without it the service is guest-only and refuses every access token. */
-  readonly oidc: { readonly issuer: string; readonly audience: string } | undefined;
+  readonly oidc:
+    | {
+        readonly issuer: string;
+        readonly audience: string;
+        /** Clients whose machine-to-machine tokens may act as users (default none). */
+        readonly allowClients?: readonly string[];
+      }
+    | undefined;
+  /**
+   * The service's public origin (`https://guests.example.com`). Browser requests that create a
+   * guest must come from it; unset, the origin the request was addressed to is used.
+   */
+  readonly publicOrigin: string | undefined;
+  /**
+   * The secret that opens the dashboard, `/v1/stats` and `/metrics` (Bearer, or Basic with it as
+   * the password). Unset, those routes are not served at all.
+   */
+  readonly adminToken: string | undefined;
   /** Guest lifetime in milliseconds. */
   readonly guestTtlMs: number;
   readonly mergeRules: Readonly<Record<string, BuiltInRuleName>>;
@@ -50,8 +69,11 @@ export interface ServerConfig {
   readonly bodyLimit: number;
   /** How often expired guests are purged, in ms; `0` switches the timer off. */
   readonly purgeIntervalMs: number;
-  /** Passed to Fastify's `trustProxy`: whose `X-Forwarded-*` headers to believe. */
-  readonly trustProxy: boolean | string;
+  /**
+   * Whose `X-Forwarded-*` headers to believe: a hop count (`0`: nobody) or proxy addresses and
+   * CIDR ranges. It decides the client address of the rate limit and `X-Forwarded-Proto`.
+   */
+  readonly trustProxy: TrustedProxies;
   /** Serve the dashboard (`GET /`) and its data (`GET /v1/stats`). */
   readonly dashboard: boolean;
   /** How often the dashboard's time series is sampled, in ms. */
@@ -81,6 +103,24 @@ export const SETTINGS = [
     flag: 'oidc-audience',
     default: '',
     help: 'API resource indicator access tokens must carry (aud)',
+  },
+  {
+    env: 'GUESTMODE_OIDC_ALLOW_CLIENTS',
+    flag: 'oidc-allow-clients',
+    default: '',
+    help: 'client ids whose machine-to-machine tokens may act as users (comma-separated)',
+  },
+  {
+    env: 'GUESTMODE_PUBLIC_URL',
+    flag: 'public-url',
+    default: '',
+    help: "the service's public origin; browser guest creations must come from it",
+  },
+  {
+    env: 'GUESTMODE_ADMIN_TOKEN',
+    flag: 'admin-token',
+    default: '',
+    help: 'secret (16+ characters) that opens /, /v1/stats and /metrics; unset = not served',
   },
   {
     env: 'GUESTMODE_GUEST_TTL',
@@ -118,7 +158,7 @@ export const SETTINGS = [
     env: 'GUESTMODE_TRUST_PROXY',
     flag: 'trust-proxy',
     default: 'false',
-    help: 'believe X-Forwarded-* from: false, true, or proxy addresses/CIDRs',
+    help: 'believe X-Forwarded-* from: false, a hop count (1, 2), or proxy addresses/CIDRs',
   },
   {
     env: 'GUESTMODE_DASHBOARD',
@@ -232,16 +272,43 @@ function integer(setting: string, value: string, min: number, max: number): numb
   return n;
 }
 
-function parseTrustProxy(setting: string, value: string): boolean | string {
-  const v = value.trim();
-  if (['false', 'off', 'no', ''].includes(v.toLowerCase())) return false;
-  if (['true', 'on', 'yes'].includes(v.toLowerCase())) return true;
-  // Fastify trusts nobody for a bare hop count (it cannot check the direct peer), so a number
-  // would silently do nothing: refuse it.
-  if (/^\d+$/.test(v)) {
-    throw new ConfigError(setting, `"${value}" must be true, false, or proxy addresses/CIDRs`);
+function parseTrustProxy(setting: string, value: string): TrustedProxies {
+  try {
+    return parseTrustedProxies(value, setting);
+  } catch (error) {
+    // The core parser names the setting first; ConfigError adds it again.
+    throw new ConfigError(setting, (error as Error).message.slice(setting.length + 2));
   }
-  return v;
+}
+
+function parsePublicOrigin(setting: string, value: string): string | undefined {
+  if (!value) return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash) {
+    throw new ConfigError(setting, `"${value}" must be an origin like https://guests.example.com`);
+  }
+  return url.origin;
+}
+
+function parseAdminToken(setting: string, value: string): string | undefined {
+  if (!value) return undefined;
+  // Never echo the value: it is a secret.
+  if (value.length < 16 || /[\s:]/.test(value)) {
+    throw new ConfigError(setting, 'must be at least 16 characters, without spaces or colons');
+  }
+  return value;
+}
+
+function parseClientList(setting: string, value: string): string[] | undefined {
+  const clients = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (clients.length === 0) return undefined;
+  if (clients.some((c) => !/^[\x21-\x7e]+$/.test(c))) {
+    throw new ConfigError(setting, 'must be client ids separated by commas');
+  }
+  return clients;
 }
 
 /** What {@link loadConfig} reads: the environment and the command-line arguments after the command. */
@@ -295,7 +362,13 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
         'is required with GUESTMODE_OIDC_ISSUER (the API resource indicator of access tokens)',
       );
     }
-    oidc = { issuer: issuer.value, audience: audience.value };
+    const clients = get('GUESTMODE_OIDC_ALLOW_CLIENTS');
+    const allowClients = parseClientList(clients.name, clients.value);
+    oidc = {
+      issuer: issuer.value,
+      audience: audience.value,
+      ...(allowClients ? { allowClients } : {}),
+    };
   } else if (audience.value) {
     throw new ConfigError('GUESTMODE_OIDC_ISSUER', 'is required with GUESTMODE_OIDC_AUDIENCE');
   }
@@ -312,6 +385,8 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
   const trust = get('GUESTMODE_TRUST_PROXY');
   const stats = get('GUESTMODE_STATS_INTERVAL');
   const log = get('GUESTMODE_LOG_LEVEL');
+  const publicUrl = get('GUESTMODE_PUBLIC_URL');
+  const adminToken = get('GUESTMODE_ADMIN_TOKEN');
   if (!(LOG_LEVELS as readonly string[]).includes(log.value)) {
     throw new ConfigError(log.name, `"${log.value}" must be one of ${LOG_LEVELS.join(', ')}`);
   }
@@ -319,6 +394,8 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
   return {
     database: parseDatabase(db.name, db.value),
     oidc,
+    publicOrigin: parsePublicOrigin(publicUrl.name, publicUrl.value),
+    adminToken: parseAdminToken(adminToken.name, adminToken.value),
     guestTtlMs: duration(ttl.name, ttl.value, 60_000),
     mergeRules: parseMergeRules(rules.name, rules.value),
     host: host.value.trim(),

@@ -266,6 +266,13 @@ const callerErrors = {
     '`credential_required`, `invalid_guest_credential`, `guest_expired`, `guest_merged`, `invalid_access_token`.',
   ),
 };
+const adminErrors = {
+  '401': {
+    ...error('`unauthorized`: the admin token is missing or wrong.'),
+    headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+  },
+  '404': error('`not_found`: no admin token is configured, so the route is not served.'),
+};
 const nameParameter = {
   name: 'name',
   in: 'path',
@@ -321,6 +328,12 @@ export function openApiDocument(): Record<string, unknown> {
           description: "An access token from the configured OIDC issuer, for this API's audience.",
         },
         guestCookie: { type: 'apiKey', in: 'cookie', name: 'guestmode' },
+        adminToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            '`GUESTMODE_ADMIN_TOKEN` (also accepted as the password of HTTP Basic). Without it set, these routes are not served.',
+        },
       },
     },
     security: [{ guestToken: [] }, { accessToken: [] }, { guestCookie: [] }],
@@ -342,10 +355,17 @@ export function openApiDocument(): Record<string, unknown> {
             },
           },
           responses: {
+            '200': json(
+              'GuestCreated',
+              'The request already carries a valid guest cookie: that guest, unchanged (the body is not applied).',
+            ),
             '201': {
               ...json('GuestCreated', 'The guest; its credential is also set as the guest cookie.'),
               headers: { 'Set-Cookie': { schema: { type: 'string' } } },
             },
+            '403': error(
+              '`cross_site_request`: a browser request from another origin than the service.',
+            ),
             '413': error('`payload_too_large`, `attribute_too_large`, `profile_too_large`.'),
             '415': error('`unsupported_media_type`.'),
             '429': { ...error('`rate_limited`'), headers: retryAfter },
@@ -442,12 +462,13 @@ export function openApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics',
-          security: [],
+          security: [{ adminToken: [] }],
           responses: {
             '200': {
               description: 'Prometheus text format 0.0.4.',
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
+            ...adminErrors,
             ...common,
           },
         },
@@ -455,20 +476,22 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/stats': {
         get: {
           summary: 'Funnel totals and time series (the dashboard reads this)',
-          security: [],
-          responses: { '200': json('Stats', 'Totals and samples.'), ...common },
+          security: [{ adminToken: [] }],
+          responses: { '200': json('Stats', 'Totals and samples.'), ...adminErrors, ...common },
         },
       },
       '/': {
         get: {
           summary: 'The dashboard page',
-          security: [],
+          security: [{ adminToken: [] }],
           responses: {
             '200': {
               description: 'HTML.',
               content: { 'text/html': { schema: { type: 'string' } } },
             },
-            default: error('`not_found` when the dashboard is switched off.'),
+            default: error(
+              '`unauthorized` without the admin token; `not_found` when the dashboard is switched off or no admin token is set.',
+            ),
           },
         },
       },
