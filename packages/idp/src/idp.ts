@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import { accountApi } from './account-api.js';
 import { Accounts } from './accounts.js';
+import { hashApplicationSecret } from './client-secret.js';
 import { type IdpOptions, type ResolvedOptions, resolveOptions } from './config.js';
 import { CsrfTokens, type RouteContext } from './context.js';
 import { IdpError, InvalidOptionError } from './errors.js';
@@ -309,7 +310,8 @@ export class Idp {
     await this.#store.insertApplication({
       id: credentials.appId,
       name: nonEmptyString(input.name, 'name'),
-      secret: credentials.appSecret,
+      // Only the hash is kept; the secret itself is shown once, to the caller.
+      secret: hashApplicationSecret(credentials.appSecret),
       type,
       redirectUris:
         type === 'm2m' ? [] : absoluteUrls(input.redirectUris, 'redirectUris', { required: true }),
