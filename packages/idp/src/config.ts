@@ -19,7 +19,17 @@ export interface IdpOptions {
    * MFA, no admin console); the override exists for production-like staging rehearsals only.
    */
   allowProduction?: boolean;
-  /** Environment to read `NODE_ENV` and `GUESTMODE_IDP_VAULT_KEY` from. Default `process.env`. */
+  /**
+   * Says, on purpose, that this is a development or demo setup. Without it (or
+   * `GUESTMODE_DEV=1` in `env`, CLI `--dev`) the provider only binds and names loopback
+   * addresses: containers often leave `NODE_ENV` unset, so that alone cannot keep a
+   * development tool off a public interface.
+   */
+  development?: boolean;
+  /**
+   * Environment to read `NODE_ENV`, `GUESTMODE_DEV` and `GUESTMODE_IDP_VAULT_KEY` from. Default
+   * `process.env`.
+   */
   env?: NodeJS.ProcessEnv;
   /** Where start-up warnings go. Default `console.warn`; pass `() => {}` to silence tests. */
   warn?: (message: string) => void;
@@ -35,6 +45,8 @@ export interface ResolvedOptions {
   host: string;
   port: number;
   allowProduction: boolean;
+  /** `development: true` or `GUESTMODE_DEV=1`. */
+  development: boolean;
   env: NodeJS.ProcessEnv;
   warn: (message: string) => void;
   cleanupInterval: number;
@@ -46,10 +58,30 @@ const KNOWN = new Set([
   'host',
   'port',
   'allowProduction',
+  'development',
   'env',
   'warn',
   'cleanupInterval',
 ]);
+
+/** The environment switch that marks a development setup: `GUESTMODE_DEV=1` (or `true`). */
+export const DEV_SWITCH_ENV = 'GUESTMODE_DEV';
+
+/** True when `GUESTMODE_DEV` is `1`, `true`, `on` or `yes`. */
+export function isDevSwitchOn(env: NodeJS.ProcessEnv): boolean {
+  return ['1', 'true', 'on', 'yes'].includes((env[DEV_SWITCH_ENV] ?? '').trim().toLowerCase());
+}
+
+/** True for `localhost` (and `*.localhost`), `127.0.0.0/8` and `::1`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    h === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
+}
 
 /** Validates options once, naming the offending option. */
 export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
@@ -99,6 +131,11 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
     throw new InvalidOptionError('warn', 'must be a function');
   }
 
+  if (options.development !== undefined && typeof options.development !== 'boolean') {
+    throw new InvalidOptionError('development', 'must be a boolean');
+  }
+  const env = options.env ?? process.env;
+
   const defaultPort = endpoint.port
     ? Number(endpoint.port)
     : endpoint.protocol === 'https:'
@@ -111,7 +148,8 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
     host,
     port: port ?? defaultPort,
     allowProduction: options.allowProduction === true,
-    env: options.env ?? process.env,
+    development: options.development === true || isDevSwitchOn(env),
+    env,
     warn: options.warn ?? ((message) => console.warn(message)),
     cleanupInterval,
   };

@@ -5,7 +5,13 @@ import type Provider from 'oidc-provider';
 import { accountApi } from './account-api.js';
 import { Accounts } from './accounts.js';
 import { hashApplicationSecret } from './client-secret.js';
-import { type IdpOptions, type ResolvedOptions, resolveOptions } from './config.js';
+import {
+  DEV_SWITCH_ENV,
+  type IdpOptions,
+  isLoopbackHost,
+  type ResolvedOptions,
+  resolveOptions,
+} from './config.js';
 import { CsrfTokens, type RouteContext } from './context.js';
 import { IdpError, InvalidOptionError } from './errors.js';
 import {
@@ -154,6 +160,15 @@ export class Idp {
   async listen(): Promise<{ url: string }> {
     if (this.#server) throw new TypeError('listen() was already called');
     const options = this.#options;
+    const { host, endpoint, development } = options;
+    if (!development && !(isLoopbackHost(host) && isLoopbackHost(endpoint.hostname))) {
+      throw new IdpError(
+        'production_refused',
+        `@guestmode/idp is a development tool and serves loopback only (host ${host}, endpoint ` +
+          `${endpoint.hostname}). For a demo on another address, say so: development: true ` +
+          `(CLI: --dev, or ${DEV_SWITCH_ENV}=1).`,
+      );
+    }
     options.warn(DEV_WARNING);
     if (!this.#vault) {
       options.warn(
@@ -233,6 +248,8 @@ export class Idp {
     const url = new URL(req.url ?? '/', this.#url);
     const provider = this.#provider;
     if (!provider || !this.#router) {
+      // Bound before the keys and routes exist: tell early clients when to come back.
+      res.setHeader('retry-after', '1');
       sendJsonError(res, 503, 'starting', 'the provider is starting');
       return;
     }

@@ -16,7 +16,8 @@
  * - `vault_unavailable`: tokens were asked for but the host has no vault.
  * - `invalid_vault_key`: `GUESTMODE_IDP_VAULT_KEY` is not 32 bytes in base64url or hex.
  * - `vault_decrypt_failed`: a sealed box was tampered with, truncated, or sealed with another key.
- * - `development_only`: a development-only component was started with `NODE_ENV=production`.
+ * - `development_only`: a development-only component was started with `NODE_ENV=production`, or
+ *   on a non-loopback address without the development switch.
  */
 export type SocialErrorCode =
   | 'invalid_connector_config'
