@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createIdp, type Idp, startDevUpstream } from '@guestmode/idp';
@@ -22,6 +22,11 @@ export interface DemoOptions {
   readonly log?: (line: string) => void;
   /** Start the demo OAuth upstream and its "Continue with Demo OAuth" button (default true). */
   readonly socialConnector?: boolean;
+  /**
+   * Called with the Bookstore's URL as soon as its port is bound, before the provider and the
+   * app are ready (tests use it to see what an early visitor gets).
+   */
+  readonly onListening?: (url: string) => Promise<void> | void;
 }
 
 /** A running demo; `close()` stops every server it started. */
@@ -147,7 +152,21 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const test = options.ports === 0;
   const ports = options.ports === 0 ? { idp: 0, app: 0, upstream: 0 } : (options.ports ?? {});
   const host = '127.0.0.1';
-  const server = createServer();
+  // The port is bound before the Bookstore exists (with port 0 its URL is needed to register
+  // the app): until then every request is answered 503 with Retry-After, never left hanging.
+  let bookstoreApp: RequestListener | undefined;
+  const server = createServer((req, res) => {
+    if (bookstoreApp) {
+      bookstoreApp(req, res);
+      return;
+    }
+    res.writeHead(503, {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      'retry-after': '1',
+    });
+    res.end('The Bookstore is starting; try again in a moment.\n');
+  });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -169,11 +188,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const baseUrl = test
       ? `http://127.0.0.1:${boundPort}`
       : (env.BASE_URL ?? DEFAULTS.baseUrl).replace(/\/+$/, '');
+    await options.onListening?.(test ? baseUrl : `http://127.0.0.1:${boundPort}`);
 
     if (external) {
       const bookstore = await createBookstoreApp(loadConfig({ ...env, DATA_DIR: dataDir }));
       stops.push(() => bookstore.close());
-      server.on('request', bookstore.app);
+      bookstoreApp = bookstore.app;
       return {
         url: baseUrl,
         idpUrl: undefined,
@@ -255,7 +275,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       dataDir,
     });
     stops.push(() => bookstore.close());
-    server.on('request', bookstore.app);
+    bookstoreApp = bookstore.app;
 
     return {
       url: baseUrl,

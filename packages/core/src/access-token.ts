@@ -59,6 +59,13 @@ export interface AccessTokenVerifierOptions {
    * Default `{ maxEntries: 10_000, maxAgeMs: 60_000 }`; `false` verifies every time.
    */
   readonly cache?: { readonly maxEntries?: number; readonly maxAgeMs?: number } | false;
+  /**
+   * Clients whose own machine-to-machine tokens are accepted as if the client were a user. A
+   * client-credentials token (RFC 9068 §2.2: its `sub` is the client's id, as Logto issues for
+   * machine-to-machine apps) speaks for no user, so by default it is refused; a client listed
+   * here is treated as a user whose id is its client id. Default none.
+   */
+  readonly allowClients?: readonly string[];
 }
 
 export interface VerifiedAccessToken {
@@ -144,6 +151,13 @@ function validateOptions(options: AccessTokenVerifierOptions): void {
     positive(cache.maxEntries, 'accessTokens.cache.maxEntries');
     positive(cache.maxAgeMs, 'accessTokens.cache.maxAgeMs');
   }
+  const clients = options.allowClients;
+  if (
+    clients !== undefined &&
+    !(Array.isArray(clients) && clients.every((c) => typeof c === 'string' && c !== ''))
+  ) {
+    throw new TypeError('accessTokens.allowClients must be a list of client ids');
+  }
   const tolerance = options.clockToleranceSeconds;
   if (
     tolerance !== undefined &&
@@ -179,6 +193,7 @@ export function createAccessTokenVerifier(
   const typ = options.typ === undefined ? 'at+jwt' : options.typ;
   const clockTolerance = options.clockToleranceSeconds ?? 10;
   const timeoutDuration = options.timeoutMs ?? 5_000;
+  const allowedClients = new Set(options.allowClients ?? []);
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const cacheOptions = options.cache === false ? undefined : (options.cache ?? {});
   const verified =
@@ -256,6 +271,10 @@ export function createAccessTokenVerifier(
         if ('nonce' in payload || 'at_hash' in payload) {
           throw invalid('An ID token is not an access token.');
         }
+        const client = clientOf(payload);
+        if (client !== undefined && payload.sub === client && !allowedClients.has(client)) {
+          throw invalid('A machine-to-machine token does not speak for a user.');
+        }
         if (options.requiredScopes?.length) {
           const granted = new Set(
             typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
@@ -275,6 +294,16 @@ export function createAccessTokenVerifier(
       }
     },
   };
+}
+
+/**
+ * The client a token was issued to: `client_id` (RFC 9068), or `azp` for providers that name
+ * the authorized party that way. Only strings count.
+ */
+function clientOf(payload: JWTPayload): string | undefined {
+  if (typeof payload.client_id === 'string' && payload.client_id !== '') return payload.client_id;
+  if (typeof payload.azp === 'string' && payload.azp !== '') return payload.azp;
+  return undefined;
 }
 
 /** A least-recently-used map of verified tokens (by SHA-256), each valid until its deadline. */

@@ -21,6 +21,14 @@ export {
   RawJson,
 } from './attributes.js';
 export {
+  createClientAddressResolver,
+  createRateLimitKeyResolver,
+  MAX_TRUSTED_HOPS,
+  parseTrustedProxies,
+  rateLimitKey,
+  type TrustedProxies,
+} from './client-address.js';
+export {
   GUEST_CREDENTIAL_PATTERN,
   GUEST_CREDENTIAL_PREFIX,
   INVALID_GUEST_CREDENTIAL_MESSAGE,

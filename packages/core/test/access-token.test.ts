@@ -88,6 +88,45 @@ describe('access token verification (R13)', () => {
     }
   });
 
+  it('refuses machine-to-machine tokens unless the client is allowed by name', async () => {
+    const v = verifier();
+    // A client-credentials token: its subject is the client itself (RFC 9068 §2.2, Logto M2M).
+    const m2m = await issuer.accessToken({ sub: 'm2m-app', client_id: 'm2m-app' });
+    const viaAzp = await issuer.accessToken({
+      sub: 'm2m-app',
+      client_id: undefined,
+      azp: 'm2m-app',
+    });
+    await assert.rejects(v.verify(m2m), (error: unknown) => {
+      assert.ok(error instanceof GuestmodeError);
+      assert.equal(error.code, 'invalid_access_token');
+      assert.match(error.message, /machine-to-machine/);
+      return true;
+    });
+    await refused(v.verify(viaAzp));
+    // A user's token issued to the same client still passes.
+    const user = await issuer.accessToken({ sub: 'user_7', client_id: 'm2m-app' });
+    assert.equal((await v.verify(user)).userId, 'user_7');
+
+    const allowing = createAccessTokenVerifier({
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      allowClients: ['m2m-app'],
+    });
+    assert.equal((await allowing.verify(m2m)).userId, 'm2m-app');
+    const stranger = await issuer.accessToken({ sub: 'other-app', client_id: 'other-app' });
+    await refused(allowing.verify(stranger));
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          allowClients: [''],
+        }),
+      /accessTokens\.allowClients/,
+    );
+  });
+
   it('refuses an ID token even when the typ check is disabled', async () => {
     const v = createAccessTokenVerifier({
       issuer: issuer.issuer,

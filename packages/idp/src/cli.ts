@@ -36,6 +36,8 @@ Options:
   --host HOST                interface to bind when starting (default 127.0.0.1)
   --port PORT                port to bind when starting (default: the endpoint's)
   --allow-production         start even with NODE_ENV=production (not recommended)
+  --dev                      a development/demo setup: allows a non-loopback --host or
+                             --endpoint (also GUESTMODE_DEV=1)
   -h, --help                 show this help
 
 Development only: this provider is not for production. Social token storage needs
@@ -49,6 +51,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'allow-production': { type: 'boolean' },
+  dev: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   name: { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
@@ -109,6 +112,7 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
       ...(values.host !== undefined ? { host: values.host } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(values['allow-production'] ? { allowProduction: true } : {}),
+      ...(values.dev ? { development: true } : {}),
       ...(io?.env ? { env: io.env } : {}),
       warn: err,
     };

@@ -27,7 +27,17 @@ export interface IdpOptions {
    * MFA, no admin console); the override exists for production-like staging rehearsals only.
    */
   allowProduction?: boolean;
-  /** Environment to read `NODE_ENV` and `GUESTMODE_IDP_VAULT_KEY` from. Default `process.env`. */
+  /**
+   * Says, on purpose, that this is a development or demo setup. Without it (or
+   * `GUESTMODE_DEV=1` in `env`, CLI `--dev`) the provider only binds and names loopback
+   * addresses: containers often leave `NODE_ENV` unset, so that alone cannot keep a
+   * development tool off a public interface.
+   */
+  development?: boolean;
+  /**
+   * Environment to read `NODE_ENV`, `GUESTMODE_DEV` and `GUESTMODE_IDP_VAULT_KEY` from. Default
+   * `process.env`.
+   */
   env?: NodeJS.ProcessEnv;
   /** Where start-up warnings go. Default `console.warn`; pass `() => {}` to silence tests. */
   warn?: (message: string) => void;
@@ -43,6 +53,8 @@ export interface ResolvedOptions {
   host: string;
   port: number;
   allowProduction: boolean;
+  /** `development: true` or `GUESTMODE_DEV=1`. */
+  development: boolean;
   env: NodeJS.ProcessEnv;
   warn: (message: string) => void;
   cleanupInterval: number;
@@ -56,10 +68,30 @@ const KNOWN: readonly (keyof IdpOptions)[] = [
   'host',
   'port',
   'allowProduction',
+  'development',
   'env',
   'warn',
   'cleanupInterval',
 ];
+
+/** The environment switch that marks a development setup: `GUESTMODE_DEV=1` (or `true`). */
+export const DEV_SWITCH_ENV = 'GUESTMODE_DEV';
+
+/** True when `GUESTMODE_DEV` is `1`, `true`, `on` or `yes`. */
+export function isDevSwitchOn(env: NodeJS.ProcessEnv): boolean {
+  return ['1', 'true', 'on', 'yes'].includes((env[DEV_SWITCH_ENV] ?? '').trim().toLowerCase());
+}
+
+/** True for `localhost` (and `*.localhost`), `127.0.0.0/8` and `::1`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' ||
+    h.endsWith('.localhost') ||
+    h === '::1' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  );
+}
 
 /** Validates options once; a bad one is a `TypeError` naming its path (`options.port: …`). */
 export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
@@ -78,7 +110,9 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
       ? (message: string) => console.warn(message)
       : checkFunction<(message: string) => void>(o.warn, 'options.warn');
   if (o.allowProduction !== undefined) checkBoolean(o.allowProduction, 'options.allowProduction');
+  if (o.development !== undefined) checkBoolean(o.development, 'options.development');
   if (o.env !== undefined) checkEnv(o.env, 'options.env');
+  const env = (o.env as NodeJS.ProcessEnv | undefined) ?? process.env;
 
   const defaultPort = endpoint.port
     ? Number(endpoint.port)
@@ -92,7 +126,8 @@ export function resolveOptions(options: IdpOptions = {}): ResolvedOptions {
     host,
     port: port ?? defaultPort,
     allowProduction: o.allowProduction === true,
-    env: (o.env as NodeJS.ProcessEnv | undefined) ?? process.env,
+    development: o.development === true || isDevSwitchOn(env),
+    env,
     warn,
     cleanupInterval,
   };

@@ -5,7 +5,14 @@ import { checkInteger, GuestmodeError, optionError, toErrorResponse } from '@gue
 import type Provider from 'oidc-provider';
 import { accountApi } from './account-api.js';
 import { Accounts } from './accounts.js';
-import { type IdpOptions, type ResolvedOptions, resolveOptions } from './config.js';
+import { hashApplicationSecret } from './client-secret.js';
+import {
+  DEV_SWITCH_ENV,
+  type IdpOptions,
+  isLoopbackHost,
+  type ResolvedOptions,
+  resolveOptions,
+} from './config.js';
 import { CsrfTokens, type RouteContext } from './context.js';
 import {
   declaredTooLarge,
@@ -125,6 +132,15 @@ export class Idp {
   async listen(): Promise<{ url: string }> {
     if (this.#server) throw new TypeError('listen() was already called');
     const options = this.#options;
+    const { host, endpoint, development } = options;
+    if (!development && !(isLoopbackHost(host) && isLoopbackHost(endpoint.hostname))) {
+      throw new GuestmodeError(
+        'production_refused',
+        `@guestmode/idp is a development tool and serves loopback only (host ${host}, endpoint ` +
+          `${endpoint.hostname}). For a demo on another address, say so: development: true ` +
+          `(CLI: --dev, or ${DEV_SWITCH_ENV}=1).`,
+      );
+    }
     options.warn(DEV_WARNING);
     if (!this.#vault) {
       options.warn(
@@ -204,7 +220,10 @@ export class Idp {
     const url = new URL(req.url ?? '/', this.#url);
     const provider = this.#provider;
     if (!provider || !this.#router) {
-      throw new GuestmodeError('provider_unavailable', 'the provider is starting');
+      // Bound before the keys and routes exist: tell early clients when to come back.
+      throw new GuestmodeError('provider_unavailable', 'the provider is starting', {
+        headers: { 'retry-after': '1' },
+      });
     }
     const oidc = url.pathname === '/oidc' || url.pathname.startsWith('/oidc/');
     if (declaredTooLarge(req)) {
@@ -281,7 +300,8 @@ export class Idp {
     await this.#store.insertApplication({
       id: credentials.appId,
       name: checkName(input.name, 'input.name'),
-      secret: credentials.appSecret,
+      // Only the hash is kept; the secret itself is shown once, to the caller.
+      secret: hashApplicationSecret(credentials.appSecret),
       type,
       redirectUris:
         type === 'm2m'

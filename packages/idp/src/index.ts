@@ -32,6 +32,7 @@ export {
   type StoredSocialTokens,
   startDevUpstream,
   TokenVault,
+  tokenBoxOwner,
   VAULT_KEY_ENV,
 } from './social/index.js';
 export type { Store } from './store/types.js';

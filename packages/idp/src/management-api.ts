@@ -109,7 +109,10 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
       throw new GuestmodeError('not_found', 'no tokens are stored for this identity');
     const social = ctx.social();
     if (!social) throw new GuestmodeError('not_found', 'no social connectors are configured');
-    sendJson(rc.res, 200, { target: identity.target, tokens: social.readTokens(identity.tokens) });
+    sendJson(rc.res, 200, {
+      target: identity.target,
+      tokens: social.readTokens(identity.tokens, identity),
+    });
   });
 
   router.on('DELETE', '/api/users/:userId/identities/:target', async (rc) => {

@@ -1,5 +1,6 @@
 import Provider, { type Configuration, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { createAdapterFactory } from './adapter.js';
+import { applicationSecretMatches } from './client-secret.js';
 import type { ProviderKeys } from './keys.js';
 import { errorPage, LOGOUT_CSP, logoutPage, messagePage, PAGE_CSP } from './pages.js';
 import type { Store, UserRow } from './store/types.js';
@@ -163,6 +164,15 @@ export function createOidcProvider(options: {
   };
 
   const provider = new Provider(options.issuer, configuration);
+  // Clients carry the hash of their secret (see client-secret.ts). oidc-provider compares
+  // client_secret_basic and client_secret_post through this method of its Client model, which
+  // it keeps overridable for secrets stored one-way.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(
+    this: { clientSecret?: string },
+    actual: string,
+  ) {
+    return Promise.resolve(applicationSecretMatches(this.clientSecret, actual));
+  };
   // The HTTP server in front terminates nothing; trust X-Forwarded-* only when told to later.
   provider.proxy = false;
   return provider;

@@ -9,6 +9,7 @@ import {
   SocialHost,
   startDevUpstream,
   TokenVault,
+  tokenBoxOwner,
 } from '../src/social/index.ts';
 
 const endpoint = 'http://127.0.0.1:3001';
@@ -169,17 +170,27 @@ describe('OAuth 2.0 connector against the development upstream', () => {
       assert.equal((userInfo.rawData as { sub: string }).sub, 'ada');
 
       assert.ok(tokens, 'tokens are stored when storeTokens is set and a vault exists');
-      const stored = host.readTokens(tokens.encrypted);
+      const identity = { target: 'dev-upstream', identityId: 'ada' };
+      const stored = host.readTokens(tokens.encrypted, identity);
       assert.ok(stored.accessToken);
       assert.ok(stored.refreshToken, 'a refresh token for offline_access');
       assert.equal(tokens.encrypted.includes(stored.accessToken), false);
       assert.equal(tokens.encrypted.includes(stored.refreshToken), false);
       if (responseType === 'json') assert.ok(stored.expiresAt! > stored.obtainedAt);
 
-      const refreshed = await host.refreshTokens('dev', tokens.encrypted);
+      const refreshed = await host.refreshTokens('dev', tokens.encrypted, 'ada');
       assert.notEqual(refreshed.tokens.accessToken, stored.accessToken);
       assert.ok(refreshed.tokens.refreshToken);
-      assert.deepEqual(host.readTokens(refreshed.encrypted), refreshed.tokens);
+      assert.deepEqual(host.readTokens(refreshed.encrypted, identity), refreshed.tokens);
+      // The box is bound to its identity: in another identity's row it does not open.
+      await rejectsWith(
+        () => host.readTokens(tokens.encrypted, { ...identity, identityId: 'grace' }),
+        'vault_decrypt_failed',
+      );
+      await rejectsWith(
+        () => host.readTokens(tokens.encrypted, { ...identity, target: 'other' }),
+        'vault_decrypt_failed',
+      );
 
       // The code is single-use: replaying the callback fails cleanly.
       await rejectsWith(
@@ -596,43 +607,62 @@ describe('connector configuration', () => {
 
 describe('TokenVault', () => {
   const key = Buffer.alloc(32, 1);
+  const owner = tokenBoxOwner('github', '12345');
 
   it('round-trips, never shows the plaintext, and uses a fresh IV each time', () => {
     const vault = new TokenVault(key);
     const secret = JSON.stringify({ accessToken: 'gho_plaintext_token_value' });
-    const box = vault.encrypt(secret);
-    assert.match(box, /^v1\.[A-Za-z0-9_-]+$/);
+    const box = vault.encrypt(secret, owner);
+    assert.match(box, /^v2\.[A-Za-z0-9_-]+$/);
     assert.equal(box.includes('gho_plaintext_token_value'), false);
     assert.equal(Buffer.from(box.slice(3), 'base64url').includes('gho_plaintext'), false);
-    assert.notEqual(vault.encrypt(secret), box);
-    assert.equal(vault.decrypt(box), secret);
+    assert.notEqual(vault.encrypt(secret, owner), box);
+    assert.equal(vault.decrypt(box, owner), secret);
     assert.equal(vault.decrypt(vault.encrypt('', 'user-1'), 'user-1'), '');
+    assert.throws(() => vault.encrypt(secret, ''), TypeError, 'a box always has an owner');
   });
 
-  it('detects tampering, truncation, a wrong key and wrong associated data', async () => {
+  it('detects tampering, truncation, a wrong key and another owner', async () => {
     const vault = new TokenVault(key);
-    const box = vault.encrypt('hello');
+    const box = vault.encrypt('hello', owner);
     const bytes = Buffer.from(box.slice(3), 'base64url');
     for (const index of [0, 13, bytes.length - 1]) {
       const copy = Buffer.from(bytes);
       copy[index]! ^= 1;
       await rejectsWith(
-        () => vault.decrypt(`v1.${copy.toString('base64url')}`),
+        () => vault.decrypt(`v2.${copy.toString('base64url')}`, owner),
         'vault_decrypt_failed',
       );
     }
-    await rejectsWith(() => vault.decrypt(box.slice(0, 20)), 'vault_decrypt_failed');
-    await rejectsWith(() => vault.decrypt(`v2${box.slice(2)}`), 'vault_decrypt_failed');
-    await rejectsWith(() => vault.decrypt('garbage'), 'vault_decrypt_failed');
+    await rejectsWith(() => vault.decrypt(box.slice(0, 20), owner), 'vault_decrypt_failed');
+    await rejectsWith(() => vault.decrypt(`v3${box.slice(2)}`, owner), 'vault_decrypt_failed');
+    await rejectsWith(() => vault.decrypt('garbage', owner), 'vault_decrypt_failed');
     await rejectsWith(
-      () => new TokenVault(Buffer.alloc(32, 2)).decrypt(box),
+      () => new TokenVault(Buffer.alloc(32, 2)).decrypt(box, owner),
+      'vault_decrypt_failed',
+    );
+    // Swapped between users or connectors, a box does not open.
+    await rejectsWith(
+      () => vault.decrypt(box, tokenBoxOwner('github', '67890')),
       'vault_decrypt_failed',
     );
     await rejectsWith(
-      () => vault.decrypt(vault.encrypt('x', 'user-1'), 'user-2'),
+      () => vault.decrypt(box, tokenBoxOwner('google', '12345')),
       'vault_decrypt_failed',
     );
     assert.throws(() => new TokenVault(Buffer.alloc(16)), TypeError);
+  });
+
+  it('refuses a box sealed without an owner (v1) with a message that says what to do', () => {
+    const vault = new TokenVault(key);
+    const v1 = `v1.${vault.encrypt('x', owner).slice(3)}`;
+    assert.throws(
+      () => vault.decrypt(v1, owner),
+      (error: unknown) =>
+        error instanceof GuestmodeError &&
+        error.code === 'vault_decrypt_failed' &&
+        /sign in with the connector again/.test(error.message),
+    );
   });
 
   it('reads GUESTMODE_IDP_VAULT_KEY as base64url or hex, and never prints a bad one', async () => {
@@ -643,7 +673,7 @@ describe('TokenVault', () => {
     const fromHex = TokenVault.fromEnv({
       GUESTMODE_IDP_VAULT_KEY: Buffer.from(b64, 'base64url').toString('hex'),
     })!;
-    assert.equal(fromHex.decrypt(fromB64.encrypt('same key')), 'same key');
+    assert.equal(fromHex.decrypt(fromB64.encrypt('same key', 'o'), 'o'), 'same key');
     for (const bad of [
       'too-short-secret-key',
       `${b64}AAAA`,

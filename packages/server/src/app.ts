@@ -1,5 +1,12 @@
 import fastifyCookie from '@fastify/cookie';
-import { type Guestmode, GuestmodeError, RawJson, toErrorResponse } from '@guestmode/core';
+import {
+  createClientAddressResolver,
+  type Guestmode,
+  GuestmodeError,
+  RawJson,
+  rateLimitKey,
+  toErrorResponse,
+} from '@guestmode/core';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -25,6 +32,25 @@ declare module 'fastify' {
     /** Counters, histogram and the dashboard's time series. */
     metrics: Metrics;
   }
+}
+
+/** Fastify's `trustProxy` for a hop count or a proxy list (its own parser for lists). */
+function trustsHop(trust: ServerConfig['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof trust === 'number') return trust === 0 ? false : (_address, hop) => hop < trust;
+  return [...trust];
+}
+
+/** True for an `http:` URL whose host is not this machine's loopback. */
+export function isPlainHttpElsewhere(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== 'http:') return false;
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return !(
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '::1' ||
+    /^127\./.test(host)
+  );
 }
 
 /** Options of {@link buildServer}. */
@@ -82,7 +108,9 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
   const fastifyOptions: FastifyServerOptions = {
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
-    trustProxy: config.trustProxy,
+    // The same trust as the rate limit's client address, so `request.protocol` and the limit
+    // believe exactly the same proxies.
+    trustProxy: trustsHop(config.trustProxy),
     return503OnClosing: true,
     // Attribute names are at most 128 characters; longer path segments are refused by the
     // router (frameworkErrors below) before any handler runs.
@@ -91,12 +119,25 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   };
   const app = Fastify(fastifyOptions);
+  const clientOf = createClientAddressResolver(config.trustProxy);
+  if (config.oidc && isPlainHttpElsewhere(config.oidc.issuer)) {
+    // Discovery and keys fetched over plain HTTP from another machine can be replaced in
+    // transit, and with them every access token this service believes.
+    app.log.warn(
+      { issuer: config.oidc.issuer },
+      'the OIDC issuer is plain http: on a non-loopback host; use https',
+    );
+  }
 
   try {
     const ctx: RouteContext = {
       guestmode,
       metrics,
       limiter: config.rateLimit ? new RateLimiter(config.rateLimit, now) : undefined,
+      clientKey: (request) =>
+        rateLimitKey(clientOf(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
+      publicOrigin: config.publicOrigin,
+      adminToken: config.adminToken,
       dashboard: config.dashboard,
       statsIntervalMs: config.statsIntervalMs,
       now,

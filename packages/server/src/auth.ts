@@ -219,3 +219,31 @@ export function assertSameOrigin(request: FastifyRequest): void {
     }
   }
 }
+
+/**
+ * The rule for guest creation: `POST /v1/guests` with a JSON body is a request a page on another
+ * origin can make with the visitor's cookies (a sibling subdomain is even "same-site"), so a
+ * browser request must come from the service's own origin. A browser says where a request comes
+ * from (`Sec-Fetch-Site`, `Origin`); both must agree with the service's public origin (or, when
+ * none is configured, the origin the request was addressed to). Programs that send neither
+ * header are not pages and carry no visitor's cookie.
+ */
+export function assertBrowserSameOrigin(
+  request: FastifyRequest,
+  publicOrigin: string | undefined,
+): void {
+  const refuse = () =>
+    new GuestmodeError(
+      'cross_site_request',
+      "A browser may create a guest only from the service's own origin.",
+    );
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string' && site !== '' && site !== 'same-origin' && site !== 'none') {
+    throw refuse();
+  }
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== '') {
+    const own = publicOrigin ?? `${request.protocol}://${request.host}`;
+    if (origin.toLowerCase() !== own.toLowerCase()) throw refuse();
+  }
+}

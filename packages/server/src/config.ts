@@ -7,6 +7,8 @@ import {
   isMergeRuleKey,
   optionError,
   parseDuration,
+  parseTrustedProxies,
+  type TrustedProxies,
 } from '@guestmode/core';
 import { BODY_LIMIT_RANGE, LOG_LEVELS } from './options.js';
 
@@ -25,7 +27,24 @@ export type DatabaseConfig =
 export interface ServerConfig {
   readonly database: DatabaseConfig;
   /** The OIDC provider; without it the service is guest-only and refuses every access token. */
-  readonly oidc: { readonly issuer: string; readonly audience: string } | undefined;
+  readonly oidc:
+    | {
+        readonly issuer: string;
+        readonly audience: string;
+        /** Clients whose machine-to-machine tokens may act as users (default none). */
+        readonly allowClients?: readonly string[];
+      }
+    | undefined;
+  /**
+   * The service's public origin (`https://guests.example.com`). Browser requests that create a
+   * guest must come from it; unset, the origin the request was addressed to is used.
+   */
+  readonly publicOrigin: string | undefined;
+  /**
+   * The secret that opens the dashboard, `/v1/stats` and `/metrics` (Bearer, or Basic with it as
+   * the password). Unset, those routes are not served at all.
+   */
+  readonly adminToken: string | undefined;
   /** Guest lifetime in milliseconds. */
   readonly guestTtlMs: number;
   readonly mergeRules: Readonly<Record<string, BuiltInRuleName>>;
@@ -37,8 +56,11 @@ export interface ServerConfig {
   readonly bodyLimit: number;
   /** How often expired guests are purged, in ms; `0` switches the timer off. */
   readonly purgeIntervalMs: number;
-  /** Passed to Fastify's `trustProxy`: whose `X-Forwarded-*` headers to believe. */
-  readonly trustProxy: boolean | string;
+  /**
+   * Whose `X-Forwarded-*` headers to believe: a hop count (`0`: nobody) or proxy addresses and
+   * CIDR ranges. It decides the client address of the rate limit and `X-Forwarded-Proto`.
+   */
+  readonly trustProxy: TrustedProxies;
   /** Serve the dashboard (`GET /`) and its data (`GET /v1/stats`). */
   readonly dashboard: boolean;
   /** How often the dashboard's time series is sampled, in ms. */
@@ -68,6 +90,24 @@ export const SETTINGS = [
     flag: 'oidc-audience',
     default: '',
     help: 'API resource indicator access tokens must carry (aud)',
+  },
+  {
+    env: 'GUESTMODE_OIDC_ALLOW_CLIENTS',
+    flag: 'oidc-allow-clients',
+    default: '',
+    help: 'client ids whose machine-to-machine tokens may act as users (comma-separated)',
+  },
+  {
+    env: 'GUESTMODE_PUBLIC_URL',
+    flag: 'public-url',
+    default: '',
+    help: "the service's public origin; browser guest creations must come from it",
+  },
+  {
+    env: 'GUESTMODE_ADMIN_TOKEN',
+    flag: 'admin-token',
+    default: '',
+    help: 'secret (16+ characters) that opens /, /v1/stats and /metrics; unset = not served',
   },
   {
     env: 'GUESTMODE_GUEST_TTL',
@@ -105,7 +145,7 @@ export const SETTINGS = [
     env: 'GUESTMODE_TRUST_PROXY',
     flag: 'trust-proxy',
     default: 'false',
-    help: 'believe X-Forwarded-* from: false, true, or proxy addresses/CIDRs',
+    help: 'believe X-Forwarded-* from: false, a hop count (1, 2), or proxy addresses/CIDRs',
   },
   {
     env: 'GUESTMODE_DASHBOARD',
@@ -216,16 +256,39 @@ function integer(setting: string, value: string, min: number, max: number): numb
   return n;
 }
 
-function parseTrustProxy(setting: string, value: string): boolean | string {
-  const v = value.trim();
-  if (['false', 'off', 'no', ''].includes(v.toLowerCase())) return false;
-  if (['true', 'on', 'yes'].includes(v.toLowerCase())) return true;
-  // Fastify trusts nobody for a bare hop count (it cannot check the direct peer), so a number
-  // would silently do nothing: refuse it.
-  if (/^\d+$/.test(v)) {
-    throw optionError(setting, `"${value}" must be true, false, or proxy addresses/CIDRs`);
+function parseTrustProxy(setting: string, value: string): TrustedProxies {
+  // The core parser refuses `true` and names the setting, a TypeError like every setting.
+  return parseTrustedProxies(value, setting);
+}
+
+function parsePublicOrigin(setting: string, value: string): string | undefined {
+  if (!value) return undefined;
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash) {
+    throw optionError(setting, `"${value}" must be an origin like https://guests.example.com`);
   }
-  return v;
+  return url.origin;
+}
+
+function parseAdminToken(setting: string, value: string): string | undefined {
+  if (!value) return undefined;
+  // Never echo the value: it is a secret.
+  if (value.length < 16 || /[\s:]/.test(value)) {
+    throw optionError(setting, 'must be at least 16 characters, without spaces or colons');
+  }
+  return value;
+}
+
+function parseClientList(setting: string, value: string): string[] | undefined {
+  const clients = value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (clients.length === 0) return undefined;
+  if (clients.some((c) => !/^[\x21-\x7e]+$/.test(c))) {
+    throw optionError(setting, 'must be client ids separated by commas');
+  }
+  return clients;
 }
 
 /** What {@link loadConfig} reads: the environment and the command-line arguments after the command. */
@@ -281,7 +344,13 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
         'is required with GUESTMODE_OIDC_ISSUER (the API resource indicator of access tokens)',
       );
     }
-    oidc = { issuer: issuer.value, audience: audience.value };
+    const clients = get('GUESTMODE_OIDC_ALLOW_CLIENTS');
+    const allowClients = parseClientList(clients.name, clients.value);
+    oidc = {
+      issuer: issuer.value,
+      audience: audience.value,
+      ...(allowClients ? { allowClients } : {}),
+    };
   } else if (audience.value) {
     throw optionError('GUESTMODE_OIDC_ISSUER', 'is required with GUESTMODE_OIDC_AUDIENCE');
   }
@@ -298,11 +367,15 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
   const trust = get('GUESTMODE_TRUST_PROXY');
   const stats = get('GUESTMODE_STATS_INTERVAL');
   const log = get('GUESTMODE_LOG_LEVEL');
+  const publicUrl = get('GUESTMODE_PUBLIC_URL');
+  const adminToken = get('GUESTMODE_ADMIN_TOKEN');
   const logLevel = checkOneOf(log.value, log.name, LOG_LEVELS);
 
   return {
     database: parseDatabase(db.name, db.value),
     oidc,
+    publicOrigin: parsePublicOrigin(publicUrl.name, publicUrl.value),
+    adminToken: parseAdminToken(adminToken.name, adminToken.value),
     guestTtlMs: duration(ttl.name, ttl.value, 60_000),
     mergeRules: parseMergeRules(rules.name, rules.value),
     host: host.value.trim(),

@@ -40,7 +40,13 @@ export async function openGuestmode(
       guestTtl: `${config.guestTtlMs}ms`,
       mergeRules: config.mergeRules,
       ...(config.oidc
-        ? { accessTokens: { issuer: config.oidc.issuer, audience: config.oidc.audience } }
+        ? {
+            accessTokens: {
+              issuer: config.oidc.issuer,
+              audience: config.oidc.audience,
+              ...(config.oidc.allowClients ? { allowClients: config.oidc.allowClients } : {}),
+            },
+          }
         : {}),
       ...(options.now ? { now: options.now } : {}),
     });

@@ -241,7 +241,9 @@ const NOTES: Partial<Record<GuestmodeErrorCode, string>> = {
   invalid_request: 'malformed request, JSON, path or Authorization header',
   payload_too_large: 'the body is larger than the limit',
   rate_limited: 'too many new guests from this address',
-  cross_site_request: 'a cookie merge from another origin',
+  cross_site_request: 'a browser request from another origin than the service',
+  unauthorized: 'the admin token is missing or wrong',
+  not_found: 'no admin token is configured, so the route is not served',
   guest_already_merged: 'the guest was merged into another user',
   merge_rule_failed: 'a rule cannot combine the two values',
   profile_too_large: 'the profile would be too big',
@@ -301,6 +303,16 @@ const WRITE: GuestmodeErrorCode[] = [
   'profile_too_large',
   'too_many_attributes',
 ];
+/** Refusals of the admin routes (`GUESTMODE_ADMIN_TOKEN`); 401 names the scheme to answer. */
+function adminRefusals(): Record<string, unknown> {
+  const responses = refusals('unauthorized', 'not_found');
+  const unauthorized = responses['401'] as Record<string, unknown>;
+  responses['401'] = {
+    ...unauthorized,
+    headers: { 'WWW-Authenticate': { schema: { type: 'string' } } },
+  };
+  return responses;
+}
 const nameParameter = {
   name: 'name',
   in: 'path',
@@ -360,6 +372,12 @@ export function openApiDocument(): Record<string, unknown> {
           description: "An access token from the configured OIDC issuer, for this API's audience.",
         },
         guestCookie: { type: 'apiKey', in: 'cookie', name: 'guestmode' },
+        adminToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            '`GUESTMODE_ADMIN_TOKEN` (also accepted as the password of HTTP Basic). Without it set, these routes are not served.',
+        },
       },
     },
     security: [{ guestToken: [] }, { accessToken: [] }, { guestCookie: [] }],
@@ -381,11 +399,15 @@ export function openApiDocument(): Record<string, unknown> {
             },
           },
           responses: {
+            '200': json(
+              'GuestCreated',
+              'The request already carries a valid guest cookie: that guest, unchanged (the body is not applied).',
+            ),
             '201': {
               ...json('GuestCreated', 'The guest; its credential is also set as the guest cookie.'),
               headers: { 'Set-Cookie': { schema: { type: 'string' } } },
             },
-            ...refusals(...WRITE, ...BODY, 'rate_limited'),
+            ...refusals(...WRITE, ...BODY, 'rate_limited', 'cross_site_request'),
           },
         },
       },
@@ -466,33 +488,35 @@ export function openApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics',
-          security: [],
+          security: [{ adminToken: [] }],
           responses: {
             '200': {
               description: 'Prometheus text format 0.0.4.',
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
-            ...refusals(),
+            ...adminRefusals(),
           },
         },
       },
       '/v1/stats': {
         get: {
           summary: 'Funnel totals and time series (the dashboard reads this)',
-          security: [],
-          responses: { '200': json('Stats', 'Totals and samples.'), ...refusals() },
+          security: [{ adminToken: [] }],
+          responses: { '200': json('Stats', 'Totals and samples.'), ...adminRefusals() },
         },
       },
       '/': {
         get: {
           summary: 'The dashboard page',
-          security: [],
+          security: [{ adminToken: [] }],
           responses: {
             '200': {
               description: 'HTML.',
               content: { 'text/html': { schema: { type: 'string' } } },
             },
-            default: error('`not_found` when the dashboard is switched off.'),
+            default: error(
+              '`unauthorized` without the admin token; `not_found` when the dashboard is switched off or no admin token is set.',
+            ),
           },
         },
       },

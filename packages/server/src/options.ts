@@ -11,8 +11,11 @@ import {
   checkUrl,
   type Guestmode,
   isMergeRuleKey,
+  MAX_TRUSTED_HOPS,
   optionError,
   optionPath,
+  parseTrustedProxies,
+  type TrustedProxies,
 } from '@guestmode/core';
 import type { DatabaseConfig, RateLimitConfig, ServerConfig } from './config.js';
 
@@ -20,6 +23,8 @@ import type { DatabaseConfig, RateLimitConfig, ServerConfig } from './config.js'
 export const SERVER_CONFIG_KEYS = [
   'database',
   'oidc',
+  'publicOrigin',
+  'adminToken',
   'guestTtlMs',
   'mergeRules',
   'host',
@@ -73,6 +78,48 @@ function checkMergeRules(value: unknown, path: string): Record<string, BuiltInRu
   return value as Record<string, BuiltInRuleName>;
 }
 
+/** An origin such as `https://guests.example.com`: no path, query or fragment. */
+function checkPublicOrigin(value: unknown, path: string): string {
+  const url = checkUrl(value, path);
+  if (url.origin !== value && `${url.origin}/` !== value) {
+    throw optionError(path, 'must be an origin like https://guests.example.com');
+  }
+  return url.origin;
+}
+
+/** The admin secret: 16 or more characters without spaces or colons (never echoed). */
+function checkAdminToken(value: unknown, path: string): string {
+  const token = checkString(value, path);
+  if (token.length < 16 || /[\s:]/.test(token)) {
+    throw optionError(path, 'must be at least 16 characters, without spaces or colons');
+  }
+  return token;
+}
+
+function checkClientList(value: unknown, path: string): readonly string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw optionError(path, 'must be a non-empty list of client ids');
+  }
+  for (const [i, id] of value.entries()) checkString(id, optionPath(path, i));
+  return value as string[];
+}
+
+/** A hop count (`0`: nobody) or a list of proxy addresses and CIDR ranges; never `true`. */
+function checkTrustProxy(value: unknown, path: string): TrustedProxies {
+  if (typeof value === 'number')
+    return checkInteger(value, path, { min: 0, max: MAX_TRUSTED_HOPS });
+  if (!Array.isArray(value) || value.length === 0) {
+    throw optionError(
+      path,
+      `must be a hop count from 0 to ${MAX_TRUSTED_HOPS} or a list of proxy addresses/CIDRs`,
+    );
+  }
+  for (const [i, entry] of value.entries()) checkString(entry, optionPath(path, i));
+  const parsed = parseTrustedProxies((value as string[]).join(','), path);
+  if (!Array.isArray(parsed)) throw optionError(path, 'must list proxy addresses/CIDRs');
+  return parsed;
+}
+
 /**
  * Checks the `config` that `buildServer()` receives (the same settings as the environment
  * variables, already parsed): every key known, every value of its type and range.
@@ -84,10 +131,13 @@ export function checkServerConfig(value: unknown, path: string): Partial<ServerC
     database: checkDatabase,
     oidc: (v, p) => {
       if (v === undefined) return v;
-      const o = checkObject(v, p, ['issuer', 'audience']);
+      const o = checkObject(v, p, ['issuer', 'audience', 'allowClients']);
       checkUrl(o.issuer, `${p}.issuer`);
+      if (o.allowClients !== undefined) checkClientList(o.allowClients, `${p}.allowClients`);
       return checkString(o.audience, `${p}.audience`);
     },
+    publicOrigin: checkPublicOrigin,
+    adminToken: checkAdminToken,
     guestTtlMs: (v, p) => checkInteger(v, p, { min: 60_000 }),
     mergeRules: checkMergeRules,
     host: (v, p) => checkString(v, p),
@@ -95,7 +145,7 @@ export function checkServerConfig(value: unknown, path: string): Partial<ServerC
     rateLimit: checkRateLimit,
     bodyLimit: (v, p) => checkInteger(v, p, BODY_LIMIT_RANGE),
     purgeIntervalMs: (v, p) => checkInteger(v, p, { min: 0 }),
-    trustProxy: (v, p) => (typeof v === 'boolean' ? v : checkString(v, p)),
+    trustProxy: checkTrustProxy,
     dashboard: checkBoolean,
     statsIntervalMs: (v, p) => checkInteger(v, p, { min: 1 }),
     logLevel: (v, p) => checkOneOf(v, p, LOG_LEVELS),

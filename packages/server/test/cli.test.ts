@@ -107,7 +107,14 @@ describe('guestmode CLI', () => {
       ],
       [{ GUESTMODE_RATE_LIMIT: 'lots' }, [], /^guestmode: GUESTMODE_RATE_LIMIT: /],
       [{ GUESTMODE_PURGE_INTERVAL: '-1' }, [], /^guestmode: GUESTMODE_PURGE_INTERVAL: /],
-      [{ GUESTMODE_TRUST_PROXY: '2' }, [], /^guestmode: GUESTMODE_TRUST_PROXY: /],
+      [{ GUESTMODE_TRUST_PROXY: 'true' }, [], /^guestmode: GUESTMODE_TRUST_PROXY: "true" would/],
+      [{ GUESTMODE_TRUST_PROXY: '10.0.0.0/99' }, [], /^guestmode: GUESTMODE_TRUST_PROXY: /],
+      [{ GUESTMODE_ADMIN_TOKEN: 'short' }, [], /^guestmode: GUESTMODE_ADMIN_TOKEN: must be/],
+      [
+        { GUESTMODE_PUBLIC_URL: 'https://x.example/path' },
+        [],
+        /^guestmode: GUESTMODE_PUBLIC_URL: /,
+      ],
       [{ GUESTMODE_DASHBOARD: 'maybe' }, [], /^guestmode: GUESTMODE_DASHBOARD: /],
       [{}, ['--prot', '1'], /^guestmode: arguments: Unknown option '--prot'/],
     ];

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, randomId } from '@guestmode/testkit';
-import { assert, type Service, startService } from './harness.js';
+import { ADMIN_TOKEN, adminHeaders, assert, type Service, startService } from './harness.js';
 
 const SCREENSHOT = fileURLToPath(new URL('../test-results/dashboard.png', import.meta.url));
 
@@ -44,6 +44,7 @@ describe('dashboard', () => {
     const stats = await s.request<{ totals: Record<string, number>; samples: unknown[] }>(
       'GET',
       '/v1/stats',
+      { headers: adminHeaders },
     );
     assert.ok(stats.body.samples.length >= 12);
     assert.ok(stats.body.totals.expired! > 0, 'some guests expired');
@@ -52,7 +53,11 @@ describe('dashboard', () => {
     const browser = await launchBrowser();
     try {
       const page = await (
-        await browser.newContext({ viewport: { width: 1200, height: 820 } })
+        await browser.newContext({
+          viewport: { width: 1200, height: 820 },
+          // The browser's own Basic prompt, answered with the admin token as the password.
+          httpCredentials: { username: 'admin', password: ADMIN_TOKEN },
+        })
       ).newPage();
       const problems: string[] = [];
       page.on('console', (message) => {

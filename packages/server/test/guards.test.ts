@@ -41,7 +41,7 @@ describe('guards', () => {
   after(() => issuer.close());
 
   it('uses a __Host- Secure cookie behind a trusted HTTPS proxy, and only that one', async () => {
-    const s = await startService({ kind: 'sqlite', issuer, config: { trustProxy: true } });
+    const s = await startService({ kind: 'sqlite', issuer, config: { trustProxy: 1 } });
     try {
       const https = { 'x-forwarded-proto': 'https' };
       const res = await s.request<{ token: string }>('POST', '/v1/guests', { headers: https });

@@ -16,6 +16,11 @@ import type { ServerConfig } from '../src/config.js';
 
 export type StorageKind = 'sqlite' | 'postgres';
 
+/** The admin token every test service is started with (opens /, /v1/stats and /metrics). */
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+/** The headers that present {@link ADMIN_TOKEN}. */
+export const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 /** Opens a fresh, empty store; `cleanup` removes it. */
 export async function openTestStorage(
   kind: StorageKind,
@@ -192,7 +197,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     statsCacheMs: 0,
     now: () => service.clock,
     ...options.server,
-    config: { purgeIntervalMs: 0, ...options.config },
+    config: { purgeIntervalMs: 0, adminToken: ADMIN_TOKEN, ...options.config },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import { randomId } from '@guestmode/testkit';
 import {
+  adminHeaders,
   assert,
   assertError,
   cookies,
@@ -637,10 +638,12 @@ export function runHttpSuite(kind: StorageKind): void {
       assert.deepEqual(health.body, { status: 'ok' });
       const doc = await s.request<{ openapi: string }>('GET', '/openapi.json');
       assert.equal(doc.body.openapi, '3.1.0');
-      const stats = await s.request<{ totals: { created: number } }>('GET', '/v1/stats');
+      const stats = await s.request<{ totals: { created: number } }>('GET', '/v1/stats', {
+        headers: adminHeaders,
+      });
       assert.equal(stats.status, 200);
       assert.ok(stats.body.totals.created > 0);
-      const page = await s.request('GET', '/');
+      const page = await s.request('GET', '/', { headers: adminHeaders });
       assert.equal(page.status, 200);
       assert.match(page.text, /<svg id="funnel"/);
       const missing = await fetch(`${s.base}/v1/nope`);
@@ -653,7 +656,7 @@ export function runHttpSuite(kind: StorageKind): void {
     });
 
     it('exposes Prometheus metrics that parse', async () => {
-      const res = await s.request('GET', '/metrics');
+      const res = await s.request('GET', '/metrics', { headers: adminHeaders });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       const m = parsePrometheus(res.text);

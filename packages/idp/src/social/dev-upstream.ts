@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { GuestmodeError } from '@guestmode/core';
 import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
+import { DEV_SWITCH_ENV, isDevSwitchOn, isLoopbackHost } from '../config.js';
 
 /** A demo account of the development upstream. */
 export interface DevUpstreamUser {
@@ -30,6 +31,11 @@ export interface DevUpstreamOptions {
   redirectUris?: string[];
   /** Where the start-up warning goes; default `console.warn`. */
   log?: (message: string) => void;
+  /**
+   * Says, on purpose, that this is a development or demo setup: needed to bind anything but a
+   * loopback address (also `GUESTMODE_DEV=1`), because `NODE_ENV` is often simply unset.
+   */
+  development?: boolean;
 }
 
 /** A running development upstream, see {@link startDevUpstream}. */
@@ -120,7 +126,8 @@ function avatarSvg(user: DevUpstreamUser): string {
  *   `prompt=consent`, which oidc-provider otherwise needs to honour `offline_access`).
  * - Any loopback http redirect URI is accepted.
  *
- * @throws GuestmodeError `production_refused` when `NODE_ENV=production`.
+ * @throws GuestmodeError `production_refused` when `NODE_ENV=production`, or when `host` is not a
+ *   loopback address and neither `development: true` nor `GUESTMODE_DEV=1` says this is a demo.
  *
  * @example
  * ```ts
@@ -136,12 +143,20 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
       'The development upstream is a fake identity provider and refuses to start with NODE_ENV=production',
     );
   }
+  const requestedHost = options.host ?? '127.0.0.1';
+  const development = options.development === true || isDevSwitchOn(process.env);
+  if (!development && !isLoopbackHost(requestedHost)) {
+    throw new GuestmodeError(
+      'production_refused',
+      `The development upstream is a fake identity provider and binds loopback only (not ${requestedHost}); pass development: true or set ${DEV_SWITCH_ENV}=1 for a demo on another address`,
+    );
+  }
   const users = (options.users ?? defaultUsers).map((user) => ({ ...user }));
   const byId = new Map(users.map((user) => [user.id, user]));
   if (byId.size !== users.length || users.some((user) => !user.id || !user.name)) {
     throw new TypeError('options.users must have unique non-empty ids and names');
   }
-  const host = options.host ?? '127.0.0.1';
+  const host = requestedHost;
   const clientId = 'guestmode-dev-client';
   // base64url: URL-safe, so HTTP Basic credentials need no form-encoding (see logto-facts).
   const clientSecret = randomBytes(48).toString('base64url');

@@ -13,7 +13,7 @@ import {
   parseConnectorRecord,
   parsedConfig,
 } from './connectors.js';
-import type { TokenVault } from './vault.js';
+import { type TokenVault, tokenBoxOwner } from './vault.js';
 
 /** The profile a connector returns, already mapped (for OAuth 2.0, through `profileMap`). */
 export interface SocialUserInfo {
@@ -333,7 +333,8 @@ export class SocialHost {
       };
       if (tokenResponse?.access_token) {
         const stored = toStoredTokens(tokenResponse);
-        result.tokens = { encrypted: this.#vault!.encrypt(JSON.stringify(stored)) };
+        const owner = tokenBoxOwner(record.target, result.userInfo.id);
+        result.tokens = { encrypted: this.#vault!.encrypt(JSON.stringify(stored), owner) };
       }
       return result;
     }
@@ -345,17 +346,24 @@ export class SocialHost {
 
   /**
    * Opens a token box made by this host (e.g. for the management API's "get stored tokens").
+   * `identity` is the row the box was read from: a box sealed for another identity is refused.
    *
    * @throws GuestmodeError `vault_unavailable`, `vault_decrypt_failed`.
    */
-  readTokens(encrypted: string): StoredSocialTokens {
+  readTokens(
+    encrypted: string,
+    identity: { readonly target: string; readonly identityId: string },
+  ): StoredSocialTokens {
     if (!this.#vault) {
       throw new GuestmodeError(
         'vault_unavailable',
         'No token vault is configured (GUESTMODE_IDP_VAULT_KEY)',
       );
     }
-    const plaintext = this.#vault.decrypt(encrypted);
+    const plaintext = this.#vault.decrypt(
+      encrypted,
+      tokenBoxOwner(identity.target, identity.identityId),
+    );
     try {
       const parsed = JSON.parse(plaintext) as StoredSocialTokens;
       if (typeof parsed.accessToken !== 'string') throw new Error('no accessToken');
@@ -383,6 +391,7 @@ export class SocialHost {
   async refreshTokens(
     connectorId: string,
     encrypted: string,
+    identityId: string,
   ): Promise<{ encrypted: string; tokens: StoredSocialTokens }> {
     const { record, factory, connector } = this.#enabled(connectorId);
     const refresh = connector.getAccessTokenByRefreshToken;
@@ -392,7 +401,8 @@ export class SocialHost {
         `The ${record.factoryId} connector cannot refresh tokens`,
       );
     }
-    const previous = this.readTokens(encrypted);
+    const identity = { target: record.target, identityId };
+    const previous = this.readTokens(encrypted, identity);
     if (!previous.refreshToken) {
       throw new GuestmodeError(
         'token_refresh_failed',
@@ -412,7 +422,8 @@ export class SocialHost {
       );
     }
     const tokens = toStoredTokens(response, previous);
-    return { encrypted: this.#vault!.encrypt(JSON.stringify(tokens)), tokens };
+    const owner = tokenBoxOwner(identity.target, identity.identityId);
+    return { encrypted: this.#vault!.encrypt(JSON.stringify(tokens), owner), tokens };
   }
 
   #normalise(record: ConnectorRecord, info: SocialUserInfo): SocialUserInfo {

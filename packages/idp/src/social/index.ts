@@ -22,4 +22,4 @@ export {
   type SocialUserInfo,
   type StoredSocialTokens,
 } from './host.js';
-export { TokenVault, VAULT_KEY_ENV } from './vault.js';
+export { TokenVault, tokenBoxOwner, VAULT_KEY_ENV } from './vault.js';

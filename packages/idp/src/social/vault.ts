@@ -5,21 +5,33 @@ import { GuestmodeError, optionError } from '@guestmode/core';
 export const VAULT_KEY_ENV = 'GUESTMODE_IDP_VAULT_KEY';
 
 // The version prefix lets a later format (or key rotation with key ids) coexist with old boxes.
-const VERSION = 'v1';
+// v1 boxes were sealed without an owner, so any row could hold any box; they are refused.
+const VERSION = 'v2';
+const UNBOUND_VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 // Bound as additional authenticated data so a box cannot be replayed under another version.
 const BASE_AAD = `guestmode-idp-vault:${VERSION}`;
 
 /**
- * Encrypts social provider tokens at rest (R20, the seed's "Secret Vault"): AES-256-GCM with a
- * random 96-bit IV per box. A box is `v1.<base64url(iv ‖ tag ‖ ciphertext)>`, so it fits in a
- * text column and never contains the plaintext.
+ * The associated data that binds a box of social tokens to the identity it belongs to: the
+ * connector target and the upstream account id. A `(target, identity id)` pair is unique and
+ * belongs to exactly one user, so a box copied into another user's row, or another connector's
+ * row of the same user, no longer opens.
+ */
+export function tokenBoxOwner(target: string, identityId: string): string {
+  return `identity\0${target}\0${identityId}`;
+}
+
+/**
+ * Encrypts social provider tokens at rest: AES-256-GCM with a random 96-bit IV per box, and the
+ * box's owner as associated data. A box is `v2.<base64url(iv ‖ tag ‖ ciphertext)>`, so it fits
+ * in a text column and never contains the plaintext.
  *
  * @example
  * ```ts
  * const vault = TokenVault.fromEnv(); // undefined when GUESTMODE_IDP_VAULT_KEY is unset
- * const box = vault?.encrypt(JSON.stringify(tokens));
+ * const box = vault?.encrypt(JSON.stringify(tokens), tokenBoxOwner('github', '12345'));
  * ```
  */
 export class TokenVault {
@@ -68,10 +80,13 @@ export class TokenVault {
   /**
    * Seals `plaintext`.
    *
-   * @param associatedData - optional context (for example a user id) that must be given again
-   *   to decrypt; it stops a box from being copied to another row.
+   * @param associatedData - the box's owner (see {@link tokenBoxOwner}), which must be given
+   *   again to decrypt; it stops a box from being copied to another row.
    */
-  encrypt(plaintext: string, associatedData = ''): string {
+  encrypt(plaintext: string, associatedData: string): string {
+    if (typeof associatedData !== 'string' || associatedData === '') {
+      throw new TypeError('TokenVault.encrypt needs the owner as associated data');
+    }
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     cipher.setAAD(Buffer.from(`${BASE_AAD}\0${associatedData}`, 'utf8'));
@@ -86,7 +101,7 @@ export class TokenVault {
    * @throws GuestmodeError `vault_decrypt_failed` when the box is malformed, tampered with, sealed
    *   with another key or with other associated data.
    */
-  decrypt(box: string, associatedData = ''): string {
+  decrypt(box: string, associatedData: string): string {
     const fail = (cause?: unknown) =>
       new GuestmodeError(
         'vault_decrypt_failed',
@@ -94,6 +109,12 @@ export class TokenVault {
         { cause },
       );
     if (typeof box !== 'string') throw fail();
+    if (box.startsWith(`${UNBOUND_VERSION}.`)) {
+      throw new GuestmodeError(
+        'vault_decrypt_failed',
+        'The token box was sealed before boxes were bound to their owner and is no longer opened; sign in with the connector again to store fresh tokens',
+      );
+    }
     const dot = box.indexOf('.');
     if (dot === -1 || box.slice(0, dot) !== VERSION) throw fail();
     const body = box.slice(dot + 1);

@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GuestmodeError } from '@guestmode/core';
 import { migrateSqlite } from '@guestmode/core/migrations';
 import Database from 'better-sqlite3';
+import { hashApplicationSecret } from '../client-secret.js';
 import type {
   ApplicationRow,
   ConnectorRow,
@@ -15,6 +16,9 @@ import type {
   Store,
   UserRow,
 } from './types.js';
+
+/** The SQL function that hashes an application secret, for the migration that hashes old rows. */
+const SECRET_HASH_FUNCTION = 'guestmode_hash_application_secret';
 
 /**
  * The schema, one step per version, run by Guestmode's migration runner (which records them in
@@ -99,6 +103,11 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX oidc_models_user_code ON oidc_models (model, user_code) WHERE user_code IS NOT NULL;
   CREATE INDEX oidc_models_expires_at ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
   `,
+  // Application secrets are kept as their SHA-256 only (client-secret.ts); rows written in clear
+  // by earlier versions are hashed in place. The function is registered on the connection.
+  `
+  UPDATE applications SET secret = ${SECRET_HASH_FUNCTION}(secret) WHERE secret NOT LIKE 'sha256:%';
+  `,
 ];
 
 type Row = Record<string, unknown>;
@@ -168,10 +177,19 @@ function conflictOnUnique<T>(what: string, run: () => T): T {
  * @param path A file path, or `:memory:` for a throw-away database (tests).
  */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    restrictToOwner(path);
+  }
   const db = new Database(path);
+  db.function(SECRET_HASH_FUNCTION, { deterministic: true }, (secret) =>
+    hashApplicationSecret(String(secret)),
+  );
   // WAL lets the CLI write (create an app) while a running provider reads.
   db.pragma('journal_mode = WAL');
+  // SQLite creates the -wal and -shm files with the database file's mode; older files (from a
+  // version that did not restrict them) are tightened here.
+  if (path !== ':memory:') restrictToOwner(path);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   try {
@@ -441,4 +459,16 @@ export function openSqliteStore(path: string): Store {
       if (db.open) db.close();
     },
   };
+}
+
+/**
+ * The database holds the signing key, cookie keys, hashed application secrets and connector
+ * secrets: it is created readable by its owner only (0600), whatever the umask, and an existing
+ * file and its -wal/-shm companions are brought down to that mode.
+ */
+function restrictToOwner(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
 }

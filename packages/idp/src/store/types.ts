@@ -10,7 +10,11 @@ export type ApplicationType = 'traditional' | 'm2m';
 export interface ApplicationRow {
   id: string;
   name: string;
-  /** Kept in clear: oidc-provider compares it, and `client_secret_jwt` needs it as a key. */
+  /**
+   * The SHA-256 of the client secret (`sha256:<base64url>`), never the secret: the provider
+   * compares a presented secret by hashing it (`client_secret_basic`/`_post`; nothing here uses
+   * the secret as a key, so `client_secret_jwt` and HS* algorithms are not offered).
+   */
   secret: string;
   type: ApplicationType;
   redirectUris: string[];

@@ -1,4 +1,5 @@
 import type { Guestmode, RawJson } from '@guestmode/core';
+import type { FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit.js';
 
@@ -8,6 +9,12 @@ export interface RouteContext {
   readonly metrics: Metrics;
   /** `undefined` when the guest-creation limit is switched off. */
   readonly limiter: RateLimiter | undefined;
+  /** The rate-limit key of a request: its client address (IPv6 by /64), proxies considered. */
+  readonly clientKey: (request: FastifyRequest) => string;
+  /** The origin browser guest creations must come from; `undefined`: the request's own. */
+  readonly publicOrigin: string | undefined;
+  /** Opens the dashboard, `/v1/stats` and `/metrics`; `undefined`: they are not served. */
+  readonly adminToken: string | undefined;
   readonly dashboard: boolean;
   readonly statsIntervalMs: number;
   readonly now: () => number;

@@ -1,9 +1,44 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { GuestmodeError } from '@guestmode/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { dashboardHtml } from '../dashboard.js';
 import { HealthSchema, openApiDocument, StatsSchema } from '../openapi.js';
 import { JSON_TYPE, type RouteContext } from './context.js';
 
-/** `/healthz`, `/metrics`, `/openapi.json`, and the dashboard with its data (B4, B5). */
+/** The secret presented as `Bearer <token>`, or as the password of `Basic` (browsers, Prometheus). */
+function presentedSecret(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization ?? '';
+  const bearer = /^Bearer +(\S+) *$/i.exec(header);
+  if (bearer) return bearer[1];
+  const basic = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? undefined : decoded.slice(colon + 1);
+}
+
+/**
+ * Guards the operator's routes with the admin token. Both sides are hashed first, so the
+ * comparison is constant-time whatever the lengths.
+ */
+function adminGuard(token: string) {
+  const hashSecret = (secret: string) => createHash('sha256').update(secret).digest();
+  const expected = hashSecret(token);
+  return async (request: FastifyRequest) => {
+    const presented = presentedSecret(request);
+    if (presented === undefined || !timingSafeEqual(hashSecret(presented), expected)) {
+      throw new GuestmodeError('unauthorized', 'This route needs the admin token.', {
+        headers: { 'www-authenticate': 'Basic realm="guestmode admin", charset="UTF-8"' },
+      });
+    }
+  };
+}
+
+/**
+ * `/healthz` and `/openapi.json` for everyone; `/metrics` and the dashboard with its data only
+ * with the admin token, and not at all without one configured: they describe the whole
+ * service's traffic, which is the operator's business.
+ */
 export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { guestmode, metrics } = ctx;
   // Built once: the document never changes while the process runs.
@@ -14,19 +49,22 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     return { status: 'ok' };
   });
 
-  app.get('/metrics', async (_request, reply) => {
-    reply.type('text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render();
-  });
-
   app.get('/openapi.json', async (_request, reply) => {
     reply.type(JSON_TYPE);
     return openApi;
   });
 
+  if (ctx.adminToken === undefined) return;
+  const onRequest = adminGuard(ctx.adminToken);
+
+  app.get('/metrics', { onRequest }, async (_request, reply) => {
+    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return metrics.render();
+  });
+
   if (!ctx.dashboard) return;
 
-  app.get('/v1/stats', { schema: { response: { 200: StatsSchema } } }, async () => {
+  app.get('/v1/stats', { onRequest, schema: { response: { 200: StatsSchema } } }, async () => {
     const totals = await metrics.stats();
     return {
       now: ctx.now(),
@@ -52,6 +90,6 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     );
     return html;
   };
-  app.get('/', serveDashboard);
-  app.get('/dashboard', serveDashboard);
+  app.get('/', { onRequest }, serveDashboard);
+  app.get('/dashboard', { onRequest }, serveDashboard);
 }

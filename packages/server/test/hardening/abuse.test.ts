@@ -48,7 +48,7 @@ describe('guest creation is rate limited per client address', () => {
     s = await startService({ kind: 'sqlite', config: { rateLimit: { max: 5, windowMs: 60_000 } } });
     behindProxy = await startService({
       kind: 'sqlite',
-      config: { rateLimit: { max: 5, windowMs: 60_000 }, trustProxy: '127.0.0.1' },
+      config: { rateLimit: { max: 5, windowMs: 60_000 }, trustProxy: ['127.0.0.1'] },
     });
   });
   after(async () => {
@@ -231,7 +231,8 @@ results.push('beacon ' + navigator.sendBeacon('${target}', 'x'));
       try {
         // The victim's browser holds a guest cookie set by the service itself.
         const victimPage = await context.newPage();
-        await victimPage.goto(`${s.base}/dashboard`);
+        // Any page of the service gives the victim its origin; the dashboard needs the admin token.
+        await victimPage.goto(`${s.base}/openapi.json`);
         const created = await victimPage.evaluate(async () => {
           const res = await fetch('/v1/guests', {
             method: 'POST',

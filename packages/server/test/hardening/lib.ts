@@ -174,6 +174,9 @@ export interface SpawnOptions {
  * Starts the real `guestmode serve` (src/cli.ts through tsx, as bin/guestmode.js does in a
  * checkout, but without the wrapper process, so a SIGKILL reaches the server itself).
  */
+/** The admin token of every spawned service (opens `/metrics` and `/v1/stats`). */
+export const SPAWNED_ADMIN_TOKEN = 'hardening-admin-token-0123456789';
+
 export async function spawnService(options: SpawnOptions): Promise<ChildService> {
   const port = options.port ?? (await freePort());
   writeFileSync(options.rulesFile, JSON.stringify(options.mergeRules));
@@ -193,6 +196,7 @@ export async function spawnService(options: SpawnOptions): Promise<ChildService>
       GUESTMODE_RATE_LIMIT: 'off',
       GUESTMODE_PURGE_INTERVAL: 'off',
       GUESTMODE_LOG_LEVEL: 'error',
+      GUESTMODE_ADMIN_TOKEN: SPAWNED_ADMIN_TOKEN,
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe', ...(options.memoryProbe ? (['ipc'] as const) : [])],

@@ -17,6 +17,7 @@ import {
   call,
   report,
   rng,
+  SPAWNED_ADMIN_TOKEN,
   seedFromEnv,
   spawnService,
 } from './lib.js';
@@ -167,7 +168,11 @@ describe('soak: mixed traffic with steady memory', () => {
         ]);
         await note(bad());
       } else {
-        await note(call(base, 'GET', pick(['/healthz', '/metrics', '/v1/stats'])));
+        await note(
+          call(base, 'GET', pick(['/healthz', '/metrics', '/v1/stats']), {
+            headers: { authorization: `Bearer ${SPAWNED_ADMIN_TOKEN}` },
+          }),
+        );
       }
     };
 
