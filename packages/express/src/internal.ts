@@ -6,28 +6,15 @@ import {
 } from '@guestmode/core/web';
 import type { Request, Response } from 'express';
 
-/** The parts of `@logto/express`'s `req.user` (a `LogtoContext`) this package reads. */
-interface LogtoUserLike {
-  readonly isAuthenticated?: boolean;
-  readonly claims?: { readonly sub?: unknown };
-}
-
-/** True when the request reached the app over HTTPS (honours Express's `trust proxy`). */
-export function isSecure(req: Request): boolean {
-  return req.secure === true;
-}
-
-/** The signed-in user's id from `withLogto` (`req.user.claims.sub`), if any. */
-export function logtoUserId(req: Request): string | undefined {
-  const user = (req as Request & { user?: LogtoUserLike }).user;
-  if (!user?.isAuthenticated) return undefined;
-  const sub = user.claims?.sub;
-  return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
+/** How the guest cookie is named and marked for this app (HTTPS is decided from the base URL). */
+export interface CookieSettings {
+  readonly cookieName: string;
+  readonly secure: boolean;
 }
 
 /** The guest credential from the request's cookie (via `cookie-parser` or the raw header). */
-export function readGuestToken(req: Request, base: string): string | undefined {
-  const name = guestCookieName(base, isSecure(req));
+export function readGuestToken(req: Request, cookie: CookieSettings): string | undefined {
+  const name = guestCookieName(cookie.cookieName, cookie.secure);
   const parsed = (req as Request & { cookies?: unknown }).cookies;
   const value =
     parsed && typeof parsed === 'object'
@@ -41,11 +28,13 @@ export function writeCookie(res: Response, cookie: CookieData): void {
   res.cookie(cookie.name, cookie.value, { ...cookie.attributes });
 }
 
-export function clearGuestCookie(req: Request, res: Response, base: string): void {
-  writeCookie(res, clearedGuestCookie(base, { secure: isSecure(req) }));
+export function clearGuestCookie(req: Request, res: Response, cookie: CookieSettings): void {
+  writeCookie(res, clearedGuestCookie(cookie.cookieName, { secure: cookie.secure }));
   // Later middleware in this request must not see the cookie that was just deleted.
   const parsed = (req as Request & { cookies?: Record<string, unknown> }).cookies;
-  if (parsed && typeof parsed === 'object') delete parsed[guestCookieName(base, isSecure(req))];
+  if (parsed && typeof parsed === 'object') {
+    delete parsed[guestCookieName(cookie.cookieName, cookie.secure)];
+  }
 }
 
 /** `req.session` as a plain record; throws the same advice `@logto/express` gives when absent. */
@@ -74,4 +63,47 @@ export function writeSessionJson(req: Request, key: string, value: unknown): voi
   const session = sessionOf(req);
   if (value === undefined) delete session[key];
   else session[key] = JSON.stringify(value);
+}
+
+/** Copies the session's data into a fresh session id, so an id planted before sign-in is void. */
+export async function regenerateSession(req: Request, keep: boolean): Promise<void> {
+  const session = sessionOf(req) as Record<string, unknown> & {
+    regenerate?: (callback: (error?: unknown) => void) => void;
+  };
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(session)) if (key !== 'cookie') data[key] = value;
+  if (typeof session.regenerate !== 'function') {
+    if (!keep) for (const key of Object.keys(data)) delete session[key];
+    return;
+  }
+  await new Promise<void>((resolve, reject) =>
+    session.regenerate!((error) => (error ? reject(error) : resolve())),
+  );
+  if (keep) Object.assign(sessionOf(req), data);
+}
+
+/**
+ * Logto client storage over `req.session`, laid out exactly as `@logto/express` lays it out
+ * (one session key per Logto key, string values, removal by assigning `undefined`), so tokens
+ * stored here are what `withLogto` reads afterwards. `@logto/express` does not export its own.
+ */
+export class SessionStorage {
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.#req = req;
+  }
+
+  async getItem(key: string): Promise<string | null> {
+    const value = sessionOf(this.#req)[key];
+    return value === undefined || value === null ? null : String(value);
+  }
+
+  async setItem(key: string, value: string): Promise<void> {
+    sessionOf(this.#req)[key] = value;
+  }
+
+  async removeItem(key: string): Promise<void> {
+    sessionOf(this.#req)[key] = undefined;
+  }
 }

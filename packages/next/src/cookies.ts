@@ -12,15 +12,27 @@ import {
   serializeCookie as serialize,
 } from '@guestmode/core/web';
 
-export { DEFAULT_COOKIE_NAME } from '@guestmode/core/web';
-
-/** A `Set-Cookie` value for an HttpOnly, SameSite=Lax, `Path=/` cookie (see `@guestmode/core/web`). */
-export function serializeCookie(
+/**
+ * Sets (or, with an empty value, deletes) an HttpOnly, SameSite=Lax, `Path=/` cookie, and makes
+ * later reads in this request agree with it (the guest cookie a merge used up must not be read
+ * again by the page rendered afterwards).
+ */
+export function writeCookie(
+  req: IncomingMessage,
+  res: ServerResponse,
   name: string,
   value: string,
   options: { readonly secure: boolean; readonly expires: Date },
-): string {
-  return serialize(httpOnlyCookie(name, value, options));
+): void {
+  appendCookie(res, serialize(httpOnlyCookie(name, value, options)));
+  const parsed = (req as IncomingMessage & { cookies?: Record<string, string> }).cookies;
+  if (!parsed || typeof parsed !== 'object') return;
+  try {
+    if (value === '') delete parsed[name];
+    else parsed[name] = value;
+  } catch {
+    // Next's lazy `req.cookies` may be read-only in some versions; reads then see the header.
+  }
 }
 
 /** One cookie's value (Next's parsed `req.cookies`, else the header), or `undefined` when empty. */
@@ -67,19 +79,4 @@ export function appendCookie(res: ServerResponse, cookie: string): void {
   }
   ours.set(nameOf(cookie), cookie);
   res.setHeader('Set-Cookie', asList(res.getHeader('set-cookie')));
-}
-
-/**
- * Makes later reads in this request agree with a cookie just set or deleted (the guest cookie
- * a merge used up must not be read again by the page rendered afterwards).
- */
-export function rememberCookie(req: IncomingMessage, name: string, value: string | undefined) {
-  const parsed = (req as IncomingMessage & { cookies?: Record<string, string> }).cookies;
-  if (!parsed || typeof parsed !== 'object') return;
-  try {
-    if (value === undefined) delete parsed[name];
-    else parsed[name] = value;
-  } catch {
-    // Next's lazy `req.cookies` may be read-only in some versions; reads then see the header.
-  }
 }

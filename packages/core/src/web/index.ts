@@ -1,8 +1,8 @@
 /**
- * `@guestmode/core/web`: the framework-free half of every web integration. Guest cookies as
- * data, the per-request guest accessor, and the sign-in merge flow (record the starting guest,
- * decide at the callback, the pending merge and its decision). Plain inputs in, plain decisions
- * out; `@guestmode/express` and `@guestmode/next` only translate requests and responses.
+ * `@guestmode/core/web`: the framework-free half of every web integration, and only what the
+ * adapters use: guest cookies as data, the per-request guest accessor, which site a request comes
+ * from, and the whole sign-in flow over a small port (start, callback, confirm, sign-out).
+ * `@guestmode/express` and `@guestmode/next` only translate requests and responses.
  *
  * @packageDocumentation
  */
@@ -18,33 +18,36 @@ export {
   readCookie,
   serializeCookie,
 } from './cookie.js';
+export { type CookieJar, type CookieRecords, cookieRecords } from './cookie-records.js';
 export {
-  createGuestAccessor,
+  checkBaseUrl,
+  checkEngine,
+  checkSignInOptions,
+  createSignInFlow,
+  type MergeNotice,
+  type PendingMerge,
+  pathOption,
+  type SignInFlow,
+  type SignInOptions,
+  type SignInPort,
+  type SignInRoute,
+  type SignInSettings,
+} from './flow.js';
+export {
   type GuestAccessor,
-  type GuestAccessorInit,
-  type GuestCookieChange,
+  type GuestKind,
   type GuestProfileView,
-  type OpenedGuest,
-  openGuest,
+  type GuestRequest,
+  openGuestAccessor,
 } from './guest.js';
+export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
+export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from './node.js';
+export { renderConfirmPage, renderSignOutPage } from './pages.js';
+export { createSealer, type Sealer } from './seal.js';
 export {
-  applyMergeDecision,
-  type ConfirmPolicy,
-  checkMergeDecision,
-  checkMergeOptions,
-  completeSignIn,
-  type DecisionOutcome,
-  isAllowedOrigin,
-  isDeadGuestError,
-  type MergeDone,
-  mergeIfAlive,
-  notifyMerge,
   PENDING_MERGE_TTL_MS,
   type PendingMergeReason,
   type PendingMergeRecord,
-  previewPendingMerge,
-  renderConfirmPage,
-  type SignInOutcome,
-  sameSecret,
-  signInGuestId,
+  type SignInStart,
 } from './sign-in.js';
+export { type RequestFacts, requestSite } from './site.js';
