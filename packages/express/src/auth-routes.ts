@@ -3,7 +3,9 @@ import { type Guestmode, toErrorResponse } from '@guestmode/core';
 import {
   checkSignInOptions,
   createSignInFlow,
+  guestCookieJar,
   type MergeNotice,
+  nodeCookieJar,
   nodeRequestFacts,
   type PendingMerge,
   type PendingMergeReason,
@@ -16,13 +18,12 @@ import {
   type SignInRoute,
   type SignInSettings,
   type SignInStart,
+  signedInUserId,
 } from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
-  clearGuestCookie,
-  readGuestToken,
   readSessionJson,
   regenerateSession,
   SessionStorage,
@@ -124,8 +125,7 @@ function createPort(
   return {
     req,
     ...nodeRequestFacts(req),
-    guestToken: () => readGuestToken(req, settings),
-    clearGuestCookie: () => clearGuestCookie(req, res, settings),
+    ...guestCookieJar(nodeCookieJar(req, res, settings.secure), settings),
     loadStart: () => readSessionJson<SignInStart>(req, START_KEY),
     saveStart: (record) => writeSessionJson(req, START_KEY, record),
     clearStart: () => writeSessionJson(req, START_KEY, undefined),
@@ -143,8 +143,10 @@ function createPort(
     async userId() {
       const logtoClient = client();
       if (!(await logtoClient.isAuthenticated())) return undefined;
-      const sub = (await logtoClient.getIdTokenClaims()).sub;
-      return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
+      return signedInUserId({
+        isAuthenticated: true,
+        claims: await logtoClient.getIdTokenClaims(),
+      });
     },
     handleSignIn: (signUp) =>
       client().signIn({

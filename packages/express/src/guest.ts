@@ -4,14 +4,15 @@ import {
   checkCookieName,
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
-  guestCookie,
+  guestCookieJar,
+  nodeCookieJar,
   nodeRequestFacts,
   openGuestAccessor,
   requestSite,
+  signedInUserId,
 } from '@guestmode/core/web';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { routesState } from './auth-routes.js';
-import { type CookieSettings, clearGuestCookie, readGuestToken, writeCookie } from './internal.js';
 
 export type { GuestAccessor };
 
@@ -43,20 +44,6 @@ export interface GuestmodeMiddlewareOptions {
    * `@logto/express`'s `withLogto`, so put `withLogto(config)` before this middleware.
    */
   readonly getUserId?: (req: Request) => string | undefined;
-}
-
-/** The parts of `@logto/express`'s `req.user` (a `LogtoContext`) this package reads. */
-interface LogtoUserLike {
-  readonly isAuthenticated?: boolean;
-  readonly claims?: { readonly sub?: unknown };
-}
-
-/** The signed-in user's id from `withLogto` (`req.user.claims.sub`), if any. */
-function logtoUserId(req: Request): string | undefined {
-  const user = (req as Request & { user?: LogtoUserLike }).user;
-  if (!user?.isAuthenticated) return undefined;
-  const sub = user.claims?.sub;
-  return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
 }
 
 /** The app's origin and scheme: this middleware's `baseUrl`, checked against the routes' one. */
@@ -108,25 +95,26 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
     options.cookieName === undefined
       ? DEFAULT_COOKIE_NAME
       : checkCookieName(options.cookieName, 'options.cookieName');
-  const getUserId = options.getUserId ?? logtoUserId;
+  // By default `req.user` from `withLogto`.
+  const getUserId = options.getUserId ?? ((req: Request) => signedInUserId(req.user));
   if (typeof getUserId !== 'function') {
     throw new TypeError('options.getUserId must be a function');
   }
 
   const prepare = async (req: Request, res: Response): Promise<void> => {
     const url = appUrl(req, own);
-    const cookie: CookieSettings = { cookieName, secure: url.protocol === 'https:' };
+    const secure = url.protocol === 'https:';
+    const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
     const userId = getUserId(req);
     req.guest = await openGuestAccessor({
       engine,
       userId,
       // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
       // routes; only a visitor's cookie is checked here.
-      guestToken: userId === undefined ? readGuestToken(req, cookie) : undefined,
+      guestToken: userId === undefined ? cookie.guestToken() : undefined,
       site: requestSite(nodeRequestFacts(req), url.origin),
-      setCookie: (token, expires) =>
-        writeCookie(res, guestCookie(cookieName, token, { secure: cookie.secure, expires })),
-      clearCookie: () => clearGuestCookie(req, res, cookie),
+      setCookie: cookie.setGuestCookie,
+      clearCookie: cookie.clearGuestCookie,
     });
   };
 

@@ -1,41 +1,4 @@
-import {
-  type CookieData,
-  clearedGuestCookie,
-  guestCookieName,
-  readCookie,
-} from '@guestmode/core/web';
-import type { Request, Response } from 'express';
-
-/** How the guest cookie is named and marked for this app (HTTPS is decided from the base URL). */
-export interface CookieSettings {
-  readonly cookieName: string;
-  readonly secure: boolean;
-}
-
-/** The guest credential from the request's cookie (via `cookie-parser` or the raw header). */
-export function readGuestToken(req: Request, cookie: CookieSettings): string | undefined {
-  const name = guestCookieName(cookie.cookieName, cookie.secure);
-  const parsed = (req as Request & { cookies?: unknown }).cookies;
-  const value =
-    parsed && typeof parsed === 'object'
-      ? (parsed as Record<string, unknown>)[name]
-      : readCookie(req.headers.cookie, name);
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-export function writeCookie(res: Response, cookie: CookieData): void {
-  if (res.headersSent) return;
-  res.cookie(cookie.name, cookie.value, { ...cookie.attributes });
-}
-
-export function clearGuestCookie(req: Request, res: Response, cookie: CookieSettings): void {
-  writeCookie(res, clearedGuestCookie(cookie.cookieName, { secure: cookie.secure }));
-  // Later middleware in this request must not see the cookie that was just deleted.
-  const parsed = (req as Request & { cookies?: Record<string, unknown> }).cookies;
-  if (parsed && typeof parsed === 'object') {
-    delete parsed[guestCookieName(cookie.cookieName, cookie.secure)];
-  }
-}
+import type { Request } from 'express';
 
 /** `req.session` as a plain record; throws the same advice `@logto/express` gives when absent. */
 export function sessionOf(req: Request): Record<string, unknown> {

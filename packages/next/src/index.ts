@@ -5,8 +5,11 @@
  *
  * @packageDocumentation
  */
-export { DEFAULT_COOKIE_NAME } from '@guestmode/core/web';
-export { appendCookie, readCookie } from './cookies.js';
+export {
+  appendCookie,
+  DEFAULT_COOKIE_NAME,
+  readRequestCookie as readCookie,
+} from '@guestmode/core/web';
 export {
   createGuestmodeNext,
   type GuestAccessor,

@@ -6,17 +6,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toErrorResponse } from '@guestmode/core';
 import {
   cookieRecords,
+  nodeCookieJar,
   nodeRequestFacts,
   readForm,
   type Sealer,
   type SignInPort,
   type SignInSettings,
   type SignInStart,
+  signedInUserId,
 } from '@guestmode/core/web';
 import type LogtoClient from '@logto/next';
 import type { LogtoContext } from '@logto/next';
 import type { NextApiHandler, NextApiRequest, NextApiResponse } from 'next';
-import { readCookie, writeCookie } from './cookies.js';
 
 /** A request as Next gives it to API routes and `getServerSideProps` (cookies parsed). */
 export type NextRequestLike = IncomingMessage & { cookies: Partial<Record<string, string>> };
@@ -79,13 +80,7 @@ export function createPort(
   inner?: NextApiHandler,
 ): NextPort {
   const { settings } = ctx;
-  const secure = settings.secure;
-  const jar = {
-    get: (name: string) => readCookie(req, name),
-    set: (name: string, value: string, expires: Date) =>
-      writeCookie(req, res, name, value, { secure, expires }),
-  };
-  const records = cookieRecords(jar, ctx.sealer, settings);
+  const records = cookieRecords(nodeCookieJar(req, res, settings.secure), ctx.sealer, settings);
   // One Logto client per request: its cookie storage holds what the callback just stored.
   let nodeClient: ReturnType<LogtoClient['createNodeClientFromNextApi']> | undefined;
   const client = () => {
@@ -103,11 +98,7 @@ export function createPort(
       starting = record;
     },
     readForm: () => readForm(req),
-    async userId() {
-      const user = await ctx.getUser(req, res);
-      const sub = user.isAuthenticated ? user.claims?.sub : undefined;
-      return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
-    },
+    userId: async () => signedInUserId(await ctx.getUser(req, res)),
     async handleSignIn() {
       // The record is written once @logto/next has made the authorization request, tied to its
       // `state`: a record planted from another sign-in cannot match the callback.

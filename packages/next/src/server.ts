@@ -117,6 +117,54 @@ const AUTH_ROUTES = new Map<unknown, SignInRoute>([
   ['sign-out', 'sign-out'],
 ]);
 
+/** Checks the options once; errors are `TypeError`s naming the option. */
+function checkOptions(options: GuestmodeNextOptions) {
+  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+  const engine = checkEngine(options.guestmode, 'options.guestmode');
+  const logtoClient = options.logtoClient;
+  if (!logtoClient || typeof logtoClient.createNodeClientFromNextApi !== 'function') {
+    throw new TypeError('options.logtoClient must be a LogtoClient from @logto/next');
+  }
+  const settings = checkSignInOptions(options);
+  const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
+  const secret = options.secret ?? options.logto.cookieSecret;
+  if (typeof secret !== 'string' || secret.length < 32) {
+    throw new TypeError(
+      'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
+    );
+  }
+  return { engine, logtoClient, settings, apiPath, sealer: createSealer(secret) };
+}
+
+/** One value per request, made on first use (the user and guest are read once per request). */
+function perRequest<T>(make: (req: NextRequestLike, res: ServerResponse) => T) {
+  const made = new WeakMap<IncomingMessage, T>();
+  return (req: NextRequestLike, res: ServerResponse): T => {
+    if (!made.has(req)) made.set(req, make(req, res));
+    return made.get(req)!;
+  };
+}
+
+/** Answers every failure of `handler` with core's error model. */
+const safely =
+  <T>(handler: (req: NextApiRequest, res: NextApiResponse<T>) => unknown): NextApiHandler<T> =>
+  async (req, res) => {
+    try {
+      await handler(req, res);
+    } catch (error) {
+      sendError(res, error);
+    }
+  };
+
+/** `@logto/next`'s `/api/logto/user` JSON, plus the sign-out CSRF token for a signed-in user. */
+function userRoute(port: NextPort, res: NextApiResponse, inner: () => unknown) {
+  const json = res.json.bind(res);
+  res.setHeader('Cache-Control', 'no-store');
+  res.json = (body: LogtoContext) =>
+    json(body?.isAuthenticated ? { ...body, csrfToken: port.csrfToken(true) } : body);
+  return inner();
+}
+
 /**
  * Guest mode for a Next.js (Pages Router) app using `@logto/next`: the guest of every request,
  * the guest API `useGuest()` talks to, and the sign-in flow of `@guestmode/core/web`. Options are
@@ -136,20 +184,7 @@ const AUTH_ROUTES = new Map<unknown, SignInRoute>([
  * ```
  */
 export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNext {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = checkEngine(options.guestmode, 'options.guestmode');
-  const logtoClient = options.logtoClient;
-  if (!logtoClient || typeof logtoClient.createNodeClientFromNextApi !== 'function') {
-    throw new TypeError('options.logtoClient must be a LogtoClient from @logto/next');
-  }
-  const settings = checkSignInOptions(options);
-  const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
-  const secret = options.secret ?? options.logto.cookieSecret;
-  if (typeof secret !== 'string' || secret.length < 32) {
-    throw new TypeError(
-      'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
-    );
-  }
+  const { engine, logtoClient, settings, apiPath, sealer } = checkOptions(options);
   const onMerge = options.onMerge;
   const flow = createSignInFlow<NextPort>({
     ...settings,
@@ -159,47 +194,24 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     signOutPath: '/api/logto/sign-out',
     onMerge: onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),
   });
-  const users = new WeakMap<IncomingMessage, Promise<LogtoContext>>();
-  const guests = new WeakMap<IncomingMessage, Promise<GuestAccessor>>();
-  const getUser = (req: NextRequestLike, res: ServerResponse): Promise<LogtoContext> => {
-    let user = users.get(req);
-    if (!user) {
-      user = logtoClient.createNodeClientFromNextApi(req, res).then((c) => c.getContext());
-      users.set(req, user);
-    }
-    return user;
-  };
-  const ctx = { settings, sealer: createSealer(secret), logtoClient, getUser };
+  const getUser = perRequest((req, res) =>
+    logtoClient.createNodeClientFromNextApi(req, res).then((client) => client.getContext()),
+  );
+  const ctx = { settings, sealer, logtoClient, getUser };
   const port = (req: NextRequestLike, res: ServerResponse, inner?: NextApiHandler) =>
     createPort(ctx, req, res, inner);
-
-  const getGuest = (req: NextRequestLike, res: ServerResponse): Promise<GuestAccessor> => {
-    let guest = guests.get(req);
-    if (!guest) {
-      const own = port(req, res);
-      guest = Promise.all([own.userId(), engine]).then(([userId, ready]) =>
-        openGuestAccessor({
-          engine: ready,
-          userId,
-          guestToken: own.guestToken(),
-          site: requestSite(own, settings.appOrigin),
-          setCookie: (token, expires) => own.setGuestCookie(token, expires),
-          clearCookie: () => own.clearGuestCookie(),
-        }),
-      );
-      guests.set(req, guest);
-    }
-    return guest;
-  };
-
-  /** `@logto/next`'s user JSON, plus the sign-out CSRF token for a signed-in user. */
-  const user = (req: NextApiRequest, res: NextApiResponse, inner: NextApiHandler) => {
-    const json = res.json.bind(res);
-    res.setHeader('Cache-Control', 'no-store');
-    res.json = (body: LogtoContext) =>
-      json(body?.isAuthenticated ? { ...body, csrfToken: port(req, res).csrfToken(true) } : body);
-    return inner(req, res);
-  };
+  const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
+    const own = port(req, res);
+    const [userId, ready] = await Promise.all([own.userId(), engine]);
+    return openGuestAccessor({
+      engine: ready,
+      userId,
+      guestToken: own.guestToken(),
+      site: requestSite(own, settings.appOrigin),
+      setCookie: own.setGuestCookie,
+      clearCookie: own.clearGuestCookie,
+    });
+  });
 
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
@@ -218,26 +230,17 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     sendAnswer(res, 200, 'application/json; charset=utf-8', JSON.stringify(profile));
   };
 
-  const safely =
-    <T>(handler: (req: NextApiRequest, res: NextApiResponse<T>) => unknown): NextApiHandler<T> =>
-    async (req, res) => {
-      try {
-        await handler(req, res);
-      } catch (error) {
-        sendError(res, error);
-      }
-    };
-
   return {
     handleAuthRoutes(inner = logtoClient.handleAuthRoutes()) {
       if (typeof inner !== 'function') {
         throw new TypeError('handleAuthRoutes(inner) needs logtoClient.handleAuthRoutes()');
       }
       return safely(async (req, res) => {
-        const action = req.query.action;
-        const route = AUTH_ROUTES.get(action);
+        const route = AUTH_ROUTES.get(req.query.action);
         if (route) return flow.handle(port(req, res, inner), route);
-        return action === 'user' ? user(req, res, inner) : inner(req, res);
+        if (req.query.action === 'user')
+          return userRoute(port(req, res), res, () => inner(req, res));
+        return inner(req, res);
       });
     },
     handleGuestRoutes: () => safely(guestApi),

@@ -39,15 +39,34 @@ interface SealedStart {
   readonly s: string;
 }
 
+/** The guest cookie over `jar`: read, set and delete. */
+export type GuestCookieJar = Pick<
+  CookieRecords,
+  'guestToken' | 'setGuestCookie' | 'clearGuestCookie'
+>;
+
+/** The guest cookie of an app (`__Host-` prefixed over HTTPS) over `jar`. */
+export function guestCookieJar(
+  jar: CookieJar,
+  settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
+): GuestCookieJar {
+  const name = guestCookieName(settings.cookieName, settings.secure);
+  return {
+    guestToken: () => jar.get(name),
+    setGuestCookie: (token, expires) => jar.set(name, token, expires),
+    clearGuestCookie: () => jar.set(name, '', new Date(0)),
+  };
+}
+
 /** The records over `jar`, sealed with `sealer`, named after `settings.cookieName`. */
 export function cookieRecords(
   jar: CookieJar,
   sealer: Sealer,
   settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
 ): CookieRecords {
-  const [guest, start, pending, csrf] = ['', '-signin', '-pending', '-csrf'].map((suffix) =>
+  const [start, pending, csrf] = ['-signin', '-pending', '-csrf'].map((suffix) =>
     guestCookieName(`${settings.cookieName}${suffix}`, settings.secure),
-  ) as [string, string, string, string];
+  ) as [string, string, string];
   const seal = (name: string, purpose: string, value: unknown, ttl: number) => {
     const expires = Date.now() + ttl;
     jar.set(name, sealer.seal(purpose, value, expires), new Date(expires));
@@ -56,9 +75,7 @@ export function cookieRecords(
     sealer.unseal<T>(purpose, jar.get(name), Date.now());
   const clear = (name: string) => jar.set(name, '', new Date(0));
   return {
-    guestToken: () => jar.get(guest),
-    setGuestCookie: (token, expires) => jar.set(guest, token, expires),
-    clearGuestCookie: () => clear(guest),
+    ...guestCookieJar(jar, settings),
     loadStart(state) {
       const record = unseal<SealedStart>(start, 'start');
       return record && state !== null && record.s === state

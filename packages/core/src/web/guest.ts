@@ -248,3 +248,13 @@ export async function openGuestAccessor(
     onCreate: (token, expires) => request.setCookie(token, expires),
   });
 }
+
+/**
+ * The signed-in user's id from a Logto SDK context (`isAuthenticated` and the ID token's `sub`),
+ * or `undefined` for a visitor.
+ */
+export function signedInUserId(context: unknown): string | undefined {
+  const user = context as { isAuthenticated?: unknown; claims?: { sub?: unknown } } | undefined;
+  const sub = user?.isAuthenticated === true ? user.claims?.sub : undefined;
+  return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
+}

@@ -18,7 +18,13 @@ export {
   readCookie,
   serializeCookie,
 } from './cookie.js';
-export { type CookieJar, type CookieRecords, cookieRecords } from './cookie-records.js';
+export {
+  type CookieJar,
+  type CookieRecords,
+  cookieRecords,
+  type GuestCookieJar,
+  guestCookieJar,
+} from './cookie-records.js';
 export {
   checkBaseUrl,
   checkEngine,
@@ -39,9 +45,11 @@ export {
   type GuestProfileView,
   type GuestRequest,
   openGuestAccessor,
+  signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
 export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from './node.js';
+export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
 export { createSealer, type Sealer } from './seal.js';
 export {
