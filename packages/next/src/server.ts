@@ -159,7 +159,6 @@ const safely =
 /** `@logto/next`'s `/api/logto/user` JSON, plus the sign-out CSRF token for a signed-in user. */
 function userRoute(port: NextPort, res: NextApiResponse, inner: () => unknown) {
   const json = res.json.bind(res);
-  res.setHeader('Cache-Control', 'no-store');
   res.json = (body: LogtoContext) =>
     json(body?.isAuthenticated ? { ...body, csrfToken: port.csrfToken(true) } : body);
   return inner();
@@ -236,6 +235,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
         throw new TypeError('handleAuthRoutes(inner) needs logtoClient.handleAuthRoutes()');
       }
       return safely(async (req, res) => {
+        res.setHeader('Cache-Control', 'no-store');
         const route = AUTH_ROUTES.get(req.query.action);
         if (route) return flow.handle(port(req, res, inner), route);
         if (req.query.action === 'user')
