@@ -14,7 +14,6 @@ export {
   DEFAULT_COOKIE_NAME,
   guestCookie,
   guestCookieName,
-  httpOnlyCookie,
   readCookie,
   serializeCookie,
 } from './cookie.js';
@@ -52,10 +51,9 @@ export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from '
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
 export { createSealer, type Sealer } from './seal.js';
-export {
-  PENDING_MERGE_TTL_MS,
-  type PendingMergeReason,
-  type PendingMergeRecord,
-  type SignInStart,
+export type {
+  PendingMergeReason,
+  PendingMergeRecord,
+  SignInStart,
 } from './sign-in.js';
 export { type RequestFacts, requestSite } from './site.js';
