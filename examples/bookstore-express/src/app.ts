@@ -1,8 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGuestmode, type Guestmode, isGuestmodeError } from '@guestmode/core';
+import { createGuestmode, type Guestmode, GuestmodeError, isGuestmodeError } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
-import { getPendingMerge, guestmode, handleGuestmodeAuthRoutes } from '@guestmode/express';
+import { nodeRequestFacts, requestSite } from '@guestmode/core/web';
+import {
+  getCsrfToken,
+  getPendingMerge,
+  guestmode,
+  handleGuestmodeAuthRoutes,
+} from '@guestmode/express';
 import { handleAuthRoutes, type LogtoExpressConfig, withLogto } from '@logto/express';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Request, type Response } from 'express';
@@ -125,11 +131,12 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
       cookie: { httpOnly: true, sameSite: 'lax', secure, maxAge: 14 * 86_400_000 },
     }),
   );
-  // Form posts from other sites are refused (SameSite=Lax already keeps the cookies off them).
-  app.use((req, res, next) => {
-    const origin = req.headers.origin;
-    if (req.method === 'POST' && origin && origin !== 'null' && origin !== config.baseUrl) {
-      res.status(403).type('text').send('Cross-origin form posts are refused.');
+  // Every form post must come from the Bookstore's own pages, decided the way the adapter decides
+  // it (Sec-Fetch-Site, else Origin; `Origin: null` never passes).
+  const appOrigin = new URL(config.baseUrl).origin;
+  app.use((req, _res, next) => {
+    if (req.method === 'POST' && requestSite(nodeRequestFacts(req), appOrigin) !== 'same-origin') {
+      next(new GuestmodeError('cross_site_request', 'Requests from other sites are refused.'));
       return;
     }
     next();
@@ -162,15 +169,16 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
       lang: pickLang(attributes.lang, req.headers['accept-language']),
       theme: attributes.theme === 'dark' ? 'dark' : 'light',
       kind: req.guest.kind,
-      ...(sub ? { user: { sub, ...(name ? { name } : {}) } } : {}),
+      ...(sub ? { user: { sub, ...(name ? { name } : {}), csrf: getCsrfToken(req) } } : {}),
       cart: cartOf(attributes.cart),
       drafts: draftsOf(attributes.drafts),
       path: req.path,
     };
   };
 
+  // Pages show this visitor's cart or profile: never cached, and never shared across cookies.
   const page = (res: Response, body: string, status = 200) =>
-    res.status(status).type('html').set('Cache-Control', 'no-store').send(body);
+    res.status(status).type('html').set({ 'Cache-Control': 'no-store', Vary: 'Cookie' }).send(body);
 
   app.get('/', async (req, res) => {
     page(res, cataloguePage(await context(req)));

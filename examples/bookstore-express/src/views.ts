@@ -19,7 +19,8 @@ export interface PageContext {
   readonly lang: Lang;
   readonly theme: 'light' | 'dark';
   readonly kind: 'user' | 'guest' | 'none';
-  readonly user?: { readonly sub: string; readonly name?: string };
+  /** The signed-in user, with the CSRF token their sign-out form posts. */
+  readonly user?: { readonly sub: string; readonly name?: string; readonly csrf: string };
   readonly cart: readonly CartLine[];
   readonly drafts: readonly Draft[];
   /** The path to come back to after a preference change. */
@@ -36,6 +37,7 @@ header.top{display:flex;flex-wrap:wrap;gap:.75rem 1.5rem;align-items:center;just
 .brand{font-size:1.5rem;font-weight:700;text-decoration:none;color:var(--fg);letter-spacing:-.02em}
 .brand small{display:block;font-size:.8rem;font-weight:400;color:var(--muted);letter-spacing:0}
 .account{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
+.account form{display:inline}
 .who{font-size:.9rem;color:var(--muted)}
 .who b{color:var(--fg)}
 .who code{font-size:.75rem}
@@ -82,7 +84,7 @@ function prefs(ctx: PageContext, t: Messages): SafeHtml {
 function account(ctx: PageContext, t: Messages): SafeHtml {
   if (ctx.user) {
     return html`<div class="account"><span class="who">${t.signedInAs} <b>${ctx.user.name ?? ctx.user.sub}</b> <code>(sub: ${ctx.user.sub})</code></span>
-<a class="btn ghost" href="/logto/sign-out">${t.signOut}</a></div>`;
+<form method="post" action="/logto/sign-out"><input type="hidden" name="csrf" value="${ctx.user.csrf}"><button class="btn ghost">${t.signOut}</button></form></div>`;
   }
   return html`<div class="account"><a class="btn" href="/logto/sign-in">${t.signIn}</a><a class="btn ghost" href="/logto/sign-up">${t.signUp}</a></div>`;
 }

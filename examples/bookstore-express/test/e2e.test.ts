@@ -68,7 +68,7 @@ async function signInWithPassword(page: Page, username: string) {
 }
 
 async function signOut(page: Page) {
-  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${demo.url}/`);
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
 }
@@ -102,7 +102,7 @@ test('a guest adds two books, creates an account, and finds both in the cart', a
     page.getByRole('button', { name: 'Create account' }).click(),
   ]);
   assert.deepEqual(await cartLines(page), ['I Am a Cat × 1', 'Kokoro × 1']);
-  await page.getByRole('link', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
   assert.match((await page.locator('header').textContent()) ?? '', new RegExp(username));
   assert.match((await page.locator('header').textContent()) ?? '', /sub: \w+/);
   assert.equal(await guestCookie(context), undefined, 'the merged guest cookie is deleted');
@@ -174,7 +174,7 @@ test('drafts and preferences follow a guest who continues with the demo OAuth pr
   ]);
   assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
   assert.equal(await page.locator('html').getAttribute('lang'), 'ja');
-  await page.getByRole('link', { name: 'サインアウト' }).waitFor();
+  await page.getByRole('button', { name: 'サインアウト' }).waitFor();
   assert.match((await page.locator('header').textContent()) ?? '', /Ada Lovelace/);
   await page.goto(`${demo.url}/books/kokoro`);
   assert.equal(await page.getByLabel('レビューの下書き').inputValue(), 'Quiet, and devastating.');

@@ -11,11 +11,11 @@ function displayName(user: LogtoContext): string | undefined {
 }
 
 /**
- * The seed's navigation: `/api/logto/user` read with SWR, sign-in or sign-out. Links (not
- * buttons): every auth route is a full-page navigation to an API route.
+ * The seed's navigation: `/api/logto/user` read with SWR. Sign-in is a link (a navigation to an
+ * API route); sign-out is a form posting the CSRF token `/api/logto/user` gives a signed-in user.
  */
 export function Account() {
-  const { data } = useSWR<LogtoContext>('/api/logto/user');
+  const { data } = useSWR<LogtoContext & { csrfToken?: string }>('/api/logto/user');
   if (!data) return <p className="account muted">…</p>;
   if (data.isAuthenticated) {
     const sub = data.claims?.sub ?? '';
@@ -24,9 +24,12 @@ export function Account() {
         <span className="who">
           Signed in as <b>{displayName(data) ?? sub}</b> <code>(sub: {sub})</code>
         </span>
-        <a className="btn ghost" href="/api/logto/sign-out">
-          Sign out
-        </a>
+        <form method="post" action="/api/logto/sign-out" style={{ display: 'inline' }}>
+          <input type="hidden" name="csrf" value={data.csrfToken ?? ''} />
+          <button type="submit" className="btn ghost">
+            Sign out
+          </button>
+        </form>
       </p>
     );
   }

@@ -12,9 +12,12 @@ interface Props {
 }
 
 export const getServerSideProps: GetServerSideProps<Props> = (context) =>
-  bookstore().guestmode.withGuestSsr<{ profile: GuestProfile }>(async ({ guest }) => ({
-    props: { profile: await guest.profile() },
-  }))(context);
+  bookstore().guestmode.withGuestSsr<{ profile: GuestProfile }>(async ({ guest, res }) => {
+    // The page shows this visitor's cart: never cached, and never shared across cookies.
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Vary', 'Cookie');
+    return { props: { profile: await guest.profile() } };
+  })(context);
 
 function Cart(props: { lines: CartLine[]; onClear: () => void }) {
   const lines = props.lines.flatMap((line) => {

@@ -13,6 +13,7 @@ export const getServerSideProps: GetServerSideProps<Props> = async ({ req, res }
   const pending = await bookstore().guestmode.getPendingMerge(req, res);
   if (!pending) return { redirect: { destination: '/', permanent: false } };
   res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Vary', 'Cookie');
   return { props: { pending } };
 };
 

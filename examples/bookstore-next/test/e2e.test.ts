@@ -87,11 +87,11 @@ async function signInWithPassword(page: Page, username: string) {
     page.waitForURL(`${demo.url}/`),
     page.getByRole('button', { name: 'Sign in' }).click(),
   ]);
-  await page.getByRole('link', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
 async function signOut(page: Page) {
-  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${demo.url}/`);
   await page.getByRole('link', { name: 'Sign in' }).waitFor();
 }
@@ -126,7 +126,7 @@ test('a guest adds two books, creates an account, and finds both in the cart; th
     page.waitForURL(`${demo.url}/`),
     page.getByRole('button', { name: 'Create account' }).click(),
   ]);
-  await page.getByRole('link', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
   assert.deepEqual(await cartLines(page), ['I Am a Cat × 1', 'Kokoro × 1']);
   const header = (await page.locator('header').textContent()) ?? '';
   assert.match(header, new RegExp(username));
@@ -221,7 +221,7 @@ test('a conflicting theme asks first: the confirm page previews, Merge keeps the
     page.waitForURL(`${demo.url}/`),
     page.getByRole('button', { name: 'Merge' }).click(),
   ]);
-  await page.getByRole('link', { name: 'Sign out' }).waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
   assert.ok((await cartLines(page)).includes('Moby-Dick × 1'));
   assert.equal(await page.locator('.page').getAttribute('data-theme'), 'dark');
   assert.equal(await guestCookie(context), undefined);

@@ -3,23 +3,25 @@ import { after, before, describe, it } from 'node:test';
 import { createGuestmode, type Guestmode, type GuestStorage } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import {
-  applyMergeDecision,
   checkCookieName,
-  checkMergeDecision,
-  checkMergeOptions,
   clearedGuestCookie,
-  completeSignIn,
-  createGuestAccessor,
   guestCookie,
-  isAllowedOrigin,
-  notifyMerge,
-  openGuest,
-  previewPendingMerge,
   readCookie,
   renderConfirmPage,
+  renderSignOutPage,
+  requestSite,
   serializeCookie,
-  signInGuestId,
 } from '@guestmode/core/web';
+import { createGuestAccessor, openGuest } from '../src/web/guest.js';
+import {
+  applyMergeDecision,
+  checkMergeDecision,
+  checkMergeOptions,
+  completeSignIn,
+  notifyMerge,
+  previewPendingMerge,
+  signInGuestId,
+} from '../src/web/sign-in.js';
 
 let storage: GuestStorage;
 let engine: Guestmode;
@@ -75,6 +77,7 @@ describe('the guest accessor', () => {
     const guest = createGuestAccessor({
       engine,
       userId: undefined,
+      site: 'same-origin',
       onCreate: (token, expires) => created.push({ token, expires }),
     });
     assert.equal(guest.kind, 'none');
@@ -89,7 +92,13 @@ describe('the guest accessor', () => {
     assert.equal(opened.guestId, guest.id);
     assert.deepEqual(opened.attributes, { theme: 'dark', lang: 'ja' });
     assert.equal(opened.cookie, undefined);
-    const again = createGuestAccessor({ engine, userId: undefined, ...opened, onCreate() {} });
+    const again = createGuestAccessor({
+      engine,
+      userId: undefined,
+      ...opened,
+      site: 'same-origin',
+      onCreate() {},
+    });
     assert.equal(await again.delete('lang'), true);
     assert.deepEqual(await again.profile(), {
       kind: 'guest',
@@ -101,7 +110,12 @@ describe('the guest accessor', () => {
 
   it('switches to the user and says to clear a bad credential', async () => {
     const userId = newUser();
-    const user = createGuestAccessor({ engine, userId, onCreate: () => assert.fail() });
+    const user = createGuestAccessor({
+      engine,
+      userId,
+      site: 'cross-site',
+      onCreate: () => assert.fail(),
+    });
     await user.set('theme', 'light');
     assert.equal(user.kind, 'user');
     assert.deepEqual(user.principal, { kind: 'user', id: userId });
@@ -126,7 +140,7 @@ describe('the sign-in merge flow', () => {
       engine,
       guestToken: token,
       userId,
-      startedGuestId: signInGuestId(token),
+      started: { guestId: signInGuestId(token), sameOrigin: true },
       confirm: 'never',
     });
     assert.equal(outcome.action, 'merged');
@@ -139,7 +153,7 @@ describe('the sign-in merge flow', () => {
       engine,
       guestToken: token,
       userId,
-      startedGuestId: id,
+      started: { guestId: id, sameOrigin: true },
       confirm: 'never',
     });
     assert.ok(replay.action === 'merged' || replay.action === 'nothing');
@@ -148,7 +162,7 @@ describe('the sign-in merge flow', () => {
 
   it('does nothing without a guest, and drops a malformed or dead one', async () => {
     const userId = newUser();
-    const base = { engine, userId, startedGuestId: null, confirm: 'never' } as const;
+    const base = { engine, userId, started: undefined, confirm: 'never' } as const;
     assert.deepEqual(await completeSignIn({ ...base, guestToken: undefined }), {
       action: 'nothing',
       clearCookie: false,
@@ -172,7 +186,7 @@ describe('the sign-in merge flow', () => {
       engine,
       guestToken: token,
       userId,
-      startedGuestId: null,
+      started: { guestId: null, sameOrigin: true },
       confirm: 'never',
       now: 1_000,
     });
@@ -190,7 +204,7 @@ describe('the sign-in merge flow', () => {
       engine,
       guestToken: empty.token,
       userId,
-      startedGuestId: undefined,
+      started: undefined,
       confirm: 'never',
     });
     assert.equal(quiet.action, 'merged');
@@ -204,7 +218,7 @@ describe('the sign-in merge flow', () => {
       engine,
       guestToken: token,
       userId,
-      startedGuestId: id,
+      started: { guestId: id, sameOrigin: true },
       confirm: 'on-conflict',
     });
     assert.equal(never.action, 'confirm');
@@ -224,14 +238,14 @@ describe('the sign-in merge flow', () => {
     assert.match(page, /already has some of this data/);
     assert.match(page, /value="&lt;x&gt;"/);
 
-    assert.deepEqual(checkMergeDecision(pending, { csrf: 'wrong', decision: 'merge' }), {
-      ok: false,
+    assert.throws(() => checkMergeDecision(pending, { csrf: 'wrong', decision: 'merge' }), {
       code: 'csrf_failed',
-      message: 'The form has expired; please try again.',
+      status: 403,
     });
-    assert.equal(checkMergeDecision(pending, { csrf: pending.csrf, decision: 'x' }).ok, false);
-    const check = checkMergeDecision(pending, { csrf: pending.csrf, decision: 'merge' });
-    assert.deepEqual(check, { ok: true, decision: 'merge' });
+    assert.throws(() => checkMergeDecision(pending, { csrf: pending.csrf, decision: 'x' }), {
+      code: 'invalid_request',
+    });
+    assert.equal(checkMergeDecision(pending, { csrf: pending.csrf, decision: 'merge' }), 'merge');
 
     const other = await guestWith({ theme: 'x' });
     assert.deepEqual(
@@ -263,11 +277,7 @@ describe('the sign-in merge flow', () => {
     assert.deepEqual(await engine.getAttributes({ kind: 'user', id: userId }), {});
   });
 
-  it('checks origins and ignores a throwing onMerge hook', async () => {
-    assert.equal(isAllowedOrigin(undefined, 'http://a'), true);
-    assert.equal(isAllowedOrigin('null', 'http://a'), true);
-    assert.equal(isAllowedOrigin('http://a', 'http://a'), true);
-    assert.equal(isAllowedOrigin('http://evil', 'http://a'), false);
+  it('ignores a throwing onMerge hook', async () => {
     const seen: number[] = [];
     await notifyMerge((n: number) => {
       seen.push(n);
@@ -293,5 +303,69 @@ describe('shared merge options', () => {
       () => checkMergeOptions({ resources: ['https://api'], confirm: 'always' }),
       /options\.confirm/,
     );
+  });
+});
+
+describe('which site a request comes from', () => {
+  const app = 'https://shop.example';
+  const request = (method: string, headers: Record<string, string>) => ({
+    method,
+    header: (name: string) => headers[name],
+  });
+
+  it('trusts Sec-Fetch-Site first, then Origin, and lets cookie-less clients through', () => {
+    const cases: [string, Record<string, string>, 'same-origin' | 'cross-site'][] = [
+      ['POST', { 'sec-fetch-site': 'same-origin', cookie: 'a=1' }, 'same-origin'],
+      ['POST', { 'sec-fetch-site': 'same-site', origin: app }, 'cross-site'],
+      ['POST', { 'sec-fetch-site': 'cross-site' }, 'cross-site'],
+      ['GET', { 'sec-fetch-site': 'none', cookie: 'a=1' }, 'same-origin'],
+      ['POST', { 'sec-fetch-site': 'none', cookie: 'a=1' }, 'cross-site'],
+      ['POST', { origin: app, cookie: 'a=1' }, 'same-origin'],
+      ['POST', { origin: 'null', cookie: 'a=1' }, 'cross-site'],
+      ['POST', { origin: 'null' }, 'cross-site'],
+      ['POST', { origin: 'https://evil.example' }, 'cross-site'],
+      ['POST', { cookie: 'a=1' }, 'cross-site'],
+      ['POST', {}, 'same-origin'],
+    ];
+    for (const [method, headers, expected] of cases) {
+      assert.equal(requestSite(request(method, headers), app), expected, JSON.stringify(headers));
+    }
+  });
+
+  it('a cross-site request cannot create a guest, but can use the account', async () => {
+    const created: string[] = [];
+    const guest = createGuestAccessor({
+      engine,
+      userId: undefined,
+      site: 'cross-site',
+      onCreate: (token) => created.push(token),
+    });
+    await assert.rejects(guest.set('cart', []), { code: 'cross_site_request', status: 403 });
+    assert.deepEqual(created, []);
+    const userId = newUser();
+    const user = createGuestAccessor({ engine, userId, site: 'cross-site', onCreate() {} });
+    await user.set('theme', 'dark');
+    assert.deepEqual(await engine.getAttributes({ kind: 'user', id: userId }), { theme: 'dark' });
+  });
+
+  it('a sign-in started from another site asks before merging, even its own guest', async () => {
+    const { id, token } = await guestWith({ cart: [{ id: 'c', quantity: 1 }] });
+    const userId = newUser();
+    const outcome = await completeSignIn({
+      engine,
+      guestToken: token,
+      userId,
+      started: { guestId: id, sameOrigin: false },
+      confirm: 'never',
+    });
+    assert.equal(outcome.action, 'confirm');
+    assert.equal(outcome.action === 'confirm' && outcome.pending.reason, 'cross_site');
+    assert.deepEqual(await engine.getAttributes({ kind: 'user', id: userId }), {});
+  });
+
+  it('the sign-out page posts the token back and escapes it', () => {
+    const page = renderSignOutPage({ action: '/logto/sign-out', csrfToken: '"><x' });
+    assert.match(page, /<form method="post" action="\/logto\/sign-out">/);
+    assert.match(page, /name="csrf" value="&quot;&gt;&lt;x"/);
   });
 });

@@ -1,153 +1,81 @@
-import type { Guestmode, MergePreview, MergeResult } from '@guestmode/core';
+import { randomBytes } from 'node:crypto';
+import { type Guestmode, toErrorResponse } from '@guestmode/core';
 import {
-  applyMergeDecision,
-  checkCookieName,
-  checkMergeDecision,
-  checkMergeOptions,
-  completeSignIn,
-  DEFAULT_COOKIE_NAME,
-  isAllowedOrigin,
-  notifyMerge,
+  checkSignInOptions,
+  createSignInFlow,
+  guestCookieJar,
+  type MergeNotice,
+  nodeCookieJar,
+  nodeRequestFacts,
+  type PendingMerge,
   type PendingMergeReason,
   type PendingMergeRecord,
-  previewPendingMerge,
-  renderConfirmPage,
-  signInGuestId,
+  pathOption,
+  readForm,
+  type SignInFlow,
+  type SignInOptions,
+  type SignInPort,
+  type SignInRoute,
+  type SignInSettings,
+  type SignInStart,
+  signedInUserId,
 } from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { GuestmodeExpressError } from './errors.js';
 import {
-  clearGuestCookie,
-  readGuestToken,
   readSessionJson,
+  regenerateSession,
+  SessionStorage,
   sessionOf,
   writeSessionJson,
 } from './internal.js';
-import { SessionStorage } from './session-storage.js';
 
 /** Session keys of this package (beside Logto's own keys). */
 const START_KEY = 'guestmode:sign-in';
 const PENDING_KEY = 'guestmode:pending';
-const MAX_FORM_BYTES = 8 * 1024;
+const CSRF_KEY = 'guestmode:csrf';
 
-export type { PendingMergeReason };
-
-interface StartRecord {
-  readonly guestId: string | null;
-}
-
-/** A merge waiting for the user, as a confirm page shows it. */
-export interface PendingMerge {
-  readonly reason: PendingMergeReason;
-  /** What the merge would do (before/after of each of the guest's attributes, conflicts). */
-  readonly preview: MergePreview;
-  /** Where the confirm form posts (`application/x-www-form-urlencoded`). */
-  readonly action: string;
-  /** Hidden form fields to post with the button: `csrf` plus `decision` (`merge` or `discard`). */
-  readonly csrfToken: string;
-}
+export type { PendingMerge, PendingMergeReason };
 
 /** Passed to `onMerge` after every merge the routes perform. */
-export interface MergeEvent {
+export interface MergeEvent extends MergeNotice {
   readonly req: Request;
-  readonly result: MergeResult;
-  readonly replayed: boolean;
-  /** `callback` for the automatic merge, `confirm` after the user accepted. */
-  readonly via: 'callback' | 'confirm';
 }
 
-export interface GuestmodeAuthRoutesOptions {
+/** `confirmPath` is served by the app (see {@link getPendingMerge}); default `/guestmode/confirm`. */
+export interface GuestmodeAuthRoutesOptions extends SignInOptions<MergeEvent> {
   /** The engine from `createGuestmode(...)`, configured with `accessTokens` for the resource. */
   readonly guestmode: Guestmode;
-  /** The same configuration given to `handleAuthRoutes` and `withLogto`. */
+  /**
+   * The same configuration given to `withLogto`. Its `baseUrl` is the app's public URL: its
+   * origin decides which requests are same-origin, its scheme whether cookies are `Secure`.
+   */
   readonly logto: LogtoExpressConfig;
-  /**
-   * The API resource whose access token proves the user at merge time (its `sub` is the user
-   * id). Must be listed in `logto.resources`. Default: the first of `logto.resources`.
-   */
-  readonly resource?: string;
-  /**
-   * `never` (default): the browser's own guest is always merged in the callback.
-   * `on-conflict`: when the preview reports conflicts, the user is sent to the confirm page.
-   * A guest the browser did not have when the sign-in started is never merged without asking.
-   */
-  readonly confirm?: 'never' | 'on-conflict';
-  /**
-   * The confirm page. When omitted, a minimal built-in page is served at `/guestmode/confirm`;
-   * when given, the app serves it, using {@link getPendingMerge}.
-   */
-  readonly confirmPath?: string;
   /** Where the confirm form posts. Default `/guestmode/merge`. */
   readonly mergePath?: string;
-  /** Where users land after sign-in, a merge decision or a skipped merge. Default `baseUrl`. */
-  readonly redirectTo?: string;
-  /** Same as the middleware's `cookieName`. */
-  readonly cookieName?: string;
-  /** Called after each merge (metrics, audit log). Errors it throws are ignored. */
-  readonly onMerge?: (event: MergeEvent) => void | Promise<void>;
 }
 
-interface RoutesState {
-  readonly engine: Guestmode;
-  readonly cookieName: string;
-  readonly mergePath: string;
+/** What the routes leave on each request for `guestmode()`, `getPendingMerge` and `getCsrfToken`. */
+export interface RoutesState {
+  readonly settings: SignInSettings;
+  readonly flow: SignInFlow<ExpressPort>;
+  port(req: Request, res: Response): ExpressPort;
 }
+
+type ExpressPort = SignInPort & { readonly req: Request };
 
 const STATE = Symbol.for('@guestmode/express.routes');
 
-function pathOption(value: unknown, option: string, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) {
-    throw new TypeError(`${option} must be a path starting with a single "/"`);
-  }
-  return value;
+/** The routes' state on a request, or `undefined` when they are not mounted before. */
+export function routesState(req: Request): RoutesState | undefined {
+  return (req as Request & { [STATE]?: RoutesState })[STATE];
 }
 
-function logtoClient(req: Request, config: LogtoExpressConfig, navigate = (_url: string) => {}) {
-  return new LogtoClient(config, { storage: new SessionStorage(req), navigate });
-}
-
-/** Copies the session's data into a fresh session id, so an id planted before sign-in is void. */
-async function regenerateSession(req: Request, keep: boolean): Promise<void> {
-  const session = sessionOf(req) as Record<string, unknown> & {
-    regenerate?: (callback: (error?: unknown) => void) => void;
-  };
-  if (typeof session.regenerate !== 'function') {
-    if (!keep) for (const key of Object.keys(session)) if (key !== 'cookie') delete session[key];
-    return;
-  }
-  const data: Record<string, unknown> = {};
-  if (keep)
-    for (const [key, value] of Object.entries(session)) if (key !== 'cookie') data[key] = value;
-  await new Promise<void>((resolve, reject) =>
-    session.regenerate!((error) => (error ? reject(error) : resolve())),
-  );
-  Object.assign(sessionOf(req), data);
-}
-
-async function readForm(req: Request): Promise<Record<string, string>> {
-  const parsed = (req as Request & { body?: unknown }).body;
-  if (parsed && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
-    const out: Record<string, string> = {};
-    for (const [key, value] of Object.entries(parsed))
-      if (typeof value === 'string') out[key] = value;
-    return out;
-  }
-  const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/x-www-form-urlencoded')) {
-    throw new GuestmodeExpressError('invalid_request', 'Expected a form post.');
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES)
-      throw new GuestmodeExpressError('invalid_request', 'Form too large.');
-    chunks.push(chunk);
-  }
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+function requireState(req: Request, caller: string): RoutesState {
+  const state = routesState(req);
+  if (!state) throw new TypeError(`${caller} needs handleGuestmodeAuthRoutes() mounted before it`);
+  return state;
 }
 
 /**
@@ -166,37 +94,107 @@ async function readForm(req: Request): Promise<Record<string, string>> {
  * });
  * ```
  */
-export async function getPendingMerge(req: Request): Promise<PendingMerge | undefined> {
-  const state = (req as Request & { [STATE]?: RoutesState })[STATE];
-  if (!state) {
-    throw new TypeError('getPendingMerge needs handleGuestmodeAuthRoutes() mounted before it');
-  }
-  const pending = readSessionJson<PendingMergeRecord>(req, PENDING_KEY);
-  if (!pending || pending.expiresAt <= Date.now()) return undefined;
-  const guestToken = readGuestToken(req, state.cookieName);
-  const preview = await previewPendingMerge({ engine: state.engine, pending, guestToken });
-  if (!preview) return undefined;
-  return { reason: pending.reason, preview, action: state.mergePath, csrfToken: pending.csrf };
+export function getPendingMerge(req: Request): Promise<PendingMerge | undefined> {
+  const state = requireState(req, 'getPendingMerge');
+  return state.flow.pendingMerge(state.port(req, req.res!));
+}
+
+/**
+ * The CSRF token the app's sign-out form posts as `csrf` (also `res.locals.guestmodeCsrf`).
+ *
+ * @example
+ * ```ts
+ * `<form method="post" action="/logto/sign-out">
+ *   <input type="hidden" name="csrf" value="${getCsrfToken(req)}"><button>Sign out</button></form>`
+ * ```
+ */
+export function getCsrfToken(req: Request): string {
+  const state = requireState(req, 'getCsrfToken');
+  return state.port(req, req.res!).csrfToken(true)!;
+}
+
+function createPort(
+  req: Request,
+  res: Response,
+  logto: LogtoExpressConfig,
+  settings: SignInSettings,
+  prefix: string,
+): ExpressPort {
+  const client = (navigate = (url: string) => res.redirect(url)) =>
+    new LogtoClient(logto, { storage: new SessionStorage(req), navigate });
+  return {
+    req,
+    ...nodeRequestFacts(req),
+    ...guestCookieJar(nodeCookieJar(req, res, settings.secure), settings),
+    loadStart: () => readSessionJson<SignInStart>(req, START_KEY),
+    saveStart: (record) => writeSessionJson(req, START_KEY, record),
+    clearStart: () => writeSessionJson(req, START_KEY, undefined),
+    loadPending: () => readSessionJson<PendingMergeRecord>(req, PENDING_KEY),
+    savePending: (record) => writeSessionJson(req, PENDING_KEY, record),
+    clearPending: () => writeSessionJson(req, PENDING_KEY, undefined),
+    csrfToken(create) {
+      const session = sessionOf(req);
+      if (typeof session[CSRF_KEY] !== 'string' && create) {
+        session[CSRF_KEY] = randomBytes(24).toString('base64url');
+      }
+      return session[CSRF_KEY] as string | undefined;
+    },
+    readForm: () => readForm(req),
+    async userId() {
+      const logtoClient = client();
+      if (!(await logtoClient.isAuthenticated())) return undefined;
+      return signedInUserId({
+        isAuthenticated: true,
+        claims: await logtoClient.getIdTokenClaims(),
+      });
+    },
+    handleSignIn: (signUp) =>
+      client().signIn({
+        ...logto.signInOptions,
+        redirectUri: `${settings.baseUrl}${prefix}/sign-in-callback`,
+        ...(signUp ? { firstScreen: 'register' as const } : {}),
+      }),
+    handleSignInCallback: () =>
+      client(() => {}).handleSignInCallback(`${settings.baseUrl}${req.originalUrl}`),
+    getAccessToken: (resource) => client().getAccessToken(resource),
+    getIdTokenClaims: () => client().getIdTokenClaims(),
+    async signOut() {
+      let target = settings.baseUrl;
+      await client((url) => {
+        target = url;
+      }).signOut(settings.baseUrl);
+      await regenerateSession(req, false);
+      res.redirect(303, target);
+    },
+    renewSession: () => regenerateSession(req, true),
+    redirect: (location, status) => res.redirect(status, location),
+    html: (status, body) => {
+      res.status(status).type('html').send(body);
+    },
+  };
 }
 
 /**
  * Routes that make sign-in and sign-out guest-aware, mounted BEFORE `@logto/express`'s
- * `handleAuthRoutes` with the same Logto configuration:
+ * `handleAuthRoutes` (or instead of it: they answer every `/logto/*` route but the unknown ones):
  *
- * - `/logto/sign-in`, `/logto/sign-up`: remember which guest this browser session started the
- *   sign-in with, then let `handleAuthRoutes` redirect to the provider.
+ * - `/logto/sign-in`, `/logto/sign-up`: record which guest this browser started the sign-in
+ *   with, and whether the start came from the app's own pages, then redirect to the provider.
  * - `GET /logto/sign-in-callback`: completes the sign-in (same session layout as
  *   `@logto/express`, so `withLogto` sees the user), verifies an access token for `resource`,
- *   and merges the browser's guest into the user before redirecting (automatic merge), or sends
- *   the user to the confirm page (conflicts, or a guest that did not start the sign-in).
- * - `POST /guestmode/merge`: the confirm page's decision (CSRF token and Origin checked).
- * - `GET /logto/sign-out`: signs out with Logto, deletes the guest cookie and replaces the
- *   session, so the next visit starts as a fresh guest.
+ *   and merges the browser's guest into the user, or sends the user to the confirm page.
+ * - `POST /guestmode/merge`: the confirm page's decision (same-origin, CSRF token).
+ * - `POST /logto/sign-out` (same-origin, CSRF token `csrf`, see {@link getCsrfToken}): signs out
+ *   with Logto, deletes the guest cookie and replaces the session. `GET` answers a page with a
+ *   sign-out button and changes nothing.
+ *
+ * Every answer says `Cache-Control: no-store`; refusals go to the app's error handler as
+ * `GuestmodeError`s (their `status` and `code` come from core's one error map).
  *
  * @example
  * ```ts
  * app.use(handleGuestmodeAuthRoutes({ guestmode: engine, logto: config, confirm: 'on-conflict' }));
- * app.use(handleAuthRoutes(config));
+ * app.use(withLogto(config));
  * ```
  */
 export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): RequestHandler {
@@ -205,167 +203,53 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
   if (!engine || typeof engine.merge !== 'function') {
     throw new TypeError('options.guestmode must be the engine from createGuestmode()');
   }
+  const settings = checkSignInOptions(options);
   const logto = options.logto;
-  if (!logto || typeof logto !== 'object' || typeof logto.baseUrl !== 'string') {
-    throw new TypeError('options.logto must be the LogtoExpressConfig given to handleAuthRoutes');
-  }
-  let baseUrl: URL;
-  try {
-    baseUrl = new URL(logto.baseUrl);
-  } catch {
-    throw new TypeError('options.logto.baseUrl must be an absolute URL');
-  }
-  const { resource, confirm } = checkMergeOptions({
-    resource: options.resource,
-    resources: logto.resources,
-    confirm: options.confirm,
-  });
-  const builtInConfirmPage = options.confirmPath === undefined;
-  const confirmPath = pathOption(options.confirmPath, 'options.confirmPath', '/guestmode/confirm');
+  const confirmPath = settings.confirmPath ?? '/guestmode/confirm';
   const mergePath = pathOption(options.mergePath, 'options.mergePath', '/guestmode/merge');
-  const redirectTo = options.redirectTo ?? logto.baseUrl;
-  if (typeof redirectTo !== 'string' || redirectTo.length === 0) {
-    throw new TypeError('options.redirectTo must be a URL or path');
-  }
-  const cookieName =
-    options.cookieName === undefined
-      ? DEFAULT_COOKIE_NAME
-      : checkCookieName(options.cookieName, 'options.cookieName');
-  if (options.onMerge !== undefined && typeof options.onMerge !== 'function') {
-    throw new TypeError('options.onMerge must be a function');
-  }
   const prefix = `/${logto.authRoutesPrefix ?? 'logto'}`;
-  const state: RoutesState = { engine, cookieName, mergePath };
-
-  const startSignIn = (req: Request) => {
-    const guestId = signInGuestId(readGuestToken(req, cookieName));
-    writeSessionJson(req, START_KEY, { guestId } satisfies StartRecord);
-    writeSessionJson(req, PENDING_KEY, undefined);
+  const onMerge = options.onMerge;
+  const flow = createSignInFlow<ExpressPort>({
+    ...settings,
+    engine,
+    confirmPath,
+    mergePath,
+    signOutPath: `${prefix}/sign-out`,
+    onMerge: onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),
+  });
+  const state: RoutesState = {
+    settings,
+    flow,
+    port: (req, res) => createPort(req, res, logto, settings, prefix),
   };
-
-  const callback = async (req: Request, res: Response) => {
-    const client = logtoClient(req, logto);
-    try {
-      await client.handleSignInCallback(`${logto.baseUrl}${req.originalUrl}`);
-    } catch (cause) {
-      throw new GuestmodeExpressError(
-        'sign_in_failed',
-        'The sign-in could not be completed; please sign in again.',
-        { cause },
-      );
-    }
-    const accessToken = await client.getAccessToken(resource);
-    const { userId } = await engine.verifyAccessToken(accessToken);
-    const idClaims = await client.getIdTokenClaims();
-    if (idClaims.sub !== userId) {
-      throw new GuestmodeExpressError(
-        'user_mismatch',
-        'The access token and the ID token name different users.',
-      );
-    }
-    const started = readSessionJson<StartRecord>(req, START_KEY);
-    writeSessionJson(req, START_KEY, undefined);
-    // A session id that existed before sign-in may have been planted (session fixation).
-    await regenerateSession(req, true);
-
-    const outcome = await completeSignIn({
-      engine,
-      guestToken: readGuestToken(req, cookieName),
-      userId,
-      startedGuestId: started?.guestId,
-      confirm,
-    });
-    if (outcome.action === 'merged') {
-      const { result, replayed } = outcome;
-      await notifyMerge(options.onMerge, { req, result, replayed, via: 'callback' });
-    }
-    if (outcome.clearCookie) clearGuestCookie(req, res, cookieName);
-    if (outcome.action !== 'confirm') return res.redirect(redirectTo);
-    writeSessionJson(req, PENDING_KEY, outcome.pending);
-    return res.redirect(confirmPath);
-  };
-
-  const decide = async (req: Request, res: Response) => {
-    const origin = req.headers.origin;
-    if (!isAllowedOrigin(origin, baseUrl.origin)) {
-      throw new GuestmodeExpressError('csrf_failed', 'Cross-origin form posts are refused.');
-    }
-    const form = await readForm(req);
-    const pending = readSessionJson<PendingMergeRecord>(req, PENDING_KEY);
-    if (!pending || pending.expiresAt <= Date.now()) {
-      writeSessionJson(req, PENDING_KEY, undefined);
-      return res.redirect(redirectTo);
-    }
-    const check = checkMergeDecision(pending, form);
-    if (!check.ok) throw new GuestmodeExpressError(check.code, check.message);
-    // The merge goes to whoever this session is signed in as now, and only if that is still
-    // the user the callback verified.
-    const client = logtoClient(req, logto);
-    if (!(await client.isAuthenticated())) {
-      throw new GuestmodeExpressError('not_signed_in', 'Sign in to merge your guest data.');
-    }
-    if ((await client.getIdTokenClaims()).sub !== pending.userId) {
-      throw new GuestmodeExpressError('user_mismatch', 'You are signed in as someone else.');
-    }
-    writeSessionJson(req, PENDING_KEY, undefined);
-    const outcome = await applyMergeDecision({
-      engine,
-      pending,
-      guestToken: readGuestToken(req, cookieName),
-      decision: check.decision,
-    });
-    if (outcome.action === 'merged') {
-      const { result, replayed } = outcome;
-      await notifyMerge(options.onMerge, { req, result, replayed, via: 'confirm' });
-    }
-    if (outcome.clearCookie) clearGuestCookie(req, res, cookieName);
-    return res.redirect(redirectTo);
-  };
-
-  const signOut = async (req: Request, res: Response) => {
-    let target = logto.baseUrl;
-    const client = logtoClient(req, logto, (url) => {
-      target = url;
-    });
-    await client.signOut(logto.baseUrl);
-    clearGuestCookie(req, res, cookieName);
-    await regenerateSession(req, false);
-    res.redirect(target);
-  };
-
-  const confirmPage = async (req: Request, res: Response) => {
-    const pending = await getPendingMerge(req);
-    if (!pending) return res.redirect(redirectTo);
-    res.type('html').set('Cache-Control', 'no-store').send(renderConfirmPage(pending));
-  };
-
-  const routes: Record<string, (req: Request, res: Response) => unknown> = {
-    [`GET ${prefix}/sign-in-callback`]: callback,
-    [`GET ${prefix}/sign-out`]: signOut,
-    [`POST ${mergePath}`]: decide,
-  };
-  if (builtInConfirmPage) routes[`GET ${confirmPath}`] = confirmPage;
+  const routes = new Map<string, SignInRoute>([
+    [`${prefix}/sign-in`, 'sign-in'],
+    [`${prefix}/sign-up`, 'sign-up'],
+    [`${prefix}/sign-in-callback`, 'callback'],
+    [`${prefix}/sign-out`, 'sign-out'],
+    [mergePath, 'merge'],
+  ]);
+  if (settings.confirmPath === undefined) routes.set(confirmPath, 'confirm');
 
   return (req: Request, res: Response, next: NextFunction) => {
     (req as Request & { [STATE]?: RoutesState })[STATE] = state;
-    if (req.path === `${prefix}/sign-in` || req.path === `${prefix}/sign-up`) {
-      try {
-        startSignIn(req);
-      } catch (error) {
-        next(error);
-        return;
-      }
-      next();
-      return;
-    }
-    const route = routes[`${req.method === 'HEAD' ? 'GET' : req.method} ${req.path}`];
+    Object.defineProperty(res.locals, 'guestmodeCsrf', {
+      configurable: true,
+      enumerable: true,
+      get: () => getCsrfToken(req),
+    });
+    const route = routes.get(req.path);
     if (!route) {
       next();
       return;
     }
+    res.set('Cache-Control', 'no-store');
     // Express 4 does not catch rejected promises: route every failure to next().
     Promise.resolve()
-      .then(() => route(req, res))
-      .catch(next);
+      .then(() => flow.handle(state.port(req, res), route))
+      .catch((error: unknown) => {
+        if (!res.headersSent) res.set(toErrorResponse(error).headers);
+        next(error);
+      });
   };
 }

@@ -1,20 +1,18 @@
 import type { Guestmode } from '@guestmode/core';
 import {
+  checkBaseUrl,
   checkCookieName,
-  createGuestAccessor,
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
-  guestCookie,
-  openGuest,
+  guestCookieJar,
+  nodeCookieJar,
+  nodeRequestFacts,
+  openGuestAccessor,
+  requestSite,
+  signedInUserId,
 } from '@guestmode/core/web';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import {
-  clearGuestCookie,
-  isSecure,
-  logtoUserId,
-  readGuestToken,
-  writeCookie,
-} from './internal.js';
+import { routesState } from './auth-routes.js';
 
 export type { GuestAccessor };
 
@@ -30,6 +28,15 @@ declare global {
 export interface GuestmodeMiddlewareOptions {
   /** The engine from `createGuestmode(...)`. */
   readonly guestmode: Guestmode;
+  /**
+   * The app's public URL, e.g. `https://shop.example`. Its origin decides which requests are
+   * same-origin (only those create a guest); its scheme whether the cookie is
+   * `__Host-…; Secure`, whatever the request's own scheme is (behind a TLS proxy without
+   * `trust proxy`, requests arrive as plain HTTP). Default: `logto.baseUrl` of
+   * `handleGuestmodeAuthRoutes`, which must then be mounted before; when both are given they must
+   * have the same origin.
+   */
+  readonly baseUrl?: string;
   /** Base name of the guest cookie (default `guestmode`; `__Host-guestmode` over HTTPS). */
   readonly cookieName?: string;
   /**
@@ -39,10 +46,28 @@ export interface GuestmodeMiddlewareOptions {
   readonly getUserId?: (req: Request) => string | undefined;
 }
 
+/** The app's origin and scheme: this middleware's `baseUrl`, checked against the routes' one. */
+function appUrl(req: Request, own: URL | undefined): URL {
+  const routes = routesState(req)?.settings;
+  if (own && routes && routes.appOrigin !== own.origin) {
+    throw new TypeError(
+      `options.baseUrl (${own.origin}) must have the origin of logto.baseUrl (${routes.appOrigin})`,
+    );
+  }
+  const url = own ?? (routes ? new URL(routes.baseUrl) : undefined);
+  if (!url) {
+    throw new TypeError(
+      'options.baseUrl is required unless handleGuestmodeAuthRoutes() is mounted before guestmode()',
+    );
+  }
+  return url;
+}
+
 /**
  * Gives every request `req.guest`. Reads the guest cookie (an invalid, expired or already merged
  * one is deleted and the request continues as a new visitor), creates the guest lazily on the
- * first write, and switches to the signed-in user's profile when there is one.
+ * first write of a same-origin request (another site's request gets `cross_site_request`), and
+ * switches to the signed-in user's profile when there is one.
  *
  * Works with Express 5 and 4 (it never leaves a rejected promise unhandled).
  *
@@ -50,12 +75,11 @@ export interface GuestmodeMiddlewareOptions {
  * ```ts
  * app.use(cookieParser(), session({ secret, resave: false, saveUninitialized: false }));
  * app.use(handleGuestmodeAuthRoutes({ guestmode: engine, logto: config, resource }));
- * app.use(handleAuthRoutes(config));
  * app.use(withLogto(config));
  * app.use(guestmode({ guestmode: engine }));
  * app.post('/theme', async (req, res) => {
  *   await req.guest.set('theme', 'dark');
- *   res.redirect('/');
+ *   res.redirect(303, '/');
  * });
  * ```
  */
@@ -65,34 +89,32 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   if (!engine || typeof engine.authenticateGuest !== 'function') {
     throw new TypeError('options.guestmode must be the engine from createGuestmode()');
   }
+  const own =
+    options.baseUrl === undefined ? undefined : checkBaseUrl(options.baseUrl, 'options.baseUrl');
   const cookieName =
     options.cookieName === undefined
       ? DEFAULT_COOKIE_NAME
       : checkCookieName(options.cookieName, 'options.cookieName');
-  const getUserId = options.getUserId ?? logtoUserId;
+  // By default `req.user` from `withLogto`.
+  const getUserId = options.getUserId ?? ((req: Request) => signedInUserId(req.user));
   if (typeof getUserId !== 'function') {
     throw new TypeError('options.getUserId must be a function');
   }
 
-  const setCookie = (req: Request, res: Response, token: string, expires: Date) =>
-    writeCookie(res, guestCookie(cookieName, token, { secure: isSecure(req), expires }));
-
   const prepare = async (req: Request, res: Response): Promise<void> => {
+    const url = appUrl(req, own);
+    const secure = url.protocol === 'https:';
+    const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
     const userId = getUserId(req);
-    // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
-    // routes; only a visitor's cookie is checked here.
-    const guestToken = userId === undefined ? readGuestToken(req, cookieName) : undefined;
-    const opened = await openGuest(engine, { guestToken, userId });
-    if (opened.cookie?.action === 'clear') clearGuestCookie(req, res, cookieName);
-    if (opened.cookie?.action === 'set') {
-      setCookie(req, res, opened.cookie.token, opened.cookie.expires);
-    }
-    req.guest = createGuestAccessor({
+    req.guest = await openGuestAccessor({
       engine,
       userId,
-      guestId: opened.guestId,
-      attributes: opened.attributes,
-      onCreate: (token, expires) => setCookie(req, res, token, expires),
+      // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
+      // routes; only a visitor's cookie is checked here.
+      guestToken: userId === undefined ? cookie.guestToken() : undefined,
+      site: requestSite(nodeRequestFacts(req), url.origin),
+      setCookie: cookie.setGuestCookie,
+      clearCookie: cookie.clearGuestCookie,
     });
   };
 

@@ -1,6 +1,6 @@
 /**
- * `@guestmode/express`: `req.guest` for every request and the automatic merge of a visitor's
- * guest into their account at Logto sign-in, beside the official `@logto/express` SDK.
+ * `@guestmode/express`: `req.guest` for every request and the merge of a visitor's guest into
+ * their account at Logto sign-in, beside the official `@logto/express` SDK.
  *
  * @packageDocumentation
  */
@@ -16,12 +16,12 @@ export {
 } from '@guestmode/core/web';
 export {
   type GuestmodeAuthRoutesOptions,
+  getCsrfToken,
   getPendingMerge,
   handleGuestmodeAuthRoutes,
   type MergeEvent,
   type PendingMerge,
   type PendingMergeReason,
 } from './auth-routes.js';
-export { GuestmodeExpressError, type GuestmodeExpressErrorCode } from './errors.js';
 export { type GuestAccessor, type GuestmodeMiddlewareOptions, guestmode } from './guest.js';
-export { SessionStorage } from './session-storage.js';
+export { SessionStorage } from './internal.js';

@@ -1,52 +1,4 @@
-import {
-  type CookieData,
-  clearedGuestCookie,
-  guestCookieName,
-  readCookie,
-} from '@guestmode/core/web';
-import type { Request, Response } from 'express';
-
-/** The parts of `@logto/express`'s `req.user` (a `LogtoContext`) this package reads. */
-interface LogtoUserLike {
-  readonly isAuthenticated?: boolean;
-  readonly claims?: { readonly sub?: unknown };
-}
-
-/** True when the request reached the app over HTTPS (honours Express's `trust proxy`). */
-export function isSecure(req: Request): boolean {
-  return req.secure === true;
-}
-
-/** The signed-in user's id from `withLogto` (`req.user.claims.sub`), if any. */
-export function logtoUserId(req: Request): string | undefined {
-  const user = (req as Request & { user?: LogtoUserLike }).user;
-  if (!user?.isAuthenticated) return undefined;
-  const sub = user.claims?.sub;
-  return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
-}
-
-/** The guest credential from the request's cookie (via `cookie-parser` or the raw header). */
-export function readGuestToken(req: Request, base: string): string | undefined {
-  const name = guestCookieName(base, isSecure(req));
-  const parsed = (req as Request & { cookies?: unknown }).cookies;
-  const value =
-    parsed && typeof parsed === 'object'
-      ? (parsed as Record<string, unknown>)[name]
-      : readCookie(req.headers.cookie, name);
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-export function writeCookie(res: Response, cookie: CookieData): void {
-  if (res.headersSent) return;
-  res.cookie(cookie.name, cookie.value, { ...cookie.attributes });
-}
-
-export function clearGuestCookie(req: Request, res: Response, base: string): void {
-  writeCookie(res, clearedGuestCookie(base, { secure: isSecure(req) }));
-  // Later middleware in this request must not see the cookie that was just deleted.
-  const parsed = (req as Request & { cookies?: Record<string, unknown> }).cookies;
-  if (parsed && typeof parsed === 'object') delete parsed[guestCookieName(base, isSecure(req))];
-}
+import type { Request } from 'express';
 
 /** `req.session` as a plain record; throws the same advice `@logto/express` gives when absent. */
 export function sessionOf(req: Request): Record<string, unknown> {
@@ -74,4 +26,47 @@ export function writeSessionJson(req: Request, key: string, value: unknown): voi
   const session = sessionOf(req);
   if (value === undefined) delete session[key];
   else session[key] = JSON.stringify(value);
+}
+
+/** Copies the session's data into a fresh session id, so an id planted before sign-in is void. */
+export async function regenerateSession(req: Request, keep: boolean): Promise<void> {
+  const session = sessionOf(req) as Record<string, unknown> & {
+    regenerate?: (callback: (error?: unknown) => void) => void;
+  };
+  const data: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(session)) if (key !== 'cookie') data[key] = value;
+  if (typeof session.regenerate !== 'function') {
+    if (!keep) for (const key of Object.keys(data)) delete session[key];
+    return;
+  }
+  await new Promise<void>((resolve, reject) =>
+    session.regenerate!((error) => (error ? reject(error) : resolve())),
+  );
+  if (keep) Object.assign(sessionOf(req), data);
+}
+
+/**
+ * Logto client storage over `req.session`, laid out exactly as `@logto/express` lays it out
+ * (one session key per Logto key, string values, removal by assigning `undefined`), so tokens
+ * stored here are what `withLogto` reads afterwards. `@logto/express` does not export its own.
+ */
+export class SessionStorage {
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.#req = req;
+  }
+
+  async getItem(key: string): Promise<string | null> {
+    const value = sessionOf(this.#req)[key];
+    return value === undefined || value === null ? null : String(value);
+  }
+
+  async setItem(key: string, value: string): Promise<void> {
+    sessionOf(this.#req)[key] = value;
+  }
+
+  async removeItem(key: string): Promise<void> {
+    sessionOf(this.#req)[key] = undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { createGuestmode, type Guestmode } from '@guestmode/core';
+import { createGuestmode, type Guestmode, toErrorResponse } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { createIdp, type Idp } from '@guestmode/idp';
 import { Browser, closeServer, listen, parseForm } from '@guestmode/testkit';
@@ -66,8 +66,6 @@ export async function startFixture(
   };
 
   const app = express();
-  // Tests simulate HTTPS behind a proxy with X-Forwarded-Proto.
-  app.set('trust proxy', 'loopback');
   app.use(cookieParser());
   app.use(session({ secret: 'test-session-secret', resave: false, saveUninitialized: false }));
   app.use(handleGuestmodeAuthRoutes({ guestmode: engine, logto: config, ...routes }));
@@ -93,10 +91,8 @@ export async function startFixture(
     res.json({ id: req.sessionID });
   });
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    res.status(typeof error.status === 'number' ? error.status : 500).json({
-      code: error.code ?? 'server_error',
-      message: error.message,
-    });
+    const answer = toErrorResponse(error);
+    res.status(answer.status).set(answer.headers).json(answer.body);
   };
   app.use(onError);
   server.on('request', app);
@@ -127,19 +123,28 @@ export async function profile(browser: Browser, url: string) {
   };
 }
 
+/** What a browser sends with a request from the app's own pages. */
+export const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' } as const;
+
+/** A write from the app's own page (the first one creates the guest). */
 export async function setAttribute(browser: Browser, url: string, name: string, value: unknown) {
   const res = await browser.fetch(`${url}/attributes/${name}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...SAME_ORIGIN },
     body: JSON.stringify({ value }),
   });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as { kind: string; id: string | null };
 }
 
+/** Starts a sign-in from the app's own page (`site` says otherwise) and follows to the provider. */
+export function startSignIn(browser: Browser, url: string, site = 'same-origin') {
+  return browser.follow(`${url}/logto/sign-in`, { headers: { 'sec-fetch-site': site } });
+}
+
 /** Starts the sign-in at the app and submits the provider's password form. */
 export async function signIn(browser: Browser, url: string, username: string, password: string) {
-  const start = await browser.follow(`${url}/logto/sign-in`);
+  const start = await startSignIn(browser, url);
   assert.equal(start.res.status, 200);
   return finishSignIn(browser, start, username, password);
 }
@@ -159,9 +164,19 @@ export async function finishSignIn(
   });
 }
 
-/** Signs out at the app and completes the provider's self-submitting logout form. */
+/** The sign-out form of the app's sign-out page (`GET /logto/sign-out`). */
+export async function signOutForm(browser: Browser, url: string) {
+  const page = await browser.fetch(`${url}/logto/sign-out`);
+  assert.equal(page.status, 200);
+  return parseForm(await page.text(), '/logto/sign-out');
+}
+
+/** Signs out with the app's form and completes the provider's self-submitting logout form. */
 export async function signOut(browser: Browser, url: string) {
-  const { res, url: at } = await browser.follow(`${url}/logto/sign-out`);
+  const signOut = await signOutForm(browser, url);
+  const { res, url: at } = await browser.submit(`${url}${signOut.action}`, signOut.fields, {
+    ...SAME_ORIGIN,
+  });
   const form = parseForm(await res.text(), '/session/end/confirm');
   return browser.submit(new URL(form.action, at).href, form.fields);
 }

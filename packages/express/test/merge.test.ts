@@ -6,9 +6,11 @@ import {
   finishSignIn,
   parseForm,
   profile,
+  SAME_ORIGIN,
   setAttribute,
   signIn,
   startFixture,
+  startSignIn,
 } from './helpers.js';
 
 describe('planted guest cookie (B6)', () => {
@@ -31,7 +33,7 @@ describe('planted guest cookie (B6)', () => {
     const planted = await attackerGuest();
     const victim = new Browser();
     await setAttribute(victim, f.url, 'cart', [{ id: 'mine', quantity: 1 }]);
-    const start = await victim.follow(`${f.url}/logto/sign-in`);
+    const start = await startSignIn(victim, f.url);
     // While the victim is at the provider, the attacker overwrites the guest cookie (a sibling
     // subdomain over plain HTTP, or a man in the middle, can do this without __Host-).
     victim.plant(f.url, 'guestmode', planted);
@@ -46,11 +48,21 @@ describe('planted guest cookie (B6)', () => {
     );
 
     const form = parseForm(html, '/guestmode/merge');
-    // Refused: no CSRF token, a wrong one, a cross-site Origin.
-    for (const [fields, headers] of [
-      [{ decision: 'merge' }, {}],
-      [{ decision: 'merge', csrf: 'x'.repeat(32) }, {}],
-      [{ ...form.fields, decision: 'merge' }, { origin: 'https://evil.example' }],
+    // Refused: no CSRF token, a wrong one, a cross-site request, an opaque origin.
+    for (const [fields, headers, code] of [
+      [{ decision: 'merge' }, SAME_ORIGIN, 'csrf_failed'],
+      [{ decision: 'merge', csrf: 'x'.repeat(32) }, SAME_ORIGIN, 'csrf_failed'],
+      [
+        { ...form.fields, decision: 'merge' },
+        { origin: 'https://evil.example' },
+        'cross_site_request',
+      ],
+      [{ ...form.fields, decision: 'merge' }, { origin: 'null' }, 'cross_site_request'],
+      [
+        { ...form.fields, decision: 'merge' },
+        { 'sec-fetch-site': 'same-site' },
+        'cross_site_request',
+      ],
     ] as const) {
       const refused = await victim.fetch(`${f.url}${form.action}`, {
         method: 'POST',
@@ -58,14 +70,15 @@ describe('planted guest cookie (B6)', () => {
         body: new URLSearchParams(fields).toString(),
       });
       assert.equal(refused.status, 403);
-      assert.equal(((await refused.json()) as { code: string }).code, 'csrf_failed');
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, code);
     }
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {});
 
-    const { url: landed } = await victim.submit(`${f.url}${form.action}`, {
-      ...form.fields,
-      decision: 'discard',
-    });
+    const { url: landed } = await victim.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'discard' },
+      SAME_ORIGIN,
+    );
     assert.equal(landed, `${f.url}/`);
     assert.equal(victim.get(f.url, 'guestmode'), undefined, 'planted cookie deleted');
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {});
@@ -83,7 +96,7 @@ describe('planted guest cookie (B6)', () => {
   test('a cookie that appears when the sign-in started without one is not merged silently', async () => {
     const planted = await attackerGuest();
     const victim = new Browser();
-    const start = await victim.follow(`${f.url}/logto/sign-in`);
+    const start = await startSignIn(victim, f.url);
     victim.plant(f.url, 'guestmode', planted);
     const { url } = await finishSignIn(victim, start, 'bob', 'bob password 12');
     assert.equal(url, `${f.url}/guestmode/confirm`);
@@ -94,7 +107,7 @@ describe('planted guest cookie (B6)', () => {
   test('an unbound guest the user accepts on the confirm page is merged and used up', async () => {
     const planted = await attackerGuest();
     const browser = new Browser();
-    const start = await browser.follow(`${f.url}/logto/sign-in`);
+    const start = await startSignIn(browser, f.url);
     browser.plant(f.url, 'guestmode', planted);
     const { res, url } = await finishSignIn(browser, start, 'bob', 'bob password 12');
     assert.equal(url, `${f.url}/guestmode/confirm`);
@@ -152,7 +165,11 @@ describe("confirm: 'on-conflict' (B3)", () => {
     assert.match(html, /already has some of this data/);
     assert.match(html, /cart, theme|theme, cart/);
     const form = parseForm(html, '/guestmode/merge');
-    await second.submit(`${f.url}${form.action}`, { ...form.fields, decision: 'merge' });
+    await second.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'merge' },
+      SAME_ORIGIN,
+    );
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {
       theme: 'dark',
       cart: [{ id: 'b1', quantity: 2 }],
@@ -172,10 +189,11 @@ describe("confirm: 'on-conflict' (B3)", () => {
       `${new URL(f.url).host} guestmode`,
       browser.cookies.get(`${new URL(f.url).host} guestmode`)!,
     );
-    const { url: landed } = await stranger.submit(`${f.url}${form.action}`, {
-      ...form.fields,
-      decision: 'merge',
-    });
+    const { url: landed } = await stranger.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'merge' },
+      SAME_ORIGIN,
+    );
     assert.equal(landed, `${f.url}/`);
     assert.equal((await f.engine.getAttributes({ kind: 'user', id: f.users.alice })).theme, 'dark');
   });

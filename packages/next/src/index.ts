@@ -1,19 +1,18 @@
 /**
  * `@guestmode/next`: guest mode for Next.js (Pages Router) apps beside `@logto/next`: the guest
  * of every API route and `getServerSideProps`, a guest API for `useGuest()`
- * (`@guestmode/next/client`), and the automatic merge at `/api/logto/sign-in-callback`.
+ * (`@guestmode/next/client`), and the merge at `/api/logto/sign-in-callback`.
  *
  * @packageDocumentation
  */
 export {
   appendCookie,
   DEFAULT_COOKIE_NAME,
-  readCookie,
-} from './cookies.js';
-export { GuestmodeNextError, type GuestmodeNextErrorCode } from './errors.js';
-export type { GuestAccessor } from './guest.js';
+  readRequestCookie as readCookie,
+} from '@guestmode/core/web';
 export {
   createGuestmodeNext,
+  type GuestAccessor,
   type GuestApiRequest,
   type GuestContext,
   type GuestmodeNext,

@@ -5,14 +5,18 @@ import { after, before, describe, test } from 'node:test';
 import type { MergeEvent } from '../src/index.js';
 import {
   Browser,
+  endProviderSession,
   type Fixture,
   finishSignIn,
   me,
   parseForm,
+  postSignOut,
   put,
+  SAME_ORIGIN,
   signIn,
-  signOut,
+  signOutForm,
   startFixture,
+  startSignIn,
 } from './helpers.js';
 
 describe('automatic merge at /api/logto/sign-in-callback (B1)', () => {
@@ -30,7 +34,7 @@ describe('automatic merge at /api/logto/sign-in-callback (B1)', () => {
     await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
     const token = browser.get(f.url, 'guestmode')!.value;
 
-    const start = await browser.follow(`${f.url}/api/logto/sign-in`);
+    const start = await startSignIn(browser, f.url);
     const signInRecord = browser.get(f.url, 'guestmode-signin');
     assert.ok(signInRecord, 'the sign-in start is recorded');
     assert.match(signInRecord.raw, /HttpOnly; SameSite=Lax/);
@@ -103,13 +107,13 @@ describe('automatic merge at /api/logto/sign-in-callback (B1)', () => {
     await signIn(browser, f.url, 'alice', 'alice password 1');
     // A guest cookie a user can still hold: one planted, or a merge awaiting a decision.
     browser.plant(f.url, 'guestmode', 'gm_leftover.x');
-    const out = await browser.fetch(`${f.url}/api/logto/sign-out`);
-    assert.equal(out.status, 307, "next's res.redirect default");
+    const out = await postSignOut(browser, f.url, (await signOutForm(browser, f.url)).fields);
+    assert.equal(out.status, 303, 'the provider is reached with a GET');
     assert.match(out.headers.get('location')!, /\/oidc\/session\/end\?/);
     const names = out.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
     assert.ok(names.includes('guestmode') && names.includes(`logto_${f.logto.appId}`), `${names}`);
     assert.equal(browser.get(f.url, 'guestmode'), undefined);
-    await signOut(browser, f.url).catch(() => {});
+    await endProviderSession(browser, out.headers.get('location')!).catch(() => {});
     const seen = await me(browser, f.url);
     assert.deepEqual(
       { kind: seen.kind, userId: seen.userId, attributes: seen.attributes },
@@ -137,7 +141,7 @@ describe('planted guest cookies (B6)', () => {
     const planted = (await attackerGuest()).get(f.url, 'guestmode')!.value;
     const victim = new Browser();
     await put(victim, f.url, 'cart', [{ id: 'mine', quantity: 1 }]);
-    const start = await victim.follow(`${f.url}/api/logto/sign-in`);
+    const start = await startSignIn(victim, f.url);
     victim.plant(f.url, 'guestmode', planted);
     const { res, url } = await finishSignIn(victim, start, 'alice', 'alice password 1');
     assert.equal(url, `${f.url}/api/guestmode/confirm`);
@@ -146,10 +150,15 @@ describe('planted guest cookies (B6)', () => {
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {});
 
     const form = parseForm(html, '/api/guestmode/merge');
-    for (const [fields, headers] of [
-      [{ decision: 'merge' }, {}],
-      [{ decision: 'merge', csrf: 'x'.repeat(32) }, {}],
-      [{ ...form.fields, decision: 'merge' }, { origin: 'https://evil.example' }],
+    for (const [fields, headers, code] of [
+      [{ decision: 'merge' }, SAME_ORIGIN, 'csrf_failed'],
+      [{ decision: 'merge', csrf: 'x'.repeat(32) }, SAME_ORIGIN, 'csrf_failed'],
+      [
+        { ...form.fields, decision: 'merge' },
+        { origin: 'https://evil.example' },
+        'cross_site_request',
+      ],
+      [{ ...form.fields, decision: 'merge' }, { origin: 'null' }, 'cross_site_request'],
     ] as const) {
       const refused = await victim.fetch(`${f.url}${form.action}`, {
         method: 'POST',
@@ -157,17 +166,15 @@ describe('planted guest cookies (B6)', () => {
         body: new URLSearchParams(fields).toString(),
       });
       assert.equal(refused.status, 403);
-      assert.equal(
-        ((await refused.json()) as { error: { code: string } }).error.code,
-        'csrf_failed',
-      );
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, code);
     }
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {});
 
-    const { url: landed } = await victim.submit(`${f.url}${form.action}`, {
-      ...form.fields,
-      decision: 'discard',
-    });
+    const { url: landed } = await victim.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'discard' },
+      SAME_ORIGIN,
+    );
     assert.equal(landed, `${f.url}/`);
     assert.equal(victim.get(f.url, 'guestmode'), undefined, 'planted cookie deleted');
     assert.equal(victim.get(f.url, 'guestmode-pending'), undefined, 'decision used up');
@@ -182,12 +189,12 @@ describe('planted guest cookies (B6)', () => {
 
   test("the attacker's own sign-in record planted with his cookie does not bind: it names another sign-in", async () => {
     const attacker = await attackerGuest();
-    await attacker.follow(`${f.url}/api/logto/sign-in`);
+    await startSignIn(attacker, f.url);
     const record = attacker.get(f.url, 'guestmode-signin')!.value;
     const planted = attacker.get(f.url, 'guestmode')!.value;
 
     const victim = new Browser();
-    const start = await victim.follow(`${f.url}/api/logto/sign-in`);
+    const start = await startSignIn(victim, f.url);
     victim.plant(f.url, 'guestmode', planted);
     victim.plant(f.url, 'guestmode-signin', record);
     const { url } = await finishSignIn(victim, start, 'bob', 'bob password 12');
@@ -195,7 +202,7 @@ describe('planted guest cookies (B6)', () => {
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.bob }), {});
     // A forged record (wrong signature) does not bind either.
     const forged = new Browser();
-    const start2 = await forged.follow(`${f.url}/api/logto/sign-in`);
+    const start2 = await startSignIn(forged, f.url);
     forged.plant(f.url, 'guestmode', planted);
     forged.plant(f.url, 'guestmode-signin', `${record.slice(0, -3)}abc`);
     const second = await finishSignIn(forged, start2, 'bob', 'bob password 12');
@@ -206,7 +213,7 @@ describe('planted guest cookies (B6)', () => {
   test('an accepted unbound guest is merged; the pending decision is for this browser and user only', async () => {
     const planted = (await attackerGuest()).get(f.url, 'guestmode')!.value;
     const browser = new Browser();
-    const start = await browser.follow(`${f.url}/api/logto/sign-in`);
+    const start = await startSignIn(browser, f.url);
     browser.plant(f.url, 'guestmode', planted);
     const { res } = await finishSignIn(browser, start, 'bob', 'bob password 12');
     const form = parseForm(await res.text(), '/api/guestmode/merge');
@@ -214,10 +221,11 @@ describe('planted guest cookies (B6)', () => {
     // Another browser holding the guest cookie and the form, but not the session: nothing.
     const stranger = new Browser();
     stranger.plant(f.url, 'guestmode', planted);
-    const refused = await stranger.submit(`${f.url}${form.action}`, {
-      ...form.fields,
-      decision: 'merge',
-    });
+    const refused = await stranger.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'merge' },
+      SAME_ORIGIN,
+    );
     assert.equal(refused.url, `${f.url}/`);
     assert.notEqual(await f.engine.validateGuest(planted), null);
 
@@ -256,7 +264,11 @@ describe("confirm: 'on-conflict' (B3)", () => {
     const html = await res.text();
     assert.match(html, /already has some of this data/);
     const form = parseForm(html, '/api/guestmode/merge');
-    await second.submit(`${f.url}${form.action}`, { ...form.fields, decision: 'merge' });
+    await second.submit(
+      `${f.url}${form.action}`,
+      { ...form.fields, decision: 'merge' },
+      SAME_ORIGIN,
+    );
     assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {
       theme: 'dark',
       cart: [{ id: 'b1', quantity: 1 }],

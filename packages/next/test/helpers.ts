@@ -207,18 +207,26 @@ export async function me(browser: Browser, url: string): Promise<Me> {
   return (await res.json()) as Me;
 }
 
-/** `PUT /api/guestmode/attributes/<name>` with a JSON value. */
+/** What a browser sends with a request from the app's own pages. */
+export const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin' } as const;
+
+/** `PUT /api/guestmode/attributes/<name>` with a JSON value, from the app's own page. */
 export function put(browser: Browser, url: string, name: string, value: unknown) {
   return browser.fetch(`${url}/api/guestmode/attributes/${name}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...SAME_ORIGIN },
     body: JSON.stringify(value),
   });
 }
 
+/** Starts a sign-in from the app's own page (`site` says otherwise) and follows to the provider. */
+export function startSignIn(browser: Browser, url: string, site = 'same-origin') {
+  return browser.follow(`${url}/api/logto/sign-in`, { headers: { 'sec-fetch-site': site } });
+}
+
 /** Starts the sign-in at the app and submits the provider's password form. */
 export async function signIn(browser: Browser, url: string, username: string, password: string) {
-  const start = await browser.follow(`${url}/api/logto/sign-in`);
+  const start = await startSignIn(browser, url);
   assert.equal(start.res.status, 200);
   return finishSignIn(browser, start, username, password);
 }
@@ -238,9 +246,25 @@ export async function finishSignIn(
   });
 }
 
-/** Signs out at the app and completes the provider's self-submitting logout form. */
-export async function signOut(browser: Browser, url: string) {
-  const { res, url: at } = await browser.follow(`${url}/api/logto/sign-out`);
+/** The sign-out form of the app's sign-out page (`GET /api/logto/sign-out`). */
+export async function signOutForm(browser: Browser, url: string) {
+  const page = await browser.fetch(`${url}/api/logto/sign-out`);
+  assert.equal(page.status, 200);
+  return parseForm(await page.text(), '/api/logto/sign-out');
+}
+
+/** Posts the sign-out form (same-origin) without following the redirect. */
+export async function postSignOut(browser: Browser, url: string, fields: Record<string, string>) {
+  return browser.fetch(`${url}/api/logto/sign-out`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** Completes the provider's self-submitting logout form after a sign-out's redirect. */
+export async function endProviderSession(browser: Browser, location: string) {
+  const { res, url: at } = await browser.follow(location);
   const form = parseForm(await res.text(), '/session/end/confirm');
   return browser.submit(new URL(form.action, at).href, form.fields);
 }

@@ -1,4 +1,5 @@
 import type { Guestmode } from '../engine.js';
+import { GuestmodeError } from '../errors.js';
 import type { Principal } from '../storage/types.js';
 
 /**
@@ -25,9 +26,12 @@ export interface GuestAccessor {
   delete(name: string): Promise<boolean>;
 }
 
+/** Who is browsing: a signed-in user, a guest with a valid cookie, or nobody yet. */
+export type GuestKind = 'user' | 'guest' | 'none';
+
 /** The JSON-serialisable view of a {@link GuestAccessor} (what a guest API answers). */
 export interface GuestProfileView {
-  readonly kind: 'user' | 'guest' | 'none';
+  readonly kind: GuestKind;
   readonly id: string | null;
   readonly userId: string | null;
   readonly attributes: Readonly<Record<string, unknown>>;
@@ -92,6 +96,11 @@ export interface GuestAccessorInit {
   readonly guestId?: string | undefined;
   /** From {@link openGuest}: the attributes read with the credential check (a cache). */
   readonly attributes?: Record<string, unknown> | undefined;
+  /**
+   * Where the request comes from (see `requestSite`). Only a `same-origin` request may create a
+   * guest: another site must not be able to give a visitor a guest (or replace theirs).
+   */
+  readonly site: 'same-origin' | 'cross-site';
   /** Called when the first write creates the guest: write its cookie. */
   readonly onCreate: (token: string, expires: Date) => void;
 }
@@ -100,6 +109,7 @@ class PrincipalGuest implements GuestAccessor {
   readonly #engine: Guestmode;
   readonly #userId: string | undefined;
   readonly #onCreate: (token: string, expires: Date) => void;
+  readonly #sameOrigin: boolean;
   #guestId: string | undefined;
   #cache: Record<string, unknown> | undefined;
   #creating: Promise<void> | undefined;
@@ -108,6 +118,7 @@ class PrincipalGuest implements GuestAccessor {
     this.#engine = init.engine;
     this.#userId = init.userId;
     this.#onCreate = init.onCreate;
+    this.#sameOrigin = init.site === 'same-origin';
     this.#guestId = init.guestId;
     this.#cache = init.attributes;
   }
@@ -150,6 +161,12 @@ class PrincipalGuest implements GuestAccessor {
       await this.#engine.setAttribute(principal, name, value);
       if (this.#cache !== undefined) this.#cache[name] = structuredClone(value);
       return;
+    }
+    if (!this.#sameOrigin) {
+      throw new GuestmodeError(
+        'cross_site_request',
+        "A guest can only be created from this site's own pages.",
+      );
     }
     // The lazy "first meaningful action": the guest and its first attribute in one write.
     const creating = this.#create(name, value);
@@ -195,4 +212,49 @@ export function createGuestAccessor(
   init: GuestAccessorInit,
 ): GuestAccessor & { profile(): Promise<GuestProfileView> } {
   return new PrincipalGuest(init);
+}
+
+/** What {@link openGuestAccessor} needs from the adapter for one request. */
+export interface GuestRequest {
+  readonly engine: Guestmode;
+  readonly userId: string | undefined;
+  /** The guest credential the request carries (ignored while a user is signed in). */
+  readonly guestToken: string | undefined;
+  readonly site: 'same-origin' | 'cross-site';
+  /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
+  setCookie(token: string, expires: Date): void;
+  /** Deletes the guest cookie (invalid, expired or merged). */
+  clearCookie(): void;
+}
+
+/**
+ * {@link openGuest} and {@link createGuestAccessor} in one step, with the cookie changes applied
+ * through the adapter's writers: what every adapter does once per request.
+ */
+export async function openGuestAccessor(
+  request: GuestRequest,
+): Promise<GuestAccessor & { profile(): Promise<GuestProfileView> }> {
+  const { engine, userId } = request;
+  const opened = await openGuest(engine, { guestToken: request.guestToken, userId });
+  if (opened.cookie?.action === 'clear') request.clearCookie();
+  if (opened.cookie?.action === 'set')
+    request.setCookie(opened.cookie.token, opened.cookie.expires);
+  return createGuestAccessor({
+    engine,
+    userId,
+    guestId: opened.guestId,
+    attributes: opened.attributes,
+    site: request.site,
+    onCreate: (token, expires) => request.setCookie(token, expires),
+  });
+}
+
+/**
+ * The signed-in user's id from a Logto SDK context (`isAuthenticated` and the ID token's `sub`),
+ * or `undefined` for a visitor.
+ */
+export function signedInUserId(context: unknown): string | undefined {
+  const user = context as { isAuthenticated?: unknown; claims?: { sub?: unknown } } | undefined;
+  const sub = user?.isAuthenticated === true ? user.claims?.sub : undefined;
+  return typeof sub === 'string' && sub.length > 0 ? sub : undefined;
 }

@@ -1,8 +1,8 @@
 /**
- * `@guestmode/core/web`: the framework-free half of every web integration. Guest cookies as
- * data, the per-request guest accessor, and the sign-in merge flow (record the starting guest,
- * decide at the callback, the pending merge and its decision). Plain inputs in, plain decisions
- * out; `@guestmode/express` and `@guestmode/next` only translate requests and responses.
+ * `@guestmode/core/web`: the framework-free half of every web integration, and only what the
+ * adapters use: guest cookies as data, the per-request guest accessor, which site a request comes
+ * from, and the whole sign-in flow over a small port (start, callback, confirm, sign-out).
+ * `@guestmode/express` and `@guestmode/next` only translate requests and responses.
  *
  * @packageDocumentation
  */
@@ -14,37 +14,46 @@ export {
   DEFAULT_COOKIE_NAME,
   guestCookie,
   guestCookieName,
-  httpOnlyCookie,
   readCookie,
   serializeCookie,
 } from './cookie.js';
 export {
-  createGuestAccessor,
-  type GuestAccessor,
-  type GuestAccessorInit,
-  type GuestCookieChange,
-  type GuestProfileView,
-  type OpenedGuest,
-  openGuest,
-} from './guest.js';
+  type CookieJar,
+  type CookieRecords,
+  cookieRecords,
+  type GuestCookieJar,
+  guestCookieJar,
+} from './cookie-records.js';
 export {
-  applyMergeDecision,
-  type ConfirmPolicy,
-  checkMergeDecision,
-  checkMergeOptions,
-  completeSignIn,
-  type DecisionOutcome,
-  isAllowedOrigin,
-  isDeadGuestError,
-  type MergeDone,
-  mergeIfAlive,
-  notifyMerge,
-  PENDING_MERGE_TTL_MS,
-  type PendingMergeReason,
-  type PendingMergeRecord,
-  previewPendingMerge,
-  renderConfirmPage,
-  type SignInOutcome,
-  sameSecret,
-  signInGuestId,
+  checkBaseUrl,
+  checkEngine,
+  checkSignInOptions,
+  createSignInFlow,
+  type MergeNotice,
+  type PendingMerge,
+  pathOption,
+  type SignInFlow,
+  type SignInOptions,
+  type SignInPort,
+  type SignInRoute,
+  type SignInSettings,
+} from './flow.js';
+export {
+  type GuestAccessor,
+  type GuestKind,
+  type GuestProfileView,
+  type GuestRequest,
+  openGuestAccessor,
+  signedInUserId,
+} from './guest.js';
+export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
+export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from './node.js';
+export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
+export { renderConfirmPage, renderSignOutPage } from './pages.js';
+export { createSealer, type Sealer } from './seal.js';
+export type {
+  PendingMergeReason,
+  PendingMergeRecord,
+  SignInStart,
 } from './sign-in.js';
+export { type RequestFacts, requestSite } from './site.js';

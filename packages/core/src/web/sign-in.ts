@@ -8,7 +8,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { parseCredential } from '../credential.js';
 import type { Guestmode } from '../engine.js';
-import { type GuestmodeErrorCode, isGuestmodeError } from '../errors.js';
+import { GuestmodeError, type GuestmodeErrorCode, isGuestmodeError } from '../errors.js';
 import type { MergePreview, MergeResult } from '../merge/plan.js';
 
 /** How long a merge waits for the user's decision. */
@@ -50,7 +50,20 @@ export type PendingMergeReason =
    * sign-in: it may have been planted. Merging someone else's guest would put their data in this
    * account, so the user decides.
    */
-  | 'unbound';
+  | 'unbound'
+  /**
+   * The sign-in was started by a request from another site (a link, a form or a redirect on a
+   * page the user may not trust): a sign-in someone else set off never merges without asking.
+   */
+  | 'cross_site';
+
+/** What an adapter records when a sign-in starts, to compare at the callback. */
+export interface SignInStart {
+  /** The guest the browser held at the start ({@link signInGuestId}), or `null`. */
+  readonly guestId: string | null;
+  /** Whether the start request came from this app's own pages (see `requestSite`). */
+  readonly sameOrigin: boolean;
+}
 
 /** A merge waiting for the user's decision, as the adapter stores it. */
 export interface PendingMergeRecord {
@@ -132,16 +145,17 @@ export async function mergeIfAlive(
  *
  * - no guest cookie, a malformed one, or a guest that can no longer be merged: `nothing`
  *   (with `clearCookie` for a cookie that is there but dead);
- * - the cookie names a guest other than `startedGuestId` and the guest has data: `confirm`
- *   with reason `unbound` (a cookie planted during the sign-in is never merged silently, B6);
+ * - the cookie names a guest other than the one recorded at the start and the guest has data:
+ *   `confirm` with reason `unbound` (a cookie planted during the sign-in is never merged silently);
+ * - the start was not same-origin and the guest has data: `confirm` with reason `cross_site`;
  * - `confirm: 'on-conflict'` and the preview reports conflicts: `confirm` with `conflict` (B3);
  * - otherwise `merged` (B1).
  *
- * @param input.startedGuestId what the adapter recorded at sign-in start ({@link signInGuestId}),
- *   or `undefined` when there is no record for this sign-in (or it did not verify).
+ * @param input.started what the adapter recorded at sign-in start, or `undefined` when there is
+ *   no record for this sign-in (or it did not verify).
  * @example
  * ```ts
- * const outcome = await completeSignIn({ engine, guestToken, userId, startedGuestId, confirm });
+ * const outcome = await completeSignIn({ engine, guestToken, userId, started, confirm });
  * if (outcome.action === 'merged') await notifyMerge(onMerge, { ...outcome, via: 'callback' });
  * if (outcome.clearCookie) setCookie(clearedGuestCookie('guestmode', { secure }));
  * if (outcome.action === 'confirm') { savePending(outcome.pending); redirect(confirmPath); }
@@ -151,7 +165,7 @@ export async function completeSignIn(input: {
   readonly engine: Guestmode;
   readonly guestToken: string | undefined;
   readonly userId: string;
-  readonly startedGuestId: string | null | undefined;
+  readonly started: SignInStart | undefined;
   readonly confirm: ConfirmPolicy;
   readonly now?: number;
 }): Promise<SignInOutcome> {
@@ -166,15 +180,7 @@ export async function completeSignIn(input: {
     if (isDeadGuestError(error)) return { action: 'nothing', clearCookie: true };
     throw error;
   }
-  const bound = input.startedGuestId === guestId;
-  const empty = Object.keys(preview.before.guest).length === 0;
-  const reason: PendingMergeReason | undefined = preview.alreadyMerged
-    ? undefined
-    : !bound && !empty
-      ? 'unbound'
-      : input.confirm === 'on-conflict' && preview.conflicts.length > 0
-        ? 'conflict'
-        : undefined;
+  const reason = pendingReason(preview, input.started, guestId, input.confirm);
   if (reason === undefined) {
     const done = await mergeIfAlive(engine, guestToken, userId);
     return done
@@ -191,6 +197,19 @@ export async function completeSignIn(input: {
   return { action: 'confirm', pending, clearCookie: false };
 }
 
+function pendingReason(
+  preview: MergePreview,
+  started: SignInStart | undefined,
+  guestId: string,
+  confirm: ConfirmPolicy,
+): PendingMergeReason | undefined {
+  if (preview.alreadyMerged) return undefined;
+  const empty = Object.keys(preview.before.guest).length === 0;
+  if (!empty && started?.guestId !== guestId) return 'unbound';
+  if (!empty && !started?.sameOrigin) return 'cross_site';
+  return confirm === 'on-conflict' && preview.conflicts.length > 0 ? 'conflict' : undefined;
+}
+
 /** Constant-time comparison of two strings (CSRF tokens). */
 export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -199,38 +218,25 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 /**
- * True when a state-changing request may proceed: no `Origin` header (older browsers, same
- * origin navigations), an opaque `null` one, or exactly the app's origin.
- */
-export function isAllowedOrigin(origin: string | undefined, appOrigin: string): boolean {
-  return origin === undefined || origin === 'null' || origin === appOrigin;
-}
-
-/**
  * Checks the confirm form against the pending record: the CSRF token (constant time), then the
- * decision. The refusal carries a code and message for the adapter's own error type.
+ * decision. Throws `csrf_failed` or `invalid_request`.
  */
 export function checkMergeDecision(
   pending: Pick<PendingMergeRecord, 'csrf'>,
   form: { readonly csrf?: unknown; readonly decision?: unknown },
-):
-  | { readonly ok: true; readonly decision: 'merge' | 'discard' }
-  | {
-      readonly ok: false;
-      readonly code: 'csrf_failed' | 'invalid_request';
-      readonly message: string;
-    } {
-  if (typeof form.csrf !== 'string' || !sameSecret(form.csrf, pending.csrf)) {
-    return { ok: false, code: 'csrf_failed', message: 'The form has expired; please try again.' };
-  }
+): 'merge' | 'discard' {
+  checkCsrf(pending.csrf, form.csrf);
   if (form.decision !== 'merge' && form.decision !== 'discard') {
-    return {
-      ok: false,
-      code: 'invalid_request',
-      message: 'decision must be "merge" or "discard".',
-    };
+    throw new GuestmodeError('invalid_request', 'decision must be "merge" or "discard".');
   }
-  return { ok: true, decision: form.decision };
+  return form.decision;
+}
+
+/** Throws `csrf_failed` unless `given` is the expected token (compared in constant time). */
+export function checkCsrf(expected: string | undefined, given: unknown): void {
+  if (expected === undefined || typeof given !== 'string' || !sameSecret(given, expected)) {
+    throw new GuestmodeError('csrf_failed', 'The form has expired; please try again.');
+  }
 }
 
 /**
@@ -292,29 +298,4 @@ export async function notifyMerge<E>(
   } catch {
     // Deliberately ignored (see above).
   }
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
-}
-
-/**
- * The minimal built-in confirm page (HTML): what the guest holds, and a form posting `csrf`
- * and `decision=merge|discard` to `action`. Every interpolated value is escaped.
- */
-export function renderConfirmPage(pending: {
-  readonly reason: PendingMergeReason;
-  readonly preview: MergePreview;
-  readonly action: string;
-  readonly csrfToken: string;
-}): string {
-  const names = Object.keys(pending.preview.before.guest).map(escapeHtml).join(', ');
-  const intro =
-    pending.reason === 'unbound'
-      ? 'This browser holds guest data that was not there when you started signing in.'
-      : 'Your account already has some of this data.';
-  return `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Merge guest data?</title><main style="font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem"><h1>Merge guest data?</h1><p>${escapeHtml(intro)} Add it (${names}) to your account?</p><form method="post" action="${escapeHtml(pending.action)}"><input type="hidden" name="csrf" value="${escapeHtml(pending.csrfToken)}"><button name="decision" value="merge">Merge</button> <button name="decision" value="discard">Discard</button></form></main></html>`;
 }

@@ -14,6 +14,7 @@ import {
   profile,
   setAttribute,
   startFixture,
+  startSignIn,
 } from '../../../express/test/helpers.js';
 import { type Service, startService } from '../harness.js';
 import { assert, assertErrorShape, report } from './lib.js';
@@ -369,8 +370,9 @@ describe('planted cookie and login CSRF in the Express integration (B6)', () => 
     const planted = attacker.get(f.url, 'guestmode')!.value;
     const victim = new Browser();
     victim.plant(f.url, 'guestmode', planted);
-    // The victim signs in and accepts the guest data he sees (worst case for the victim).
-    const start = await victim.follow(`${f.url}/logto/sign-in`);
+    // The victim signs in from the app's page and accepts the guest data he sees (worst case for
+    // the victim).
+    const start = await startSignIn(victim, f.url);
     const form = parseForm(await start.res.text(), '/sign-in');
     await victim.submit(new URL(form.action, start.url).href, {
       ...form.fields,

@@ -1,7 +1,7 @@
 /**
- * Small signed cookies for state that must not be forged by the browser (the sign-in start
- * record and the pending merge). Next.js has no server-side session, so these records ride in
- * HttpOnly cookies signed with HMAC-SHA-256 under a key derived from the app's secret.
+ * Small signed values for state that must not be forged by the browser (the sign-in start
+ * record and the pending merge). Adapters without a server-side session (Next.js) keep these
+ * records in HttpOnly cookies signed with HMAC-SHA-256 under a key derived from the app's secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -10,7 +10,9 @@ export interface Sealer {
   unseal<T>(purpose: string, sealed: string | undefined, now: number): T | undefined;
 }
 
+/** Seals values under `secret`; `purpose` separates the kinds of record. */
 export function createSealer(secret: string): Sealer {
+  // The label stays the one cookies were first signed under, so existing records stay valid.
   const key = createHmac('sha256', secret).update('@guestmode/next cookie signing').digest();
   const mac = (purpose: string, body: string) =>
     createHmac('sha256', key).update(`${purpose}.${body}`).digest('base64url');

@@ -1,0 +1,99 @@
+/**
+ * The sign-in flow's records kept in cookies, for adapters without a server-side session (Next's
+ * Pages Router, and any fetch-style adapter): the guest cookie, the sign-in start (sealed and
+ * tied to the OAuth `state` of its sign-in), the pending merge (sealed) and the sign-out CSRF
+ * token. The adapter only reads and writes cookies by name.
+ */
+import { randomBytes } from 'node:crypto';
+import { guestCookieName } from './cookie.js';
+import type { SignInPort, SignInSettings } from './flow.js';
+import type { Sealer } from './seal.js';
+import { PENDING_MERGE_TTL_MS, type PendingMergeRecord, type SignInStart } from './sign-in.js';
+
+const START_TTL_MS = 30 * 60_000;
+const CSRF_TTL_MS = 24 * 60 * 60_000;
+
+/** How an adapter reads and writes one request's cookies (all HttpOnly, SameSite=Lax, `Path=/`). */
+export interface CookieJar {
+  get(name: string): string | undefined;
+  /** Sets a cookie; an empty value with an expiry in the past deletes it. */
+  set(name: string, value: string, expires: Date): void;
+}
+
+/** The records of {@link cookieRecords}: port methods, plus what only cookie adapters need. */
+export type CookieRecords = Pick<
+  SignInPort,
+  'guestToken' | 'clearGuestCookie' | 'clearStart' | 'loadPending' | 'savePending' | 'clearPending'
+> & {
+  setGuestCookie(token: string, expires: Date): void;
+  /** The start record of the sign-in whose OAuth `state` the callback carries. */
+  loadStart(state: string | null): SignInStart | undefined;
+  /** Records a start once the provider's authorization URL (and its `state`) is known. */
+  saveStart(record: SignInStart, state: string): void;
+  csrfToken(create: boolean): string | undefined;
+};
+
+interface SealedStart {
+  readonly g: string | null;
+  readonly o: boolean;
+  readonly s: string;
+}
+
+/** The guest cookie over `jar`: read, set and delete. */
+export type GuestCookieJar = Pick<
+  CookieRecords,
+  'guestToken' | 'setGuestCookie' | 'clearGuestCookie'
+>;
+
+/** The guest cookie of an app (`__Host-` prefixed over HTTPS) over `jar`. */
+export function guestCookieJar(
+  jar: CookieJar,
+  settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
+): GuestCookieJar {
+  const name = guestCookieName(settings.cookieName, settings.secure);
+  return {
+    guestToken: () => jar.get(name),
+    setGuestCookie: (token, expires) => jar.set(name, token, expires),
+    clearGuestCookie: () => jar.set(name, '', new Date(0)),
+  };
+}
+
+/** The records over `jar`, sealed with `sealer`, named after `settings.cookieName`. */
+export function cookieRecords(
+  jar: CookieJar,
+  sealer: Sealer,
+  settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
+): CookieRecords {
+  const [start, pending, csrf] = ['-signin', '-pending', '-csrf'].map((suffix) =>
+    guestCookieName(`${settings.cookieName}${suffix}`, settings.secure),
+  ) as [string, string, string];
+  const seal = (name: string, purpose: string, value: unknown, ttl: number) => {
+    const expires = Date.now() + ttl;
+    jar.set(name, sealer.seal(purpose, value, expires), new Date(expires));
+  };
+  const unseal = <T>(name: string, purpose: string) =>
+    sealer.unseal<T>(purpose, jar.get(name), Date.now());
+  const clear = (name: string) => jar.set(name, '', new Date(0));
+  return {
+    ...guestCookieJar(jar, settings),
+    loadStart(state) {
+      const record = unseal<SealedStart>(start, 'start');
+      return record && state !== null && record.s === state
+        ? { guestId: record.g, sameOrigin: record.o === true }
+        : undefined;
+    },
+    saveStart: (record, state) =>
+      seal(start, 'start', { g: record.guestId, o: record.sameOrigin, s: state }, START_TTL_MS),
+    clearStart: () => clear(start),
+    loadPending: () => unseal<PendingMergeRecord>(pending, 'pending'),
+    savePending: (record) => seal(pending, 'pending', record, PENDING_MERGE_TTL_MS),
+    clearPending: () => clear(pending),
+    csrfToken(create) {
+      const token = jar.get(csrf);
+      if (token !== undefined || !create) return token;
+      const made = randomBytes(24).toString('base64url');
+      jar.set(csrf, made, new Date(Date.now() + CSRF_TTL_MS));
+      return made;
+    },
+  };
+}

@@ -1,0 +1,407 @@
+/**
+ * The whole browser sign-in flow, once for every adapter: start, callback, the confirm page and
+ * its decision, and sign-out. An adapter implements {@link SignInPort} for one request (cookies,
+ * where it keeps its records, the Logto SDK calls, the response) and maps its paths to
+ * {@link SignInFlow.handle}; everything that decides something happens here.
+ */
+import type { Guestmode } from '../engine.js';
+import { GuestmodeError } from '../errors.js';
+import type { MergePreview, MergeResult } from '../merge/plan.js';
+import { checkCookieName, DEFAULT_COOKIE_NAME } from './cookie.js';
+import { renderConfirmPage, renderSignOutPage } from './pages.js';
+import {
+  applyMergeDecision,
+  type ConfirmPolicy,
+  checkCsrf,
+  checkMergeDecision,
+  checkMergeOptions,
+  completeSignIn,
+  notifyMerge,
+  type PendingMergeReason,
+  type PendingMergeRecord,
+  previewPendingMerge,
+  type SignInStart,
+  signInGuestId,
+} from './sign-in.js';
+import { type RequestFacts, requestSite } from './site.js';
+
+/** A merge waiting for the user, as a confirm page shows it (JSON-serialisable). */
+export interface PendingMerge {
+  readonly reason: PendingMergeReason;
+  /** What the merge would do (before/after of each of the guest's attributes, conflicts). */
+  readonly preview: MergePreview;
+  /** Where the confirm form posts (`application/x-www-form-urlencoded`). */
+  readonly action: string;
+  /** The hidden `csrf` field to post with `decision` (`merge` or `discard`). */
+  readonly csrfToken: string;
+}
+
+/** A merge the flow performed, for the app's `onMerge`. */
+export interface MergeNotice {
+  readonly result: MergeResult;
+  /** `true` when the guest had already been merged into this user (a retry). */
+  readonly replayed: boolean;
+  /** `callback` for the automatic merge, `confirm` after the user accepted. */
+  readonly via: 'callback' | 'confirm';
+}
+
+/**
+ * What an adapter provides for one request. Records are the adapter's to keep (a server-side
+ * session, signed cookies); the flow only reads and writes them through here.
+ */
+export interface SignInPort extends RequestFacts {
+  /** The guest credential the request carries, if any. */
+  guestToken(): string | undefined;
+  /** Deletes the guest cookie, in the browser and for the rest of this request. */
+  clearGuestCookie(): void;
+  loadStart(): SignInStart | undefined;
+  saveStart(record: SignInStart): void;
+  clearStart(): void;
+  loadPending(): PendingMergeRecord | undefined;
+  savePending(record: PendingMergeRecord): void;
+  clearPending(): void;
+  /** This browser's sign-out CSRF token; with `create`, one is made and kept when absent. */
+  csrfToken(create: boolean): string | undefined;
+  readForm(): Promise<Record<string, string>>;
+  /** The signed-in user's id (`sub` of the ID token), or `undefined`. */
+  userId(): Promise<string | undefined>;
+  /** Redirects to the provider (its sign-up screen with `signUp`). */
+  handleSignIn(signUp: boolean): Promise<void>;
+  /** Completes the provider's callback for this request's URL; throws when it is refused. */
+  handleSignInCallback(): Promise<void>;
+  getAccessToken(resource: string): Promise<string>;
+  getIdTokenClaims(): Promise<{ readonly sub?: unknown }>;
+  /** Ends the provider's session and the app's own, and answers (a redirect). */
+  signOut(): Promise<void>;
+  /** Called once the callback verified the user, before anything is recorded for them. */
+  renewSession?(): Promise<void>;
+  /** Answers a redirect. */
+  redirect(location: string, status: number): void;
+  /** Answers an HTML page. */
+  html(status: number, body: string): void;
+}
+
+/** The routes of the flow; adapters map their own paths to these. */
+export type SignInRoute = 'sign-in' | 'sign-up' | 'callback' | 'sign-out' | 'confirm' | 'merge';
+
+/** Settings checked by {@link checkSignInOptions}, plus the adapter's paths. */
+export interface SignInFlowConfig<P extends SignInPort> {
+  readonly engine: Guestmode | Promise<Guestmode>;
+  readonly appOrigin: string;
+  readonly resource: string;
+  readonly confirm: ConfirmPolicy;
+  readonly redirectTo: string;
+  readonly confirmPath: string;
+  readonly mergePath: string;
+  readonly signOutPath: string;
+  /** Called after each merge; errors it throws are ignored. */
+  readonly onMerge?: ((port: P, merge: MergeNotice) => void | Promise<void>) | undefined;
+}
+
+/** The flow made by {@link createSignInFlow}. */
+export interface SignInFlow<P extends SignInPort> {
+  /** Answers one route for the request behind `port`. Refusals are thrown `GuestmodeError`s. */
+  handle(port: P, route: SignInRoute): Promise<void>;
+  /** The merge waiting for this browser's decision, for an app's own confirm page. */
+  pendingMerge(port: P): Promise<PendingMerge | undefined>;
+}
+
+function allow(port: RequestFacts, methods: readonly string[]): void {
+  if (methods.includes(port.method) || (port.method === 'HEAD' && methods.includes('GET'))) return;
+  throw new GuestmodeError('method_not_allowed', `Use ${methods.join(' or ')}.`, {
+    headers: { allow: methods.join(', ') },
+  });
+}
+
+/**
+ * The sign-in flow over a {@link SignInPort}:
+ *
+ * - `sign-in`/`sign-up` (any method, a navigation): records the browser's guest and whether the
+ *   start came from the app's own pages, then redirects to the provider;
+ * - `callback` (GET): verifies the user (access token for `resource`, same `sub` as the ID
+ *   token), then merges the guest (started same-origin, same guest as at the start) or sends the
+ *   user to the confirm page;
+ * - `confirm` (GET): the built-in confirm page; `merge` (same-origin POST with the CSRF token):
+ *   the user's decision;
+ * - `sign-out`: GET answers a page with a button and changes nothing; a same-origin POST with the
+ *   CSRF token signs out, deleting the guest cookie only when a user was signed in.
+ */
+export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<P>): SignInFlow<P> {
+  const sameOrigin = (port: P) => requestSite(port, config.appOrigin) === 'same-origin';
+  const refuseCrossSite = (port: P) => {
+    if (!sameOrigin(port)) {
+      throw new GuestmodeError('cross_site_request', 'Requests from other sites are refused.');
+    }
+  };
+  const notify = (port: P, merge: MergeNotice) =>
+    notifyMerge(config.onMerge && ((m: MergeNotice) => config.onMerge!(port, m)), merge);
+
+  const start = async (port: P, signUp: boolean) => {
+    port.clearPending();
+    port.saveStart({ guestId: signInGuestId(port.guestToken()), sameOrigin: sameOrigin(port) });
+    await port.handleSignIn(signUp);
+  };
+
+  const verifiedUser = async (port: P, engine: Guestmode): Promise<string> => {
+    try {
+      await port.handleSignInCallback();
+    } catch (cause) {
+      throw new GuestmodeError(
+        'sign_in_failed',
+        'The sign-in could not be completed; please sign in again.',
+        { cause },
+      );
+    }
+    const { userId } = await engine.verifyAccessToken(await port.getAccessToken(config.resource));
+    if ((await port.getIdTokenClaims()).sub !== userId) {
+      throw new GuestmodeError(
+        'user_mismatch',
+        'The access token and the ID token name different users.',
+      );
+    }
+    return userId;
+  };
+
+  const callback = async (port: P) => {
+    allow(port, ['GET']);
+    const engine = await config.engine;
+    const userId = await verifiedUser(port, engine);
+    const started = port.loadStart();
+    port.clearStart();
+    port.clearPending();
+    // A session that existed before sign-in may have been planted (session fixation).
+    await port.renewSession?.();
+    const outcome = await completeSignIn({
+      engine,
+      guestToken: port.guestToken(),
+      userId,
+      started,
+      confirm: config.confirm,
+    });
+    if (outcome.action === 'merged') {
+      await notify(port, { result: outcome.result, replayed: outcome.replayed, via: 'callback' });
+    }
+    if (outcome.clearCookie) port.clearGuestCookie();
+    if (outcome.action !== 'confirm') return port.redirect(config.redirectTo, 302);
+    port.savePending(outcome.pending);
+    port.redirect(config.confirmPath, 302);
+  };
+
+  const pendingMerge = async (port: P): Promise<PendingMerge | undefined> => {
+    const pending = port.loadPending();
+    if (!pending || pending.expiresAt <= Date.now()) return undefined;
+    if ((await port.userId()) !== pending.userId) return undefined;
+    const engine = await config.engine;
+    const preview = await previewPendingMerge({ engine, pending, guestToken: port.guestToken() });
+    if (!preview) return undefined;
+    // A JSON copy: page props (Next's getServerSideProps) must not contain `undefined`.
+    return JSON.parse(
+      JSON.stringify({
+        reason: pending.reason,
+        preview,
+        action: config.mergePath,
+        csrfToken: pending.csrf,
+      }),
+    ) as PendingMerge;
+  };
+
+  const confirmPage = async (port: P) => {
+    allow(port, ['GET']);
+    const pending = await pendingMerge(port);
+    if (!pending) return port.redirect(config.redirectTo, 302);
+    port.html(200, renderConfirmPage(pending));
+  };
+
+  const decide = async (port: P) => {
+    allow(port, ['POST']);
+    refuseCrossSite(port);
+    const form = await port.readForm();
+    const pending = port.loadPending();
+    if (!pending || pending.expiresAt <= Date.now()) {
+      port.clearPending();
+      return port.redirect(config.redirectTo, 303);
+    }
+    const decision = checkMergeDecision(pending, form);
+    // The merge goes to whoever is signed in now, and only if that is still the user the
+    // callback verified.
+    const userId = await port.userId();
+    if (userId === undefined) {
+      throw new GuestmodeError('not_signed_in', 'Sign in to merge your guest data.');
+    }
+    if (userId !== pending.userId) {
+      throw new GuestmodeError('user_mismatch', 'You are signed in as someone else.');
+    }
+    port.clearPending();
+    const engine = await config.engine;
+    const outcome = await applyMergeDecision({
+      engine,
+      pending,
+      guestToken: port.guestToken(),
+      decision,
+    });
+    if (outcome.action === 'merged') {
+      await notify(port, { result: outcome.result, replayed: outcome.replayed, via: 'confirm' });
+    }
+    if (outcome.clearCookie) port.clearGuestCookie();
+    port.redirect(config.redirectTo, 303);
+  };
+
+  const signOut = async (port: P) => {
+    allow(port, ['GET', 'POST']);
+    if (port.method !== 'POST') {
+      const csrfToken = port.csrfToken(true)!;
+      return port.html(200, renderSignOutPage({ action: config.signOutPath, csrfToken }));
+    }
+    refuseCrossSite(port);
+    checkCsrf(port.csrfToken(false), (await port.readForm()).csrf);
+    if ((await port.userId()) === undefined) return port.redirect(config.redirectTo, 303);
+    port.clearGuestCookie();
+    port.clearStart();
+    port.clearPending();
+    await port.signOut();
+  };
+
+  const routes: Record<SignInRoute, (port: P) => Promise<void>> = {
+    'sign-in': (port) => start(port, false),
+    'sign-up': (port) => start(port, true),
+    callback,
+    'sign-out': signOut,
+    confirm: confirmPage,
+    merge: decide,
+  };
+  return { handle: (port, route) => routes[route](port), pendingMerge };
+}
+
+/**
+ * The engine option: an engine, or a promise of one (an app's route modules may load before its
+ * storage is open). The promise never rejects unhandled: requests that need it fail instead.
+ */
+export function checkEngine(given: unknown, option: string): Promise<Guestmode> {
+  const isEngine = (value: unknown): value is Guestmode =>
+    typeof (value as Guestmode | null)?.merge === 'function';
+  if (!isEngine(given) && typeof (given as Promise<unknown> | null)?.then !== 'function') {
+    throw new TypeError(`${option} must be the engine from createGuestmode() or a promise of it`);
+  }
+  const ready = Promise.resolve(given).then((value) => {
+    if (!isEngine(value)) {
+      throw new TypeError(`${option} must resolve to the engine from createGuestmode()`);
+    }
+    return value;
+  });
+  ready.catch(() => {});
+  return ready;
+}
+
+/** A configured path: must start with a single `/`; trailing slashes are dropped. */
+export function pathOption(value: unknown, option: string, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) {
+    throw new TypeError(`${option} must be a path starting with a single "/"`);
+  }
+  return value.replace(/\/+$/, '') || '/';
+}
+
+/** The sign-in options every adapter takes (beside its own); `E` is its `onMerge` event. */
+export interface SignInOptions<E> {
+  /**
+   * The API resource whose access token proves the user at merge time (its `sub` is the user
+   * id). Must be listed in `logto.resources`. Default: the first of `logto.resources`.
+   */
+  readonly resource?: string;
+  /**
+   * `never` (default): the browser's own guest is merged in the callback when the sign-in was
+   * started from the app's own pages. `on-conflict`: conflicts also go to the confirm page. A
+   * guest the browser did not have at the start, or a sign-in started from another site, is
+   * never merged without asking.
+   */
+  readonly confirm?: 'never' | 'on-conflict';
+  /** The app's own confirm page (using `getPendingMerge`). Default: a minimal built-in page. */
+  readonly confirmPath?: string;
+  /** Where users land after sign-in or a merge decision. Default `logto.baseUrl`. */
+  readonly redirectTo?: string;
+  /** Base name of the guest cookie (default `guestmode`; `__Host-guestmode` over HTTPS). */
+  readonly cookieName?: string;
+  /** Called after each merge (metrics, audit log). Errors it throws are ignored. */
+  readonly onMerge?: (event: E) => void | Promise<void>;
+}
+
+/** The options every adapter's sign-in flow takes, as the app gives them. */
+export interface SignInOptionsInput {
+  readonly logto?: unknown;
+  readonly resource?: unknown;
+  readonly confirm?: unknown;
+  readonly confirmPath?: unknown;
+  readonly redirectTo?: unknown;
+  readonly cookieName?: unknown;
+  readonly onMerge?: unknown;
+}
+
+/** {@link SignInOptionsInput} checked, with defaults applied. */
+export interface SignInSettings {
+  /** `logto.baseUrl` without trailing slashes. */
+  readonly baseUrl: string;
+  readonly appOrigin: string;
+  /** The app is served over HTTPS (decided from the base URL, never from the request). */
+  readonly secure: boolean;
+  readonly resource: string;
+  readonly confirm: ConfirmPolicy;
+  readonly redirectTo: string;
+  readonly cookieName: string;
+  /** `undefined` when the built-in confirm page is used. */
+  readonly confirmPath: string | undefined;
+}
+
+/** Checks an absolute `http:`/`https:` URL option; throws a `TypeError` naming `option`. */
+export function checkBaseUrl(value: unknown, option: string): URL {
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TypeError(`${option} must be an absolute http: or https: URL`);
+  }
+  return url;
+}
+
+/**
+ * Checks the options the adapters share, once at construction; every error is a `TypeError`
+ * naming the option.
+ */
+export function checkSignInOptions(options: SignInOptionsInput): SignInSettings {
+  const logto = options.logto as { baseUrl?: unknown; resources?: readonly string[] } | undefined;
+  if (!logto || typeof logto !== 'object') {
+    throw new TypeError('options.logto must be the configuration given to the Logto SDK');
+  }
+  const base = checkBaseUrl(logto.baseUrl, 'options.logto.baseUrl');
+  const baseUrl = String(logto.baseUrl).replace(/\/+$/, '');
+  const { resource, confirm } = checkMergeOptions({
+    resource: options.resource,
+    resources: logto.resources,
+    confirm: options.confirm,
+  });
+  const redirectTo = options.redirectTo ?? baseUrl;
+  if (typeof redirectTo !== 'string' || redirectTo.length === 0) {
+    throw new TypeError('options.redirectTo must be a URL or path');
+  }
+  if (options.onMerge !== undefined && typeof options.onMerge !== 'function') {
+    throw new TypeError('options.onMerge must be a function');
+  }
+  return {
+    baseUrl,
+    appOrigin: base.origin,
+    secure: base.protocol === 'https:',
+    resource,
+    confirm,
+    redirectTo,
+    cookieName:
+      options.cookieName === undefined
+        ? DEFAULT_COOKIE_NAME
+        : checkCookieName(options.cookieName, 'options.cookieName'),
+    confirmPath:
+      options.confirmPath === undefined
+        ? undefined
+        : pathOption(options.confirmPath, 'options.confirmPath', '/'),
+  };
+}
