@@ -12,6 +12,7 @@ import type {
   ModelWrite,
   SocialSessionRow,
   Store,
+  UnlinkOutcome,
   UserRow,
 } from './types.js';
 
@@ -97,6 +98,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX oidc_models_user_code ON oidc_models (model, user_code) WHERE user_code IS NOT NULL;
   CREATE INDEX oidc_models_expires_at ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
   `,
+  // Account linking starts on a provider page (which binds the browser) before the upstream.
+  'ALTER TABLE social_sessions ADD COLUMN authorization_url TEXT',
 ];
 
 type Row = Record<string, unknown>;
@@ -294,6 +297,25 @@ export function openSqliteStore(path: string): Store {
           .changes > 0
       );
     },
+    async unlinkIdentity(userId, target, { keepLast }) {
+      // One transaction: the "is it the last way in" check and the delete cannot interleave
+      // with another unlink of the same user.
+      return db
+        .transaction((): UnlinkOutcome => {
+          const user = stmt('SELECT password_hash FROM users WHERE id = ?').get(userId) as
+            | Row
+            | undefined;
+          if (!user) return 'no_user';
+          const targets = (
+            stmt('SELECT target FROM user_identities WHERE user_id = ?').all(userId) as Row[]
+          ).map((row) => String(row.target));
+          if (!targets.includes(target)) return 'no_identity';
+          if (keepLast && user.password_hash == null && targets.length <= 1) return 'last';
+          stmt('DELETE FROM user_identities WHERE user_id = ? AND target = ?').run(userId, target);
+          return 'deleted';
+        })
+        .immediate();
+    },
 
     async insertConnector(row) {
       conflictOnUnique(`connector ${row.id} or target ${row.target}`, () =>
@@ -339,8 +361,8 @@ export function openSqliteStore(path: string): Store {
 
     async insertSocialSession(row) {
       stmt(
-        `INSERT INTO social_sessions (id, connector_id, mode, interaction_uid, user_id, return_to, session, result, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO social_sessions (id, connector_id, mode, interaction_uid, user_id, return_to, session, result, expires_at, authorization_url)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         row.id,
         row.connectorId,
@@ -351,6 +373,7 @@ export function openSqliteStore(path: string): Store {
         JSON.stringify(row.session),
         row.result && JSON.stringify(row.result),
         row.expiresAt,
+        row.authorizationUrl ?? null,
       );
     },
     async findSocialSession(id, now) {
@@ -369,6 +392,7 @@ export function openSqliteStore(path: string): Store {
           session: json(row.session),
           result: row.result == null ? null : json(row.result),
           expiresAt: Number(row.expires_at),
+          authorizationUrl: nullableString(row.authorization_url),
         }
       );
     },
