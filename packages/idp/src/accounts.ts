@@ -237,18 +237,18 @@ export class Accounts {
    * password and with this single identity) unless `force` (administrators may).
    */
   async unlinkIdentity(userId: string, target: string, options: { force?: boolean } = {}) {
-    const user = await this.#store.findUser(userId);
-    if (!user) throw new GuestmodeError('not_found', 'no such user');
-    const identities = await this.#store.listIdentities(userId);
-    if (!identities.some((identity) => identity.target === target)) {
+    const outcome = await this.#store.unlinkIdentity(userId, target, {
+      keepLast: !options.force,
+    });
+    if (outcome === 'no_user') throw new GuestmodeError('not_found', 'no such user');
+    if (outcome === 'no_identity') {
       throw new GuestmodeError('not_found', `the user has no identity for ${target}`);
     }
-    if (!options.force && !user.passwordHash && identities.length <= 1) {
+    if (outcome === 'last') {
       throw new GuestmodeError(
         'last_sign_in_method',
         'this identity is the only way to sign in; set a password or link another account first',
       );
     }
-    await this.#store.deleteIdentity(userId, target);
   }
 }

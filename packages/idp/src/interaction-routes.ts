@@ -5,6 +5,7 @@ import type { RouteContext } from './context.js';
 import { type RequestContext, type Router, readForm, redirect, sendHtml } from './http.js';
 import { type Locale, messages, type PageErrorCode, pickLocale } from './i18n.js';
 import { messagePage, type SocialButton, signInPage, signUpPage } from './pages.js';
+import { bindBrowser, isBoundBrowser, unbindBrowser } from './social-binding.js';
 
 /** How long a social sign-in may take at the upstream before its state is forgotten. */
 const SOCIAL_SESSION_TTL = 10 * 60 * 1000;
@@ -212,20 +213,31 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
       result: null,
       expiresAt: Date.now() + SOCIAL_SESSION_TTL,
     });
+    bindBrowser(rc.res, String(session.state), secureCookies(ctx), SOCIAL_SESSION_TTL);
     redirect(rc.res, url);
   });
 
   // Second half of a social sign-in: the callback stored the verified profile under the state;
-  // finishing needs this browser's interaction cookie, so the profile cannot be replayed
-  // into someone else's sign-in.
+  // finishing needs this browser's interaction cookie and the browser binding of the state, so
+  // the profile cannot be replayed into someone else's sign-in.
   router.on('GET', '/interaction/:uid/social-complete/:sid', async (rc) => {
     const locale = localeOf(rc.req);
-    const details = await loadInteraction(ctx, rc);
+    const secure = secureCookies(ctx);
     const row = await ctx.store.findSocialSession(rc.params.sid!, Date.now());
-    if (!details || !row || row.interactionUid !== rc.params.uid || !row.result) {
+    if (!row) return expired(rc, locale);
+    // Used up whatever happens next: a completion that fails is never retried with this row.
+    await ctx.store.deleteSocialSession(row.id);
+    unbindBrowser(rc.res, row.id, secure);
+    const details = await loadInteraction(ctx, rc);
+    if (
+      !details ||
+      row.mode !== 'sign-in' ||
+      row.interactionUid !== rc.params.uid ||
+      !row.result ||
+      !isBoundBrowser(rc.req, row.id, secure)
+    ) {
       return expired(rc, locale);
     }
-    await ctx.store.deleteSocialSession(row.id);
     const record = ctx.social()?.connector(row.connectorId);
     if (!record) return expired(rc, locale);
     const result = row.result as {
@@ -240,6 +252,11 @@ export function interactionRoutes(router: Router, ctx: RouteContext) {
     });
     await finishLogin(rc, user.id, 'social');
   });
+}
+
+/** Whether cookies must be `Secure` (and `__Host-`): the provider is served over HTTPS. */
+export function secureCookies(ctx: RouteContext): boolean {
+  return ctx.endpoint.startsWith('https:');
 }
 
 export { SOCIAL_SESSION_TTL };

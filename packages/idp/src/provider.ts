@@ -68,6 +68,13 @@ export function createOidcProvider(options: {
     adapter: createAdapterFactory(store),
     jwks: { keys: options.keys.signing as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
+      // Cookies ignore ports: with the development upstream (also oidc-provider) on the same
+      // host, the default names would overwrite each other in a real browser.
+      names: {
+        session: 'gm_idp_session',
+        interaction: 'gm_idp_interaction',
+        resume: 'gm_idp_interaction_resume',
+      },
       keys: options.keys.cookie,
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: options.secure },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: options.secure },

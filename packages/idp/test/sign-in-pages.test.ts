@@ -82,7 +82,7 @@ test('wrong password: error in the page, username kept, no session, no redirect'
   const page = await res.text();
   assert.match(page, /role="alert">The username or password is incorrect\./);
   assert.match(page, /value="alice"/);
-  assert.equal(browser.hasCookie(new URL(idp.url).host, '_session'), false);
+  assert.equal(browser.hasCookie(new URL(idp.url).host, 'gm_idp_session'), false);
 
   const unknown = await browser.submit(new URL(form.action, url).href, {
     ...form.fields,

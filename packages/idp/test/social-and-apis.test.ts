@@ -278,8 +278,7 @@ test('account API: link a social account in the signed-in browser, then unlink i
 
   // The link URL opened in another browser (not signed in as alice) is refused.
   const stranger = new Browser();
-  const strangerPage = await stranger.follow(url);
-  const refused = await upstreamPick(stranger, strangerPage.res, strangerPage.url, 'grace');
+  const refused = await stranger.follow(url, { stopAt: APP });
   assert.equal(new URL(refused.url).searchParams.get('error'), 'session_mismatch');
 
   const again = (await (

@@ -164,6 +164,16 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
       }
     });
 
+    // Answers carry guest tokens and profiles: no cache may keep them, and the ones that depend
+    // on the caller say so. A route that wants caching sets its own Cache-Control.
+    app.addHook('onSend', async (request, reply) => {
+      reply.header('x-content-type-options', 'nosniff');
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      if (request.url.startsWith('/v1/') && !request.url.startsWith('/v1/stats')) {
+        reply.header('vary', 'Cookie, Authorization');
+      }
+    });
+
     app.setErrorHandler(sendError);
     app.setNotFoundHandler((request, reply) =>
       sendError(

@@ -371,7 +371,15 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
         },
       ],
       jwks: { keys: [jwk] },
-      cookies: { keys: [randomBytes(32).toString('base64url')] },
+      cookies: {
+        // Distinct from the provider's names: both run on one host, and cookies ignore ports.
+        names: {
+          session: 'dev_upstream_session',
+          interaction: 'dev_upstream_interaction',
+          resume: 'dev_upstream_interaction_resume',
+        },
+        keys: [randomBytes(32).toString('base64url')],
+      },
       claims: {
         openid: ['sub'],
         profile: ['name', 'picture'],

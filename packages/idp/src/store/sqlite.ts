@@ -14,6 +14,7 @@ import type {
   ModelWrite,
   SocialSessionRow,
   Store,
+  UnlinkOutcome,
   UserRow,
 } from './types.js';
 
@@ -108,6 +109,8 @@ const MIGRATIONS: readonly string[] = [
   `
   UPDATE applications SET secret = ${SECRET_HASH_FUNCTION}(secret) WHERE secret NOT LIKE 'sha256:%';
   `,
+  // Account linking starts on a provider page (which binds the browser) before the upstream.
+  'ALTER TABLE social_sessions ADD COLUMN authorization_url TEXT',
 ];
 
 type Row = Record<string, unknown>;
@@ -320,6 +323,25 @@ export function openSqliteStore(path: string): Store {
           .changes > 0
       );
     },
+    async unlinkIdentity(userId, target, { keepLast }) {
+      // One transaction: the "is it the last way in" check and the delete cannot interleave
+      // with another unlink of the same user.
+      return db
+        .transaction((): UnlinkOutcome => {
+          const user = stmt('SELECT password_hash FROM users WHERE id = ?').get(userId) as
+            | Row
+            | undefined;
+          if (!user) return 'no_user';
+          const targets = (
+            stmt('SELECT target FROM user_identities WHERE user_id = ?').all(userId) as Row[]
+          ).map((row) => String(row.target));
+          if (!targets.includes(target)) return 'no_identity';
+          if (keepLast && user.password_hash == null && targets.length <= 1) return 'last';
+          stmt('DELETE FROM user_identities WHERE user_id = ? AND target = ?').run(userId, target);
+          return 'deleted';
+        })
+        .immediate();
+    },
 
     async insertConnector(row) {
       conflictOnUnique(`connector ${row.id} or target ${row.target}`, () =>
@@ -365,8 +387,8 @@ export function openSqliteStore(path: string): Store {
 
     async insertSocialSession(row) {
       stmt(
-        `INSERT INTO social_sessions (id, connector_id, mode, interaction_uid, user_id, return_to, session, result, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO social_sessions (id, connector_id, mode, interaction_uid, user_id, return_to, session, result, expires_at, authorization_url)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         row.id,
         row.connectorId,
@@ -377,6 +399,7 @@ export function openSqliteStore(path: string): Store {
         JSON.stringify(row.session),
         row.result && JSON.stringify(row.result),
         row.expiresAt,
+        row.authorizationUrl ?? null,
       );
     },
     async findSocialSession(id, now) {
@@ -395,6 +418,7 @@ export function openSqliteStore(path: string): Store {
           session: json(row.session),
           result: row.result == null ? null : json(row.result),
           expiresAt: Number(row.expires_at),
+          authorizationUrl: nullableString(row.authorization_url),
         }
       );
     },

@@ -84,7 +84,12 @@ export interface SocialSessionRow {
   session: Record<string, unknown>;
   result: Record<string, unknown> | null;
   expiresAt: number;
+  /** The upstream URL, kept for flows whose browser arrives at the provider first (linking). */
+  authorizationUrl?: string | null;
 }
+
+/** What {@link Store.unlinkIdentity} did. */
+export type UnlinkOutcome = 'deleted' | 'no_user' | 'no_identity' | 'last';
 
 /** An oidc-provider model row; `payload` is opaque to the store. */
 export interface ModelRow {
@@ -126,6 +131,15 @@ export interface Store {
   /** Inserts or replaces the user's identity for `target`. */
   upsertIdentity(row: IdentityRow): Promise<void>;
   deleteIdentity(userId: string, target: string): Promise<boolean>;
+  /**
+   * Deletes the user's identity for `target` in one transaction with the check that, when
+   * `keepLast`, it is not the user's last way to sign in (no password, no other identity).
+   */
+  unlinkIdentity(
+    userId: string,
+    target: string,
+    options: { keepLast: boolean },
+  ): Promise<UnlinkOutcome>;
 
   insertConnector(row: ConnectorRow): Promise<void>;
   listConnectors(): Promise<ConnectorRow[]>;
