@@ -21,12 +21,6 @@ import { type Demo, startDemo } from '../src/index.js';
 
 const PASSWORD = 'a long demo password 1';
 
-/**
- * Marks a test of a hole that today's adapters still have: it runs and reports its failure as
- * TODO without failing the run. Remove the mark once the cross-site contract is implemented.
- */
-const openHole = (why: string) => ({ todo: `open hole: ${why}` });
-
 let browser: Browser;
 let demo: Demo;
 let dataDir: string;
@@ -150,169 +144,137 @@ test('a plain cross-site form post to /cart/add creates no guest and keeps the g
   await context.close();
 });
 
-test(
-  'a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie',
-  openHole(
-    "the demo accepts Origin: null, and the adapter creates a guest on a cross-site post, whose cookie replaces the visitor's",
-  ),
-  async () => {
-    const { context, page } = await newPage();
-    await addToCart(page, 0);
-    const before = await guestCookie(context);
-    assert.ok(before, 'the visitor is a guest');
-    const created = await guestsCreated();
-    const wire = watchRequests(context, demo.url);
-    const id = randomId(4);
-    const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}/cart/add`, 307);
+test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const created = await guestsCreated();
+  const wire = watchRequests(context, demo.url);
+  const id = randomId(4);
+  const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}/cart/add`, 307);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/start-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
-    );
+  await visitAttack(
+    page,
+    attackerA.page(`/start-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+  );
 
-    // Attacker B saw the post from A; the Bookstore saw it re-sent with an opaque origin.
-    const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
-    assert.equal(atB?.method, 'POST');
-    assert.equal(atB?.headers.origin, attackerA.url);
-    const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith('/cart/add'));
-    assert.ok(post, 'the bounced post reached the Bookstore');
-    assert.equal(post.headers.origin, 'null');
-    assert.equal(post.headers['sec-fetch-site'], 'cross-site');
-    assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
+  // Attacker B saw the post from A; the Bookstore saw it re-sent with an opaque origin.
+  const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
+  assert.equal(atB?.method, 'POST');
+  assert.equal(atB?.headers.origin, attackerA.url);
+  const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith('/cart/add'));
+  assert.ok(post, 'the bounced post reached the Bookstore');
+  assert.equal(post.headers.origin, 'null');
+  assert.equal(post.headers['sec-fetch-site'], 'cross-site');
+  assert.doesNotMatch(post.headers.cookie ?? '', /guestmode=/);
 
-    assert.equal(await guestsCreated(), created, 'no guest created');
-    assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
-    assert.deepEqual(await guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
-    assert.equal(post.status, 403, 'refused');
-    await context.close();
-  },
-);
+  assert.equal(await guestsCreated(), created, 'no guest created');
+  assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+  assert.deepEqual(await guestCart(before), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  assert.equal(post.status, 403, 'refused');
+  await context.close();
+});
 
-test(
-  'a forced navigation to sign-in with a provider session does not merge the guest silently',
-  openHole(
-    'a cross-site sign-in start is recorded like a same-origin one, so the callback merges without asking',
-  ),
-  async () => {
-    const { context, page } = await newPage();
-    const user = await createUser();
-    await addToCart(page, 0);
-    await signIn(page, user.username);
-    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
-    // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
-    await context.clearCookies({ name: 'bookstore.sid' });
-    await addToCart(page, 1);
-    const guest = await guestCookie(context);
-    assert.ok(guest, 'a guest with a cart');
-    const wire = watchRequests(context, demo.url);
+test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await addToCart(page, 0);
+  await signIn(page, user.username);
+  assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
+  await context.clearCookies({ name: 'bookstore.sid' });
+  await addToCart(page, 1);
+  const guest = await guestCookie(context);
+  assert.ok(guest, 'a guest with a cart');
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
-    );
-    // Wait for the round trip through the provider to end back on the Bookstore.
-    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+  );
+  // Wait for the round trip through the provider to end back on the Bookstore.
+  await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
 
-    const [start] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-in`);
-    assert.ok(start, 'the sign-in started');
-    assert.equal(start.headers['sec-fetch-site'], 'cross-site');
-    assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+  const [start] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-in`);
+  assert.ok(start, 'the sign-in started');
+  assert.equal(start.headers['sec-fetch-site'], 'cross-site');
+  assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
 
-    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
-    assert.deepEqual(
-      await guestCart(guest),
-      [{ id: 'kokoro', quantity: 1 }],
-      'the guest is intact',
-    );
-    assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
-    await page.locator('form button[name="decision"][value="merge"]').waitFor();
-    await page.locator('form button[name="decision"][value="discard"]').waitFor();
-    await context.close();
-  },
-);
+  assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
+  assert.deepEqual(await guestCart(guest), [{ id: 'kokoro', quantity: 1 }], 'the guest is intact');
+  assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
+  await page.locator('form button[name="decision"][value="merge"]').waitFor();
+  await page.locator('form button[name="decision"][value="discard"]').waitFor();
+  await context.close();
+});
 
-test(
-  'the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account',
-  openHole('the bounced post plants a guest, and the forced sign-in binds and merges it'),
-  async () => {
-    const { context, page } = await newPage();
-    const user = await createUser();
-    await addToCart(page, 0);
-    await signIn(page, user.username);
-    assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
-    const id = randomId(4);
-    const bounce = attackerB.redirect(`/plant-${id}`, `${demo.url}/cart/add`, 307);
+test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await addToCart(page, 0);
+  await signIn(page, user.username);
+  assert.deepEqual(await userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  const id = randomId(4);
+  const bounce = attackerB.redirect(`/plant-${id}`, `${demo.url}/cart/add`, 307);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/plant-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
-    );
-    await visitAttack(
-      page,
-      attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
-    );
-    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
+  await visitAttack(
+    page,
+    attackerA.page(`/plant-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+  );
+  await visitAttack(
+    page,
+    attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+  );
+  await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
 
-    assert.deepEqual(
-      await userCart(user.sub),
-      [{ id: 'i-am-a-cat', quantity: 1 }],
-      "the attacker's book is not in the victim's account",
-    );
-    await context.close();
-  },
-);
+  assert.deepEqual(
+    await userCart(user.sub),
+    [{ id: 'i-am-a-cat', quantity: 1 }],
+    "the attacker's book is not in the victim's account",
+  );
+  await context.close();
+});
 
-test(
-  'a forced GET of /logto/sign-out leaves a guest its cookie and cart',
-  openHole('GET /logto/sign-out deletes the guest cookie'),
-  async () => {
-    const { context, page } = await newPage();
-    await addToCart(page, 2);
-    const before = await guestCookie(context);
-    assert.ok(before, 'the visitor is a guest');
-    const wire = watchRequests(context, demo.url);
+test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 2);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
-    );
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+  );
 
-    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
-    assert.ok(signOut, 'the sign-out path was requested');
-    assert.equal(signOut.method, 'GET');
-    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
-    assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+  const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
+  assert.ok(signOut, 'the sign-out path was requested');
+  assert.equal(signOut.method, 'GET');
+  assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+  assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
 
-    assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
-    assert.deepEqual(await guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
-    await context.close();
-  },
-);
+  assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
+  assert.deepEqual(await guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
+  await context.close();
+});
 
-test(
-  'a forced GET of /logto/sign-out leaves a signed-in user signed in',
-  openHole('GET /logto/sign-out signs the user out'),
-  async () => {
-    const { context, page } = await newPage();
-    const user = await createUser();
-    await signIn(page, user.username);
-    assert.ok(await isSignedIn(page));
-    const wire = watchRequests(context, demo.url);
+test('a forced GET of /logto/sign-out leaves a signed-in user signed in', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await signIn(page, user.username);
+  assert.ok(await isSignedIn(page));
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
-    );
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+  );
 
-    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
-    assert.ok(signOut, 'the sign-out path was requested');
-    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
-    assert.match(
-      signOut.headers.cookie ?? '',
-      /bookstore\.sid=/,
-      'the Lax session cookie goes too',
-    );
-    assert.ok(await isSignedIn(page), 'still signed in');
-    await context.close();
-  },
-);
+  const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
+  assert.ok(signOut, 'the sign-out path was requested');
+  assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+  assert.match(signOut.headers.cookie ?? '', /bookstore\.sid=/, 'the Lax session cookie goes too');
+  assert.ok(await isSignedIn(page), 'still signed in');
+  await context.close();
+});

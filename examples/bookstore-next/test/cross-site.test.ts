@@ -27,12 +27,6 @@ const CART_API = '/api/guestmode/attributes/cart';
 /** A form field whose `name=value` in a text/plain post is this JSON cart. */
 const JSON_CART_FIELD = { '[{"id":"moby-dick","quantity":1,"x":"': '"}]' };
 
-/**
- * Marks a test of a hole that today's adapters still have: it runs and reports its failure as
- * TODO without failing the run. Remove the mark once the cross-site contract is implemented.
- */
-const openHole = (why: string) => ({ todo: `open hole: ${why}` });
-
 let browser: Browser;
 let demo: NextDemo;
 let dataDir: string;
@@ -285,45 +279,39 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
   await context.close();
 });
 
-test(
-  'a forced navigation to sign-in with a provider session does not merge the guest silently',
-  openHole(
-    'a cross-site sign-in start is recorded like a same-origin one, so the callback merges without asking',
-  ),
-  async () => {
-    const { context, page } = await newPage();
-    const user = await createUser();
-    await addToCart(page, 0);
-    await signIn(page, user.username);
-    assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
-    // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
-    await context.clearCookies({ name: /^logto_/ });
-    assert.equal(await isSignedIn(page), false);
-    await addToCart(page, 1);
-    const guest = await guestCookie(context);
-    assert.ok(guest, 'a guest with a cart');
-    const wire = watchRequests(context, demo.url);
+test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await addToCart(page, 0);
+  await signIn(page, user.username);
+  assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }]);
+  // The Bookstore's session ends (expiry, another tab's sign-out); the provider's lives on.
+  await context.clearCookies({ name: /^logto_/ });
+  assert.equal(await isSignedIn(page), false);
+  await addToCart(page, 1);
+  const guest = await guestCookie(context);
+  assert.ok(guest, 'a guest with a cart');
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
-    );
-    // Wait for the round trip through the provider to end back on the Bookstore.
-    await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+  );
+  // Wait for the round trip through the provider to end back on the Bookstore.
+  await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
 
-    const [start] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-in`);
-    assert.ok(start, 'the sign-in started');
-    assert.equal(start.headers['sec-fetch-site'], 'cross-site');
-    assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+  const [start] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-in`);
+  assert.ok(start, 'the sign-in started');
+  assert.equal(start.headers['sec-fetch-site'], 'cross-site');
+  assert.match(start.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
 
-    assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
-    assert.deepEqual(guestCart(guest), [{ id: 'kokoro', quantity: 1 }], 'the guest is intact');
-    assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
-    await page.locator('form button[name="decision"][value="merge"]').waitFor();
-    await page.locator('form button[name="decision"][value="discard"]').waitFor();
-    await context.close();
-  },
-);
+  assert.deepEqual(userCart(user.sub), [{ id: 'i-am-a-cat', quantity: 1 }], 'not merged');
+  assert.deepEqual(guestCart(guest), [{ id: 'kokoro', quantity: 1 }], 'the guest is intact');
+  assert.equal(new URL(page.url()).pathname, '/merge', 'the user is asked on the Bookstore');
+  await page.locator('form button[name="decision"][value="merge"]').waitFor();
+  await page.locator('form button[name="decision"][value="discard"]').waitFor();
+  await context.close();
+});
 
 test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
   const { context, page } = await newPage();
@@ -355,59 +343,45 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
   await context.close();
 });
 
-test(
-  'a forced GET of /api/logto/sign-out leaves a guest its cookie and cart',
-  openHole('GET /api/logto/sign-out deletes the guest cookie'),
-  async () => {
-    const { context, page } = await newPage();
-    await addToCart(page, 2);
-    const before = await guestCookie(context);
-    assert.ok(before, 'the visitor is a guest');
-    const wire = watchRequests(context, demo.url);
+test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 2);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(
-        `/sign-out-${randomId(4)}`,
-        forcedNavigation(`${demo.url}/api/logto/sign-out`),
-      ),
-    );
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+  );
 
-    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
-    assert.ok(signOut, 'the sign-out path was requested');
-    assert.equal(signOut.method, 'GET');
-    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
-    assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
+  const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
+  assert.ok(signOut, 'the sign-out path was requested');
+  assert.equal(signOut.method, 'GET');
+  assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+  assert.match(signOut.headers.cookie ?? '', /guestmode=/, 'the Lax guest cookie goes with it');
 
-    assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
-    assert.deepEqual(guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
-    await context.close();
-  },
-);
+  assert.equal(await guestCookie(context), before, 'the guest cookie is intact');
+  assert.deepEqual(guestCart(before), [{ id: 'rashomon', quantity: 1 }]);
+  await context.close();
+});
 
-test(
-  'a forced GET of /api/logto/sign-out leaves a signed-in user signed in',
-  openHole('GET /api/logto/sign-out signs the user out'),
-  async () => {
-    const { context, page } = await newPage();
-    const user = await createUser();
-    await signIn(page, user.username);
-    assert.ok(await isSignedIn(page));
-    const wire = watchRequests(context, demo.url);
+test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', async () => {
+  const { context, page } = await newPage();
+  const user = await createUser();
+  await signIn(page, user.username);
+  assert.ok(await isSignedIn(page));
+  const wire = watchRequests(context, demo.url);
 
-    await visitAttack(
-      page,
-      attackerA.page(
-        `/sign-out-${randomId(4)}`,
-        forcedNavigation(`${demo.url}/api/logto/sign-out`),
-      ),
-    );
+  await visitAttack(
+    page,
+    attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+  );
 
-    const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
-    assert.ok(signOut, 'the sign-out path was requested');
-    assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
-    assert.match(signOut.headers.cookie ?? '', /logto_/, 'the Lax session cookie goes too');
-    assert.ok(await isSignedIn(page), 'still signed in');
-    await context.close();
-  },
-);
+  const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
+  assert.ok(signOut, 'the sign-out path was requested');
+  assert.equal(signOut.headers['sec-fetch-site'], 'cross-site');
+  assert.match(signOut.headers.cookie ?? '', /logto_/, 'the Lax session cookie goes too');
+  assert.ok(await isSignedIn(page), 'still signed in');
+  await context.close();
+});
