@@ -38,7 +38,7 @@ if (!process.env.GUESTMODE_SKIP_BROWSER) {
 const child = spawn(
   process.execPath,
   [
-    '--conditions=source',
+    '--conditions=@guestmode/source',
     '--import',
     'tsx',
     '--test',

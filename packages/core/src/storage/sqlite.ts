@@ -1,6 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { GuestmodeError } from '../errors.js';
+import { loadSqliteDriver } from '../sqlite-driver.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from './checks.js';
 import { Gate, TurnBatch } from './gate.js';
@@ -242,7 +243,7 @@ class SqliteStorage implements GuestStorage {
       throw new TypeError('options.backgroundCheckpoints must be a boolean');
     }
     if (typeof options.database === 'string') {
-      this.#db = new Database(options.database);
+      this.#db = new (loadSqliteDriver().Database)(options.database);
     } else if (options.database && typeof options.database.prepare === 'function') {
       this.#db = options.database;
     } else {

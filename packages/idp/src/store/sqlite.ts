@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GuestmodeError, optionError } from '@guestmode/core';
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
+import type Database from 'better-sqlite3';
 import type {
   ApplicationRow,
   ConnectorRow,
@@ -167,7 +168,7 @@ function conflictOnUnique<T>(what: string, run: () => T): T {
  */
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
+  const db = new (loadSqliteDriver().Database)(path);
   // WAL lets the CLI write (create an app) while a running provider reads.
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

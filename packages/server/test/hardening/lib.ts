@@ -177,7 +177,7 @@ export interface SpawnOptions {
 export async function spawnService(options: SpawnOptions): Promise<ChildService> {
   const port = options.port ?? (await freePort());
   writeFileSync(options.rulesFile, JSON.stringify(options.mergeRules));
-  const args = ['--conditions=source', '--import', 'tsx'];
+  const args = ['--conditions=@guestmode/source', '--import', 'tsx'];
   if (options.memoryProbe) args.push('--expose-gc', '--import', PROBE);
   const child = spawn(process.execPath, [...args, CLI, 'serve'], {
     cwd: REPO,
