@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureChromium, startPostgres } from '@guestmode/testkit';
 
-const roots = ['packages', 'examples', 'bench'];
+const roots = ['packages', 'examples', 'bench', 'scripts'];
 const filters = process.argv.slice(2).map((f) => f.replace(/\/$/, ''));
 
 function findTests(dir: string, out: string[]): string[] {
