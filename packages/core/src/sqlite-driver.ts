@@ -19,8 +19,19 @@
  * @packageDocumentation
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import * as nodeModule from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+
+/**
+ * `createRequire`, taken at run time. A bundler that compiles this file (webpack, in an app that
+ * transpiles the package) rewrites a statically imported `createRequire` and every `require` it
+ * can see, which would leave the driver unresolved; the built-in module fetched through
+ * `process` is invisible to it. Node.js 20 releases before 20.16 lack `getBuiltinModule`.
+ */
+function requireFrom(base: string | URL): NodeJS.Require {
+  const builtin = process.getBuiltinModule?.('node:module');
+  return (builtin ?? nodeModule).createRequire(base);
+}
 
 /** The package names looked up, in this order: the current driver, then the Node.js 20 alias. */
 export const SQLITE_DRIVER_PACKAGES = ['better-sqlite3', 'better-sqlite3-node20'] as const;
@@ -98,12 +109,12 @@ export function chooseSqliteDriver(
 
 /** The driver packages installed where `base` (a file URL or path) resolves its imports. */
 export function findSqliteDrivers(base: string | URL = import.meta.url): SqliteDriverCandidate[] {
-  const require = createRequire(base);
+  const resolver = requireFrom(base);
   const found: SqliteDriverCandidate[] = [];
   for (const name of SQLITE_DRIVER_PACKAGES) {
     let manifest: string;
     try {
-      manifest = require.resolve(`${name}/package.json`);
+      manifest = resolver.resolve(`${name}/package.json`);
     } catch {
       continue;
     }
@@ -125,9 +136,9 @@ export function loadSqliteDriver(): SqliteDriver {
   const candidates = findSqliteDrivers();
   const choice = chooseSqliteDriver(process.version, candidates);
   if ('error' in choice) throw new Error(choice.error);
-  const require = createRequire(import.meta.url);
-  const path = require.resolve(choice.name);
-  const Database = require(path) as typeof BetterSqlite3;
+  const load = requireFrom(import.meta.url);
+  const path = load.resolve(choice.name);
+  const Database = load(path) as typeof BetterSqlite3;
   const version = candidates.find((driver) => driver.name === choice.name)?.version ?? '';
   loaded = Object.freeze({ Database, name: choice.name, version, path });
   return loaded;
