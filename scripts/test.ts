@@ -6,7 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureChromium, startPostgres } from '@guestmode/testkit';
 
-const roots = ['packages', 'examples', 'bench'];
+const roots = ['packages', 'examples', 'bench', 'scripts'];
 const filters = process.argv.slice(2).map((f) => f.replace(/\/$/, ''));
 
 function findTests(dir: string, out: string[]): string[] {
@@ -38,7 +38,7 @@ if (!process.env.GUESTMODE_SKIP_BROWSER) {
 const child = spawn(
   process.execPath,
   [
-    '--conditions=source',
+    '--conditions=@guestmode/source',
     '--import',
     'tsx',
     '--test',

@@ -3,6 +3,7 @@
 // as Guestmode's adapter: WAL, synchronous=NORMAL) or a postgres:// URL (a pg Pool of 10, the
 // size Guestmode's adapter uses). Rate limit and telemetry off for the load run.
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { betterAuth } from 'better-auth';
 import { getMigrations } from 'better-auth/db/migration';
 import { toNodeHandler } from 'better-auth/node';
@@ -12,7 +13,10 @@ const url = process.env.BENCH_DATABASE ?? '';
 const port = Number(process.env.PORT);
 let database;
 if (url.startsWith('sqlite:')) {
-  const { default: Database } = await import('better-sqlite3');
+  // The runner passes the driver build that is safe on this Node.js (@guestmode/core/sqlite-driver).
+  const Database = createRequire(import.meta.url)(
+    process.env.BENCH_SQLITE_DRIVER || 'better-sqlite3',
+  );
   database = new Database(url.slice('sqlite:'.length));
   database.pragma('journal_mode = WAL');
   database.pragma('synchronous = NORMAL');

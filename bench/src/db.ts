@@ -2,7 +2,7 @@
 // every request did its work), and direct inserts where going through HTTP would only measure the
 // set-up (users' carts, a million expired guests). Table shapes are those of Guestmode's adapters
 // (docs/architecture.md, "Data model") and of Better Auth's migrations.
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import pg from 'pg';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -61,7 +61,7 @@ export async function withBenchDb<T>(
 }
 
 export function openSqliteDb(path: string): BenchDb {
-  const db = new Database(path);
+  const db = new (loadSqliteDriver().Database)(path);
   db.pragma('busy_timeout = 10000');
   const one = (sql: string) => Number((db.prepare(sql).pluck().get() as number | bigint) ?? 0);
   return {

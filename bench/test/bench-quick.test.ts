@@ -39,7 +39,15 @@ test('npm run bench -- --quick runs every scenario and proves each did its work'
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out],
+        [
+          '--conditions=@guestmode/source',
+          '--import',
+          'tsx',
+          'bench/run.ts',
+          '--quick',
+          '--out',
+          out,
+        ],
         { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       child.stderr.on('data', (chunk: Buffer) => {

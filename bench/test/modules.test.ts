@@ -43,7 +43,14 @@ test('importing every bench module starts no process, timer, server or signal ha
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '--eval', script],
+      [
+        '--conditions=@guestmode/source',
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '--eval',
+        script,
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout.on('data', (chunk: Buffer) => {

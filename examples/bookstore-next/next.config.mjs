@@ -1,5 +1,5 @@
 // Next consumes the workspace packages (@guestmode/core, @guestmode/next) as TypeScript source,
-// through their `source` export condition, so no `npm run build` of the packages is needed
+// through their `@guestmode/source` export condition, so no `npm run build` of the packages is needed
 // before `next build`. The packages' sources import each other with `.js` extensions (NodeNext
 // style); Turbopack cannot map those to `.ts` yet, so this app builds with webpack
 // (`next build --webpack`), which can (`resolve.extensionAlias`).
@@ -11,10 +11,10 @@ const config = {
   reactStrictMode: true,
   poweredByHeader: false,
   transpilePackages: ['@guestmode/core', '@guestmode/next'],
-  serverExternalPackages: ['better-sqlite3'],
+  serverExternalPackages: ['better-sqlite3', 'better-sqlite3-node20'],
   webpack(webpackConfig) {
     webpackConfig.resolve.conditionNames = [
-      'source',
+      '@guestmode/source',
       ...(webpackConfig.resolve.conditionNames ?? ['...']),
     ];
     webpackConfig.resolve.extensionAlias = {

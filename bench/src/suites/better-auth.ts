@@ -1,6 +1,8 @@
 // Better Auth's anonymous plugin on one database, the same two operations as Guestmode's
 // create and read: sign in anonymously, and get the session back.
+
 import { join } from 'node:path';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import type { BenchContext } from '../context.js';
 import { type BenchDb, type Dialect, withBenchDb } from '../db.js';
 import { createAnonymousSessions, getJson } from '../fixtures.js';
@@ -71,7 +73,11 @@ export async function runBetterAuthSuite(
   return withBenchDb(databaseUrl, async (bench) => {
     const server = await ctx.serve(
       [join(ctx.root, 'bench/servers/better-auth.mjs')],
-      { PATH: process.env.PATH, BENCH_DATABASE: databaseUrl },
+      {
+        PATH: process.env.PATH,
+        BENCH_DATABASE: databaseUrl,
+        BENCH_SQLITE_DRIVER: loadSqliteDriver().path,
+      },
       '/api/auth/ok',
     );
     try {

@@ -3,7 +3,7 @@
 // (purge.ts), and bytes per guest on PostgreSQL.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import pg from 'pg';
 import { type BenchContext, log } from '../context.js';
 import { type BenchDb, createDatabase, withBenchDb } from '../db.js';
@@ -91,7 +91,7 @@ function insertExpiredGuests(
   count: number,
   newId: (createdAt: number) => string,
 ): number {
-  const db = new Database(path);
+  const db = new (loadSqliteDriver().Database)(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   const guest = db.prepare(

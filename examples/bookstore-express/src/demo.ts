@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { createIdp, type Idp, startDevUpstream } from '@guestmode/idp';
-import Database from 'better-sqlite3';
 import { type BookstoreApp, createBookstoreApp, DEFAULTS, loadConfig } from './app.js';
 
 /** Options of {@link startDemo}. */
@@ -103,7 +103,7 @@ async function startUpstream(
  */
 function refreshStoredConnector(file: string, config: Record<string, unknown>): void {
   if (!existsSync(file)) return;
-  const db = new Database(file);
+  const db = new (loadSqliteDriver().Database)(file);
   try {
     const table = db
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'connectors'")

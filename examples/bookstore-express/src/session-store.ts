@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
+import type Database from 'better-sqlite3';
 import session from 'express-session';
 
 const DAY_MS = 86_400_000;
@@ -13,7 +14,7 @@ export class SqliteSessionStore extends session.Store {
 
   constructor(file: string) {
     super();
-    this.#db = new Database(file);
+    this.#db = new (loadSqliteDriver().Database)(file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.exec(
       'CREATE TABLE IF NOT EXISTS sessions (sid TEXT PRIMARY KEY, data TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID',

@@ -4,22 +4,23 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createGuestmode, type Guestmode, toProfile } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
+import type BetterSqlite3 from 'better-sqlite3';
 import { GuestCache } from '../src/storage/sqlite/guest-cache.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gm-sqlite-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const nextFile = () => join(dir, `cache-${files++}.db`);
+const { Database, path: driverPath } = loadSqliteDriver();
 
 async function open(
-  options: { readCache?: number | false; database?: string | Database.Database } = {},
+  options: { readCache?: number | false; database?: string | BetterSqlite3.Database } = {},
 ): Promise<{ guestmode: Guestmode; file: string }> {
   const file = typeof options.database === 'string' ? options.database : nextFile();
   const storage = await openSqliteStorage({
@@ -103,10 +104,9 @@ describe('SQLite read cache', () => {
     const { guest, token } = await guestmode.createGuest({ cart: [1] });
     await guestmode.authenticateGuest(token);
     // A real second process, as `guestmode purge` or a second server would be.
-    const require = createRequire(import.meta.url);
     execFileSync(process.execPath, [
       '-e',
-      `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+      `const Database = require(${JSON.stringify(driverPath)});
        const db = new Database(${JSON.stringify(file)});
        db.prepare("UPDATE gm_guests SET merged_into = 'elsewhere', merged_at = 1 WHERE id = ?").run(${JSON.stringify(guest.id)});
        db.close();`,
@@ -140,7 +140,7 @@ describe('SQLite read cache', () => {
         cart: async ({ guest, transaction }) => {
           // An app rule may touch any row through the open transaction, another guest's too.
           await Promise.resolve();
-          (transaction.handle as Database.Database)
+          (transaction.handle as BetterSqlite3.Database)
             .prepare("UPDATE gm_attributes SET value = '[5]' WHERE owner = ?")
             .run(`g:${watched}`);
           return { value: guest.value, outcome: 'copied' };

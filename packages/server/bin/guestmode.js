@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `guestmode` program. An installed package runs the compiled dist/cli.js. In a repository
 // checkout that has not been built, it runs the TypeScript source instead, through tsx with the
-// `source` export condition (so workspace packages resolve to their .ts files too).
+// `@guestmode/source` export condition (so workspace packages resolve to their .ts files too).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ if (existsSync(fileURLToPath(dist))) {
   }
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', tsx, fileURLToPath(source), ...args],
+    ['--conditions=@guestmode/source', '--import', tsx, fileURLToPath(source), ...args],
     { stdio: 'inherit' },
   );
   // Forward termination so `serve` shuts down gracefully under a process manager.

@@ -291,7 +291,7 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
  * A fresh, empty database for one test file (or one test), so tests never see each other's
  * rows and can run in parallel. Uses the server started by `scripts/test.ts`
  * (`GUESTMODE_TEST_POSTGRES_URL`); without it (a test file run directly with
- * `node --conditions=source --import tsx --test path/to/file.test.ts`) it starts one embedded
+ * `node --conditions=@guestmode/source --import tsx --test path/to/file.test.ts`) it starts one embedded
  * server for this process, shared by all calls and stopped at exit.
  *
  * @example

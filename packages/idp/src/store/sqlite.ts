@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GuestmodeError } from '@guestmode/core';
 import { migrateSqlite } from '@guestmode/core/migrations';
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { hashApplicationSecret } from '../client-secret.js';
 import type {
   ApplicationRow,
@@ -184,7 +184,7 @@ export function openSqliteStore(path: string): Store {
     mkdirSync(dirname(path), { recursive: true });
     restrictToOwner(path);
   }
-  const db = new Database(path);
+  const db = new (loadSqliteDriver().Database)(path);
   db.function(SECRET_HASH_FUNCTION, { deterministic: true }, (secret) =>
     hashApplicationSecret(String(secret)),
   );

@@ -180,7 +180,7 @@ export const SPAWNED_ADMIN_TOKEN = 'hardening-admin-token-0123456789';
 export async function spawnService(options: SpawnOptions): Promise<ChildService> {
   const port = options.port ?? (await freePort());
   writeFileSync(options.rulesFile, JSON.stringify(options.mergeRules));
-  const args = ['--conditions=source', '--import', 'tsx'];
+  const args = ['--conditions=@guestmode/source', '--import', 'tsx'];
   if (options.memoryProbe) args.push('--expose-gc', '--import', PROBE);
   const child = spawn(process.execPath, [...args, CLI, 'serve'], {
     cwd: REPO,

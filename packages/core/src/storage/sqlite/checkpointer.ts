@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { loadSqliteDriver } from '../../sqlite-driver.js';
 
 /**
  * The checkpointer's own thread: a second connection to the same file that copies the WAL back
@@ -63,7 +63,7 @@ export class BackgroundCheckpointer {
     onFailure: () => void,
   ): BackgroundCheckpointer | null {
     try {
-      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+      const driver = loadSqliteDriver().path;
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
         workerData: { path, driver, intervalMs },

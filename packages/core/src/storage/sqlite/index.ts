@@ -6,7 +6,8 @@
  * thread) and `operations.ts` (the guest operations themselves).
  */
 import { resolve as resolvePath } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadSqliteDriver } from '../../sqlite-driver.js';
 import type { GuestStorage } from '../types.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { SqliteStorage } from './operations.js';
@@ -99,7 +100,7 @@ function open(options: SqliteStorageOptions) {
   }
   let db: Database.Database;
   if (typeof options.database === 'string') {
-    db = new Database(options.database);
+    db = new (loadSqliteDriver().Database)(options.database);
   } else if (options.database && typeof options.database.prepare === 'function') {
     db = options.database;
   } else {
