@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import {
   type AttackerSite,
   autoSubmitForm,
@@ -18,9 +19,12 @@ import {
   startAttackerSite,
   watchRequests,
 } from '@guestmode/testkit';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { APP_DIR, type NextDemo, startNextDemo } from '../src/index.js';
+
+// The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
+const { Database } = loadSqliteDriver();
 
 const PASSWORD = 'a long demo password 1';
 const CART_API = '/api/guestmode/attributes/cart';
@@ -32,7 +36,7 @@ let demo: NextDemo;
 let dataDir: string;
 let attackerA: AttackerSite;
 let attackerB: AttackerSite;
-let db: Database.Database | undefined;
+let db: BetterSqlite3.Database | undefined;
 
 /** Newest modification time of what the build is made from (as the build helper counts it). */
 function newestSource(): number {
@@ -114,7 +118,7 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
  * The app's database, read directly: its engine runs in the `next start` process and opens the
  * file on the first request that needs it.
  */
-function database(): Database.Database {
+function database(): BetterSqlite3.Database {
   db ??= new Database(join(dataDir, 'guestmode.db'), { readonly: true, fileMustExist: true });
   return db;
 }

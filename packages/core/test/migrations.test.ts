@@ -6,9 +6,12 @@ import { after, describe, it } from 'node:test';
 import { migrateSqlite, SchemaTooNewError } from '@guestmode/core/migrations';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
-import Database from 'better-sqlite3';
 import pg from 'pg';
+
+// The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
+const { Database } = loadSqliteDriver();
 
 const dir = mkdtempSync(join(tmpdir(), 'gm-migrations-'));
 let database: TestDatabase | undefined;

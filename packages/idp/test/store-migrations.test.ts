@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { SchemaTooNewError } from '@guestmode/core/migrations';
-import Database from 'better-sqlite3';
+import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { runIdpCli } from '../src/index.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
+
+// The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
+const { Database } = loadSqliteDriver();
 
 const dir = mkdtempSync(join(tmpdir(), 'guestmode-idp-migrations-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
