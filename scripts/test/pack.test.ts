@@ -194,6 +194,7 @@ describe('the packed packages', { timeout: 900_000 }, () => {
   });
 
   test('an Express app on @guestmode/express creates a guest', async () => {
+    const port = await freePort();
     writeFileSync(
       join(app, 'server.mjs'),
       `import { createGuestmode } from '@guestmode/core';
@@ -203,15 +204,16 @@ import express from 'express';
 import session from 'express-session';
 
 const engine = createGuestmode({ storage: await openSqliteStorage({ database: ':memory:' }) });
+const baseUrl = 'http://127.0.0.1:${port}';
 const app = express();
 app.use(session({ secret: 'pack-check-session-secret-0123456789', resave: false, saveUninitialized: false }));
-app.use(guestmode({ guestmode: engine }));
+app.use(guestmode({ guestmode: engine, baseUrl }));
 app.post('/cart', async (req, res) => {
   await req.guest.set('cart', [{ id: 'book-1', quantity: 1 }]);
   res.json({ kind: req.guest.kind, cart: await req.guest.get('cart') });
 });
-const server = app.listen(0, '127.0.0.1', async () => {
-  const response = await fetch(\`http://127.0.0.1:\${server.address().port}/cart\`, { method: 'POST' });
+const server = app.listen(${port}, '127.0.0.1', async () => {
+  const response = await fetch(\`\${baseUrl}/cart\`, { method: 'POST' });
   const body = await response.json();
   process.stdout.write(JSON.stringify({ status: response.status, cookie: response.headers.get('set-cookie'), body }));
   server.close();

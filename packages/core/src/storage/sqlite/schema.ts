@@ -84,55 +84,60 @@ export function toAttribute(row: RawAttribute): StoredAttribute {
   return { name: row.name, value: row.value, updatedAt: row.updated_at };
 }
 
+/** A prepared statement of the adapter. */
+// An interface, not an alias: declaration files could not name the driver's own namespace.
+export interface Statement extends Database.Statement<unknown[], unknown> {}
+
 /** Every statement the adapter runs, prepared once after the schema is up to date. */
 export function prepareStatements(db: Database.Database) {
+  const prepare = (sql: string): Statement => db.prepare(sql);
   return {
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    beginRead: db.prepare('BEGIN'),
-    commit: db.prepare('COMMIT'),
-    rollback: db.prepare('ROLLBACK'),
-    savepoint: db.prepare('SAVEPOINT gm_write'),
-    release: db.prepare('RELEASE gm_write'),
-    rollbackTo: db.prepare('ROLLBACK TO gm_write'),
-    dataVersion: db.prepare('PRAGMA data_version').pluck(),
-    totalChanges: db.prepare('SELECT total_changes()').pluck(),
-    insertGuest: db.prepare(
+    begin: prepare('BEGIN IMMEDIATE'),
+    beginRead: prepare('BEGIN'),
+    commit: prepare('COMMIT'),
+    rollback: prepare('ROLLBACK'),
+    savepoint: prepare('SAVEPOINT gm_write'),
+    release: prepare('RELEASE gm_write'),
+    rollbackTo: prepare('ROLLBACK TO gm_write'),
+    dataVersion: prepare('PRAGMA data_version').pluck(),
+    totalChanges: prepare('SELECT total_changes()').pluck(),
+    insertGuest: prepare(
       'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?)',
     ),
-    getGuest: db.prepare('SELECT * FROM gm_guests WHERE id = ?'),
-    guestWithAttributes: db.prepare(
+    getGuest: prepare('SELECT * FROM gm_guests WHERE id = ?'),
+    guestWithAttributes: prepare(
       `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into, g.merged_at,
               a.name, a.value, a.updated_at
        FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
        WHERE g.id = ? ORDER BY a.name`,
     ),
-    extendGuest: db.prepare(
+    extendGuest: prepare(
       'UPDATE gm_guests SET expires_at = ? WHERE id = ? AND merged_into IS NULL AND expires_at < ?',
     ),
-    readAttributes: db.prepare(
+    readAttributes: prepare(
       'SELECT name, value, updated_at FROM gm_attributes WHERE owner = ? ORDER BY name',
     ),
-    profileSize: db.prepare(
+    profileSize: prepare(
       'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM gm_attributes WHERE owner = ? AND name <> ?',
     ),
-    upsertAttribute: db.prepare(
+    upsertAttribute: prepare(
       `INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size, updated_at = excluded.updated_at`,
     ),
-    deleteAttribute: db.prepare('DELETE FROM gm_attributes WHERE owner = ? AND name = ?'),
-    deleteOwner: db.prepare('DELETE FROM gm_attributes WHERE owner = ?'),
-    markMerged: db.prepare(
+    deleteAttribute: prepare('DELETE FROM gm_attributes WHERE owner = ? AND name = ?'),
+    deleteOwner: prepare('DELETE FROM gm_attributes WHERE owner = ?'),
+    markMerged: prepare(
       'UPDATE gm_guests SET merged_into = ?, merged_at = ?, merge_result = ?, expires_at = MAX(expires_at, ?) WHERE id = ?',
     ),
-    expiredBatch: db.prepare(
+    expiredBatch: prepare(
       'SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests WHERE expires_at <= ? LIMIT ?',
     ),
-    deleteGuest: db.prepare('DELETE FROM gm_guests WHERE id = ?'),
-    deleteActiveGuest: db.prepare('DELETE FROM gm_guests WHERE id = ? AND merged_into IS NULL'),
-    addCounter: db.prepare('UPDATE gm_counters SET value = value + ? WHERE name = ?'),
-    counters: db.prepare('SELECT name, value FROM gm_counters'),
+    deleteGuest: prepare('DELETE FROM gm_guests WHERE id = ?'),
+    deleteActiveGuest: prepare('DELETE FROM gm_guests WHERE id = ? AND merged_into IS NULL'),
+    addCounter: prepare('UPDATE gm_counters SET value = value + ? WHERE name = ?'),
+    counters: prepare('SELECT name, value FROM gm_counters'),
     // An index range over the expired rows only: few, as long as the purge runs.
-    expiredUnpurged: db.prepare(
+    expiredUnpurged: prepare(
       'SELECT COUNT(*) AS n FROM gm_guests WHERE expires_at <= ? AND merged_into IS NULL',
     ),
   };
