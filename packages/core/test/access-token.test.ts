@@ -215,5 +215,14 @@ describe('access token verification (R13)', () => {
         }),
       /accessTokens\.cache\.maxEntries/,
     );
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: 'x',
+          jwksURI: 'http://x.test/jwks',
+        } as never),
+      /^TypeError: accessTokens\.jwksURI: unknown option/,
+    );
   });
 });
