@@ -7,6 +7,15 @@ import {
 } from 'jose';
 import { hashSecret, looksLikeGuestCredential } from './credential.js';
 import { GuestmodeError } from './errors.js';
+import {
+  checkInteger,
+  checkObject,
+  checkPositiveInteger,
+  checkString,
+  checkUrl,
+  optionError,
+  optionPath,
+} from './options.js';
 
 /**
  * Asymmetric algorithms only: an HMAC or `none` token can never pass, whatever the header says
@@ -114,57 +123,70 @@ function describe(error: unknown): GuestmodeError {
   });
 }
 
-function validateOptions(options: AccessTokenVerifierOptions): void {
-  const url = (value: unknown, path: string) => {
-    if (typeof value !== 'string' || !URL.canParse(value)) {
-      throw new TypeError(`${path} must be an absolute URL`);
-    }
-  };
-  url(options.issuer, 'accessTokens.issuer');
-  if (options.jwksUri !== undefined) url(options.jwksUri, 'accessTokens.jwksUri');
-  const audiences = typeof options.audience === 'string' ? [options.audience] : options.audience;
-  if (!Array.isArray(audiences) || audiences.length === 0 || audiences.some((a) => !a)) {
-    throw new TypeError('accessTokens.audience must be a non-empty string or list of strings');
+/** Every key of {@link AccessTokenVerifierOptions}. */
+const ACCESS_TOKEN_OPTION_KEYS = [
+  'issuer',
+  'audience',
+  'jwksUri',
+  'algorithms',
+  'typ',
+  'clockToleranceSeconds',
+  'requiredScopes',
+  'jwksCacheMaxAgeMs',
+  'jwksCooldownMs',
+  'timeoutMs',
+  'cache',
+  'allowClients',
+] as const;
+
+/** A list of non-empty strings, itself non-empty unless `allowEmpty`. */
+function checkStringList(value: unknown, path: string, allowEmpty = false): readonly string[] {
+  if (!Array.isArray(value) || (value.length === 0 && !allowEmpty)) {
+    throw optionError(path, 'must be a non-empty list of strings');
   }
-  if (options.algorithms !== undefined) {
-    if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) {
-      throw new TypeError('accessTokens.algorithms must be a non-empty list');
-    }
-    for (const alg of options.algorithms) {
+  for (const [i, item] of value.entries()) checkString(item, optionPath(path, i));
+  return value;
+}
+
+function validateOptions(value: unknown, path: string): AccessTokenVerifierOptions {
+  const o = checkObject(value, path, ACCESS_TOKEN_OPTION_KEYS);
+  const at = (key: (typeof ACCESS_TOKEN_OPTION_KEYS)[number]) => optionPath(path, key);
+  checkUrl(o.issuer, at('issuer'));
+  if (o.jwksUri !== undefined) checkUrl(o.jwksUri, at('jwksUri'));
+  if (typeof o.audience === 'string') checkString(o.audience, at('audience'));
+  else checkStringList(o.audience, at('audience'));
+  if (o.algorithms !== undefined) {
+    for (const alg of checkStringList(o.algorithms, at('algorithms'))) {
       if (!(DEFAULT_ACCESS_TOKEN_ALGORITHMS as readonly string[]).includes(alg)) {
-        throw new TypeError(
-          `accessTokens.algorithms: "${alg}" is not allowed (asymmetric JWS algorithms only)`,
+        throw optionError(
+          at('algorithms'),
+          `"${alg}" is not allowed (asymmetric JWS algorithms only)`,
         );
       }
     }
   }
-  const cache = options.cache;
-  if (cache !== undefined && cache !== false) {
-    if (typeof cache !== 'object' || cache === null) {
-      throw new TypeError('accessTokens.cache must be an object or false');
-    }
-    const positive = (value: unknown, path: string) => {
-      if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
-        throw new TypeError(`${path} must be a positive whole number`);
-      }
-    };
-    positive(cache.maxEntries, 'accessTokens.cache.maxEntries');
-    positive(cache.maxAgeMs, 'accessTokens.cache.maxAgeMs');
-  }
-  const clients = options.allowClients;
-  if (
-    clients !== undefined &&
-    !(Array.isArray(clients) && clients.every((c) => typeof c === 'string' && c !== ''))
-  ) {
-    throw new TypeError('accessTokens.allowClients must be a list of client ids');
-  }
-  const tolerance = options.clockToleranceSeconds;
+  if (o.typ !== undefined && o.typ !== false) checkString(o.typ, at('typ'));
+  const tolerance = o.clockToleranceSeconds;
   if (
     tolerance !== undefined &&
-    !(Number.isFinite(tolerance) && tolerance >= 0 && tolerance <= 300)
+    !(typeof tolerance === 'number' && tolerance >= 0 && tolerance <= 300)
   ) {
-    throw new TypeError('accessTokens.clockToleranceSeconds must be between 0 and 300');
+    throw optionError(at('clockToleranceSeconds'), 'must be a number of seconds from 0 to 300');
   }
+  if (o.requiredScopes !== undefined) checkStringList(o.requiredScopes, at('requiredScopes'), true);
+  // Zero turns the key cache or the refetch cooldown off; a request needs some time.
+  for (const key of ['jwksCacheMaxAgeMs', 'jwksCooldownMs'] as const) {
+    if (o[key] !== undefined) checkInteger(o[key], at(key), { min: 0 });
+  }
+  if (o.timeoutMs !== undefined) checkPositiveInteger(o.timeoutMs, at('timeoutMs'));
+  if (o.cache !== undefined && o.cache !== false) {
+    const cache = checkObject(o.cache, at('cache'), ['maxEntries', 'maxAgeMs']);
+    for (const key of ['maxEntries', 'maxAgeMs']) {
+      if (cache[key] !== undefined) checkPositiveInteger(cache[key], optionPath(at('cache'), key));
+    }
+  }
+  if (o.allowClients !== undefined) checkStringList(o.allowClients, at('allowClients'));
+  return o as unknown as AccessTokenVerifierOptions;
 }
 
 /**
@@ -184,9 +206,10 @@ function validateOptions(options: AccessTokenVerifierOptions): void {
  * @see https://www.rfc-editor.org/rfc/rfc9068 JWT profile for OAuth 2.0 access tokens
  */
 export function createAccessTokenVerifier(
-  options: AccessTokenVerifierOptions,
+  input: AccessTokenVerifierOptions,
+  path = 'accessTokens',
 ): AccessTokenVerifier {
-  validateOptions(options);
+  const options = validateOptions(input, path);
   const issuer = options.issuer;
   const audience = typeof options.audience === 'string' ? options.audience : [...options.audience];
   const algorithms = [...(options.algorithms ?? DEFAULT_ACCESS_TOKEN_ALGORITHMS)];

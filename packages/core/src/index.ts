@@ -38,15 +38,14 @@ export {
 } from './credential.js';
 export { parseDuration } from './duration.js';
 export {
-  createGuestmode,
   type Guest,
-  Guestmode,
   type GuestmodeOptions,
   type GuestSession,
   type MergeOptions,
   type MergeResponse,
   toProfile,
-} from './engine.js';
+} from './engine/types.js';
+export { createGuestmode, Guestmode } from './engine.js';
 export {
   ERROR_CODES,
   ERROR_STATUS,

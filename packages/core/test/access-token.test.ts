@@ -11,7 +11,7 @@ async function refused(promise: Promise<unknown>, code = 'invalid_access_token')
   });
 }
 
-describe('access token verification (R13)', () => {
+describe('access token verification', () => {
   let issuer: TestIssuer;
   let other: TestIssuer;
   before(async () => {
@@ -214,6 +214,15 @@ describe('access token verification (R13)', () => {
           cache: { maxEntries: 0 },
         }),
       /accessTokens\.cache\.maxEntries/,
+    );
+    assert.throws(
+      () =>
+        createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: 'x',
+          jwksURI: 'http://x.test/jwks',
+        } as never),
+      /^TypeError: accessTokens\.jwksURI: unknown option/,
     );
   });
 });

@@ -22,6 +22,13 @@ describe('configuration is validated once, naming the option', () => {
       [{ storage, mergeRules: { 'a b': 'user-wins' } }, /options\.mergeRules: "a b"/],
       [{ storage, defaultMergeRule: 'whatever' }, /options\.defaultMergeRule/],
       [{ storage, accessTokens: { issuer: 'x', audience: 'y' } }, /accessTokens\.issuer/],
+      // A misspelt key would otherwise fall back to its default without a word.
+      [{ storage, guestTTL: '1d' }, /^options\.guestTTL: unknown option/],
+      [{ storage, limits: { maxValues: 1 } }, /^options\.limits\.maxValues: unknown option/],
+      [
+        { storage, accessTokens: { issuer: 'http://x.test', audience: 'y', typo: 1 } },
+        /^options\.accessTokens\.typo: unknown option/,
+      ],
     ];
     for (const [options, message] of cases) {
       assert.throws(

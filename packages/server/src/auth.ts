@@ -11,7 +11,7 @@ export const COOKIE_NAME = 'guestmode';
 /**
  * The guest cookie over HTTPS. The `__Host-` prefix makes browsers refuse it unless it is
  * Secure, has Path=/ and no Domain, so a sibling subdomain cannot plant a guest cookie of its
- * own in a visitor's browser (B6); over HTTPS only this name is read.
+ * own in a visitor's browser; over HTTPS only this name is read.
  */
 export const SECURE_COOKIE_NAME = '__Host-guestmode';
 

@@ -1,5 +1,5 @@
 /**
- * The conversion dashboard (B5): one self-contained HTML page (inline CSS and JS, SVG charts, no
+ * The conversion dashboard: one self-contained HTML page (inline CSS and JS, SVG charts, no
  * external assets, no build step) that polls `GET /v1/stats`. Kept as a string so it ships
  * inside the package and is served from memory.
  */

@@ -17,5 +17,5 @@ export {
 } from './config.js';
 export { openGuestmode, openStorage } from './engine.js';
 export { Metrics, type StatsSample } from './metrics.js';
-export { openApiDocument } from './openapi.js';
+export { openApiDocument } from './openapi/document.js';
 export { checkBuildServerOptions, checkServerConfig } from './options.js';

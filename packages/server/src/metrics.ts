@@ -120,18 +120,20 @@ export class Metrics {
   async render(): Promise<string> {
     const s = await this.stats();
     const lines: string[] = [
-      '# HELP guestmode_guests_created_total Guests created.',
-      '# TYPE guestmode_guests_created_total counter',
-      `guestmode_guests_created_total ${s.created}`,
-      '# HELP guestmode_guests_active Guests neither merged nor expired.',
-      '# TYPE guestmode_guests_active gauge',
-      `guestmode_guests_active ${s.active}`,
-      '# HELP guestmode_guests_merged_total Guests merged into a user (converted).',
-      '# TYPE guestmode_guests_merged_total counter',
-      `guestmode_guests_merged_total ${s.merged}`,
-      '# HELP guestmode_guests_expired_total Guests that expired without a merge and were purged.',
-      '# TYPE guestmode_guests_expired_total counter',
-      `guestmode_guests_expired_total ${s.expired}`,
+      ...sample('guestmode_guests_created_total', 'counter', 'Guests created.', s.created),
+      ...sample('guestmode_guests_active', 'gauge', 'Guests neither merged nor expired.', s.active),
+      ...sample(
+        'guestmode_guests_merged_total',
+        'counter',
+        'Guests merged into a user (converted).',
+        s.merged,
+      ),
+      ...sample(
+        'guestmode_guests_expired_total',
+        'counter',
+        'Guests that expired without a merge and were purged.',
+        s.expired,
+      ),
       '# HELP guestmode_merge_duration_seconds Time to merge a guest into a user (this process).',
       '# TYPE guestmode_merge_duration_seconds histogram',
     ];
@@ -150,4 +152,9 @@ export class Metrics {
     }
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** One metric with one value: its HELP and TYPE lines, then the value. */
+function sample(name: string, type: 'counter' | 'gauge', help: string, value: number): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`];
 }

@@ -303,7 +303,7 @@ export function runHttpSuite(kind: StorageKind): void {
       );
     });
 
-    it('serves a user profile to an access token (R7)', async () => {
+    it('serves a user profile to an access token', async () => {
       const sub = `user_${randomId(6)}`;
       const h = bearer(await userToken(sub));
       const empty = await s.request<Profile>('GET', '/v1/profile', { headers: h });

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES, ERROR_STATUS } from '@guestmode/core';
 import { fromFastifyError } from '../src/errors.js';
-import { openApiDocument } from '../src/openapi.js';
+import { openApiDocument } from '../src/openapi/document.js';
 import { documentedCodes } from './harness.js';
 
 type Responses = Record<string, { description?: string; headers?: Record<string, unknown> }>;

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { invalidGuestCredential } from '../credential.js';
 import { GuestmodeError } from '../errors.js';
 import type {
   GuestCredentialCheck,
@@ -12,7 +13,7 @@ import type {
 // The checks every adapter makes inside its transactions, kept in one place so the adapters
 // cannot drift apart on what "active", "mergeable" and "within limits" mean.
 
-/** a write may only land in an active, unexpired guest. */
+/** A write may only land in an active, unexpired guest. */
 export function assertGuestActive(
   guest: Pick<GuestRow, 'secretHash' | 'mergedInto' | 'expiresAt'> | null,
   now: number,
@@ -25,7 +26,7 @@ export function assertGuestActive(
       (presentedHash.length !== guest.secretHash.length ||
         !timingSafeEqual(presentedHash, guest.secretHash)))
   ) {
-    throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
+    throw invalidGuestCredential();
   }
   if (guest.mergedInto !== null) {
     throw new GuestmodeError('guest_merged', 'This guest has been merged into an account.');
@@ -35,10 +36,10 @@ export function assertGuestActive(
   }
 }
 
-/** the state checks of a merge, under the guest's lock. */
+/** The state checks of a merge, under the guest's lock. */
 export function checkMergeable(guest: GuestRow | null, work: MergeWork): MergeOutcome | null {
   if (!guest) {
-    throw new GuestmodeError('invalid_guest_credential', 'The guest credential is not valid.');
+    throw invalidGuestCredential();
   }
   if (guest.mergedInto !== null) {
     if (guest.mergedInto === work.userId && guest.mergeResult !== null) {

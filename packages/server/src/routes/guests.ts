@@ -1,7 +1,7 @@
 import { GuestmodeError } from '@guestmode/core';
 import type { FastifyInstance } from 'fastify';
 import { assertBrowserSameOrigin, readGuestCookie, setGuestCookie } from '../auth.js';
-import { ErrorSchema, GuestCreatedSchema } from '../openapi.js';
+import { ErrorSchema, GuestCreatedSchema } from '../openapi/schemas.js';
 import type { JsonBody, RouteContext } from './context.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -7,7 +7,7 @@ import {
   readGuestCookie,
   verifyUser,
 } from '../auth.js';
-import { ErrorSchema, MergePreviewSchema, MergeResultSchema } from '../openapi.js';
+import { ErrorSchema, MergePreviewSchema, MergeResultSchema } from '../openapi/schemas.js';
 import type { RouteContext } from './context.js';
 
 interface MergeInputs {
@@ -17,7 +17,7 @@ interface MergeInputs {
 }
 
 /**
- * Both credentials of a merge (R12–R14): the user from a verified access token only, never from
+ * Both credentials of a merge: the user from a verified access token only, never from
  * the body; the guest from `Guest-Token`, or from the cookie under the same-origin rule.
  */
 async function mergeInputs(ctx: RouteContext, request: FastifyRequest): Promise<MergeInputs> {
@@ -57,7 +57,10 @@ function clearDeadCookie(request: FastifyRequest, reply: FastifyReply, error: un
 
 const sendAsIs = (payload: unknown) => payload as string;
 
-/** `POST /v1/merge` and `POST /v1/merge/preview` (R12–R16, B2, B3). */
+/**
+ * `POST /v1/merge` and `POST /v1/merge/preview`: the exactly-once merge and its dry run, both
+ * sending the stored result as it is.
+ */
 export function mergeRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { guestmode, metrics } = ctx;
 

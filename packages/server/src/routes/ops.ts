@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { GuestmodeError } from '@guestmode/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { dashboardHtml } from '../dashboard.js';
-import { HealthSchema, openApiDocument, StatsSchema } from '../openapi.js';
+import { openApiDocument } from '../openapi/document.js';
+import { HealthSchema, StatsSchema } from '../openapi/schemas.js';
 import { JSON_TYPE, type RouteContext } from './context.js';
 
 /** The secret presented as `Bearer <token>`, or as the password of `Basic` (browsers, Prometheus). */

@@ -44,7 +44,7 @@ const attributeJson = (name: string, json: string) =>
 
 /**
  * The anonymous (or identified) profile: `GET /v1/profile` and
- * `GET|PUT|DELETE /v1/profile/attributes/{name}` (R4, R5, R7).
+ * `GET|PUT|DELETE /v1/profile/attributes/{name}`.
  */
 export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { guestmode } = ctx;
@@ -106,7 +106,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const caller = await identify(guestmode, request, reply);
     if (caller === null) {
-      // The lazy guest: the first write creates it, with the value, in one transaction (R1).
+      // The lazy guest: the first write creates it, with the value, in one transaction.
       ctx.limiter?.take(ctx.clientKey(request));
       const { guest, token } = await guestmode.createGuest({ [name]: body });
       setGuestCookie(request, reply, token, guest.expiresAt);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { Guestmode, GuestmodeOptions } from '../../engine.js';
+import type { GuestmodeOptions } from '../../engine/types.js';
+import type { Guestmode } from '../../engine.js';
 import { GuestmodeError } from '../../errors.js';
 import type { GuestStorage } from '../types.js';
 

@@ -9,7 +9,8 @@
  * ```
  */
 import { after, before, describe } from 'node:test';
-import { createGuestmode, type GuestmodeOptions } from '../../engine.js';
+import type { GuestmodeOptions } from '../../engine/types.js';
+import { createGuestmode } from '../../engine.js';
 import type { GuestStorage } from '../types.js';
 import type { SuiteContext } from './context.js';
 import { guestTests } from './guests.js';

@@ -85,6 +85,16 @@ class PostgresStorage implements GuestStorage {
     return runner.query<R>({ name: `gm_${name}`, text: q[name], values });
   }
 
+  /** Writes one attribute of the owner with key `owner` (`g:<id>` or `u:<id>`). */
+  #upsert(
+    client: pg.PoolClient,
+    owner: string,
+    a: StoredAttribute,
+    size = Buffer.byteLength(a.value),
+  ): Promise<pg.QueryResult> {
+    return this.#query(client, 'upsertAttribute', [owner, a.name, a.value, size, a.updatedAt]);
+  }
+
   /** Checks a client out of the pool; a pool that cannot connect is `storage_unavailable`. */
   async #connect(): Promise<pg.PoolClient> {
     try {
@@ -158,13 +168,7 @@ class PostgresStorage implements GuestStorage {
       await this.#query(client, 'insertGuest', values);
       const owner = `g:${guest.id}`;
       for (const a of attributes) {
-        await this.#query(client, 'upsertAttribute', [
-          owner,
-          a.name,
-          a.value,
-          Buffer.byteLength(a.value),
-          a.updatedAt,
-        ]);
+        await this.#upsert(client, owner, a);
       }
     });
   }
@@ -252,13 +256,7 @@ class PostgresStorage implements GuestStorage {
       ]);
       const current = rows[0]!;
       assertWithinLimits(current.count + 1, Number(current.bytes) + size, limits);
-      await this.#query(client, 'upsertAttribute', [
-        key,
-        attribute.name,
-        attribute.value,
-        size,
-        attribute.updatedAt,
-      ]);
+      await this.#upsert(client, key, attribute, size);
       if (times?.extended) await this.#query(client, 'extendGuest', [times.expiresAt, owner.id]);
       return times;
     });
@@ -296,13 +294,7 @@ class PostgresStorage implements GuestStorage {
         );
         if (work.preview) return { status: 'previewed', result: plan.result };
         for (const a of plan.writes) {
-          await this.#query(client, 'upsertAttribute', [
-            userOwner,
-            a.name,
-            a.value,
-            Buffer.byteLength(a.value),
-            a.updatedAt,
-          ]);
+          await this.#upsert(client, userOwner, a);
         }
         for (const name of plan.deletes) {
           await this.#query(client, 'deleteAttribute', [userOwner, name]);
