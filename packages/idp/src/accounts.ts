@@ -6,7 +6,7 @@ import type { IdentityRow, Store, UserRow } from './store/types.js';
 
 /**
  * User accounts: creation with validation, password sign-in, and social identities with the
- * connector's profile sync policy (R19) and the "never remove the last way in" rule (R21).
+ * connector's profile sync policy and the "never remove the last way in" rule.
  */
 
 /** A validation failure on a form field; `page` is the localized message key. */
@@ -207,7 +207,7 @@ export class Accounts {
     return { user, created: true };
   }
 
-  /** Links a social identity to an existing user (R21). */
+  /** Links a social identity to an existing user; the identity must not belong to another. */
   async linkIdentity(input: {
     userId: string;
     target: string;
