@@ -11,7 +11,7 @@ async function refused(promise: Promise<unknown>, code = 'invalid_access_token')
   });
 }
 
-describe('access token verification (R13)', () => {
+describe('access token verification', () => {
   let issuer: TestIssuer;
   let other: TestIssuer;
   before(async () => {

@@ -31,7 +31,7 @@ const lines = fc.array(
 );
 const total = (items: Line[]) => items.reduce((sum, l) => sum + l.quantity, 0);
 
-describe('merge rules (R15)', () => {
+describe('merge rules', () => {
   it('sum-by-key conserves total quantity and leaves one line per id', async () => {
     await fc.assert(
       fc.asyncProperty(lines, fc.option(lines, { nil: undefined }), async (guest, user) => {

@@ -1,4 +1,4 @@
-// Abuse (issue 8, B6): the guest-creation rate limit is per client address (separate loopback
+// Abuse: the guest-creation rate limit is per client address (separate loopback
 // source addresses, and X-Forwarded-For only from a trusted proxy); the attribute cap holds under
 // concurrent writes; a third-party page in headless Chromium cannot drive POST /v1/merge with
 // the victim's cookie (CSRF); and, extending packages/express/test/merge.test.ts (planted
@@ -304,7 +304,7 @@ results.push('beacon ' + navigator.sendBeacon('${target}', 'x'));
   });
 });
 
-describe('planted cookie and login CSRF in the Express integration (B6)', () => {
+describe('planted cookie and login CSRF in the Express integration', () => {
   // packages/express/test/merge.test.ts covers a cookie planted during the sign-in (confirm page,
   // discard, CSRF-protected decision). This adds the other direction: the victim's guest must
   // not flow into the attacker's account, and a planted cookie cannot be used to read the

@@ -1,4 +1,4 @@
-// Exactly once under concurrency (issue 8, B2): 200 guests, 1,000 operations in flight at once
+// Exactly once under concurrency: 200 guests, 1,000 operations in flight at once
 // (guest writes and reads, merges of the same guests into random users, previews, user writes)
 // on SQLite and PostgreSQL, then every guest is active with all its acknowledged writes or
 // merged exactly once into exactly one user, and cart quantities are conserved.

@@ -1,4 +1,4 @@
-// Crash consistency (issue 8, B2): the real `guestmode serve` runs as a child process under a
+// Crash consistency: the real `guestmode serve` runs as a child process under a
 // merge load and is killed with SIGKILL at a random moment (no shutdown hook, no flush), then
 // restarted on the same database, several times, on SQLite and on PostgreSQL. Afterwards every
 // acknowledged operation is durable, every operation whose answer was lost is all or nothing,

@@ -1,4 +1,4 @@
-// Bad input (issue 8): property-based fuzzing (fast-check) of every route's method, path
+// Bad input: property-based fuzzing (fast-check) of every route's method, path
 // parameter, headers (Authorization, Guest-Token, Cookie, Content-Type, Origin,
 // Sec-Fetch-Site, X-Forwarded-For) and body, sent as raw bytes over a TCP socket so that nothing
 // in a client library cleans them up first. Properties: never a 5xx; every error is

@@ -1,4 +1,4 @@
-// Shared pieces of the hardening suites (issue 8): the run mode, figures for docs/security.md,
+// Shared pieces of the hardening suites: the run mode, figures for docs/security.md,
 // a plain HTTP client, the error-shape and no-leak checks, and the real `guestmode serve` as a
 // child process (for SIGKILL and for measuring the server's own memory).
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// PostgreSQL restarting under the service (issue 8): a dedicated embedded server (restarting the
+// PostgreSQL restarting under the service: a dedicated embedded server (restarting the
 // shared one would break other test files) is stopped under the real `guestmode serve`, once
 // cleanly and once crash-like (immediate: WAL replay on start). While it is down every endpoint
 // that needs the database answers 503 storage_unavailable with Retry-After, and writes sent then

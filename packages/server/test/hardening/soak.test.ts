@@ -1,4 +1,4 @@
-// Soak (issue 8): bounded mixed traffic against the real `guestmode serve` (child process, SQLite)
+// Soak: bounded mixed traffic against the real `guestmode serve` (child process, SQLite)
 // for 15 s in `npm test`, 30 s in `npm run test:hardening`, 10 minutes in the long mode. The
 // server's own memory is sampled (RSS, and the heap after a full GC, through memory-probe.ts);
 // every answer must carry an expected code. The heap at the end must stay within a bound of the

@@ -1,4 +1,4 @@
-// Token attacks (issue 8, R13, R14) on every endpoint that takes a credential, in every place a
+// Token attacks on every endpoint that takes a credential, in every place a
 // credential can be sent (Authorization: Bearer, Guest-Token, the guest cookie), over real HTTP
 // with real signatures from a test issuer, on SQLite and PostgreSQL. Every case must be refused
 // with its documented code, every answer matches /openapi.json (the harness checks), and the
