@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GuestmodeError } from '@guestmode/core';
 import type { PageErrorCode } from './i18n.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
+import type { SocialUserInfo } from './social/host.js';
 import type { IdentityRow, Store, UserRow } from './store/types.js';
 
 /**
@@ -75,15 +76,8 @@ function optionalString(value: unknown, field: string, max = 256): string | null
   return value;
 }
 
-/** The social profile fields a connector may sync into the user. */
-export interface SocialProfile {
-  id: string;
-  name?: string;
-  avatar?: string;
-  email?: string;
-  phone?: string;
-  rawData?: unknown;
-}
+/** The social profile fields a connector may sync into the user: what the social host returns. */
+export type SocialProfile = SocialUserInfo;
 
 function profilePatch(profile: SocialProfile) {
   const patch: Partial<Pick<UserRow, 'name' | 'email' | 'avatar'>> = {};

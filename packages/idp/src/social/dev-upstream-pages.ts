@@ -1,16 +1,10 @@
+import { escapeHtml } from '../pages.js';
 import type { DevUpstreamUser } from './dev-upstream.js';
 
 /**
  * The development upstream's HTML: every page carries the development-only banner, and every
  * value from a request or a demo user is escaped.
  */
-
-export function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
-}
 
 function page(title: string, content: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body><main><p role="alert"><strong>Development only.</strong> This is a fake OAuth 2.0 provider for local demos and tests. Never use it in production.</p>${content}</main></body></html>`;

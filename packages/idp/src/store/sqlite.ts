@@ -55,6 +55,16 @@ export function openSqliteStore(path: string): Store {
   }
 
   const stmt = (sql: string) => db.prepare(sql);
+  /** An unexpired oidc-provider model found by one of its indexed columns. */
+  const liveModel = (
+    column: 'id' | 'uid' | 'user_code',
+    model: string,
+    value: string,
+    now: number,
+  ) =>
+    stmt(
+      `SELECT * FROM oidc_models WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?)`,
+    ).get(model, value, now) as Row | undefined;
   const insertUser = stmt(
     `INSERT INTO users (id, username, password_hash, name, email, avatar, created_at, updated_at)
      VALUES (@id, @username, @passwordHash, @name, @email, @avatar, @createdAt, @updatedAt)`,
@@ -298,21 +308,15 @@ export function openSqliteStore(path: string): Store {
       );
     },
     async modelFind(model, id, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, id, now) as Row | undefined;
+      const row = liveModel('id', model, id, now);
       return row && toModel(row);
     },
     async modelFindByUid(model, uid, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, uid, now) as Row | undefined;
+      const row = liveModel('uid', model, uid, now);
       return row && { ...toModel(row), id: String(row.id) };
     },
     async modelFindByUserCode(model, userCode, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, userCode, now) as Row | undefined;
+      const row = liveModel('user_code', model, userCode, now);
       return row && toModel(row);
     },
     async modelConsume(model, id, now) {
