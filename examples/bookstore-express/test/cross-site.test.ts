@@ -114,6 +114,18 @@ async function visitAttack(page: Page, url: string) {
   await page.waitForLoadState('load');
 }
 
+test("pages that show the visitor's cart are never cached: Cache-Control: no-store, Vary: Cookie", async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  for (const path of ['/', '/books/i-am-a-cat']) {
+    const res = await page.goto(`${demo.url}${path}`);
+    assert.equal(res?.status(), 200, path);
+    assert.equal(res?.headers()['cache-control'], 'no-store', path);
+    assert.match(res?.headers().vary ?? '', /\bCookie\b/i, path);
+  }
+  await context.close();
+});
+
 test('a plain cross-site form post to /cart/add creates no guest and keeps the guest cookie', async () => {
   const { context, page } = await newPage();
   await addToCart(page, 0);

@@ -197,6 +197,16 @@ async function visitAttack(page: Page, url: string) {
   await page.waitForLoadState('load');
 }
 
+test("the page that shows the visitor's cart is never cached: Cache-Control: no-store, Vary: Cookie", async () => {
+  const { context, page } = await newPage();
+  await addToCart(page, 0);
+  const res = await page.goto(demo.url);
+  assert.equal(res?.status(), 200);
+  assert.equal(res?.headers()['cache-control'], 'no-store');
+  assert.match(res?.headers().vary ?? '', /\bCookie\b/i);
+  await context.close();
+});
+
 test('a plain cross-site form post or fetch to the cart API creates no guest and keeps the guest cookie', async () => {
   const { context, page } = await newPage();
   await addToCart(page, 0);

@@ -179,7 +179,7 @@ describe('the sign-in merge flow', () => {
     });
   });
 
-  it('asks before merging a guest that did not start the sign-in (B6)', async () => {
+  it('asks before merging a guest that did not start the sign-in', async () => {
     const { id, token } = await guestWith({ cart: [{ id: 'planted', quantity: 9 }] });
     const userId = newUser();
     const outcome = await completeSignIn({
@@ -210,7 +210,7 @@ describe('the sign-in merge flow', () => {
     assert.equal(quiet.action, 'merged');
   });
 
-  it('asks on conflicts with confirm: on-conflict (B3), then carries out the decision', async () => {
+  it('asks on conflicts with confirm: on-conflict, then carries out the decision', async () => {
     const userId = newUser();
     await engine.setAttribute({ kind: 'user', id: userId }, 'theme', 'light');
     const { id, token } = await guestWith({ theme: 'dark' });

@@ -13,7 +13,7 @@ import {
   startSignIn,
 } from './helpers.js';
 
-describe('planted guest cookie (B6)', () => {
+describe('planted guest cookie', () => {
   let f: Fixture;
   before(async () => {
     f = await startFixture();
@@ -139,7 +139,7 @@ describe('planted guest cookie (B6)', () => {
   });
 });
 
-describe("confirm: 'on-conflict' (B3)", () => {
+describe("confirm: 'on-conflict'", () => {
   let f: Fixture;
   before(async () => {
     f = await startFixture({ confirm: 'on-conflict' });

@@ -5,7 +5,7 @@ import { bearerToken, type RequestContext, type Router, readJson, sendJson } fro
 import { startLink } from './social-routes.js';
 
 /**
- * The account API (R21) for a signed-in user, under `/api/my-account`, authenticated with the
+ * The account API for a signed-in user, under `/api/my-account`, authenticated with the
  * opaque access token the SDK holds for the user (the one `/oidc/me` accepts).
  */
 export function accountApi(router: Router, ctx: RouteContext) {

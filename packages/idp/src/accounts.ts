@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { GuestmodeError } from '@guestmode/core';
 import type { PageErrorCode } from './i18n.js';
 import { dummyHash, hashPassword, verifyPassword } from './password.js';
+import type { SocialUserInfo } from './social/host.js';
 import type { IdentityRow, Store, UserRow } from './store/types.js';
 
 /**
  * User accounts: creation with validation, password sign-in, and social identities with the
- * connector's profile sync policy (R19) and the "never remove the last way in" rule (R21).
+ * connector's profile sync policy and the "never remove the last way in" rule.
  */
 
 /** A validation failure on a form field; `page` is the localized message key. */
@@ -75,15 +76,8 @@ function optionalString(value: unknown, field: string, max = 256): string | null
   return value;
 }
 
-/** The social profile fields a connector may sync into the user. */
-export interface SocialProfile {
-  id: string;
-  name?: string;
-  avatar?: string;
-  email?: string;
-  phone?: string;
-  rawData?: unknown;
-}
+/** The social profile fields a connector may sync into the user: what the social host returns. */
+export type SocialProfile = SocialUserInfo;
 
 function profilePatch(profile: SocialProfile) {
   const patch: Partial<Pick<UserRow, 'name' | 'email' | 'avatar'>> = {};
@@ -207,7 +201,7 @@ export class Accounts {
     return { user, created: true };
   }
 
-  /** Links a social identity to an existing user (R21). */
+  /** Links a social identity to an existing user; the identity must not belong to another. */
   async linkIdentity(input: {
     userId: string;
     target: string;

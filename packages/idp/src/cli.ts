@@ -119,52 +119,37 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
     const command = positionals.join(' ');
     const print = (value: unknown) => out(JSON.stringify(value));
 
-    switch (command) {
-      case '': {
-        idp = createIdp(options);
-        const { url } = await idp.listen();
-        out(`Guestmode local IdP listening on ${url} (issuer ${idp.issuer})`);
-        io?.onListening?.(idp);
-        await (io?.stopSignal ?? defaultStopSignal());
-        return 0;
-      }
-      case 'app create':
-        idp = createIdp(options);
-        print(
-          await idp.createApplication({
-            name: required(values.name, 'name'),
-            redirectUris: required(values['redirect-uri'], 'redirect-uri'),
-            postLogoutRedirectUris: values['post-sign-out-redirect-uri'] ?? [],
-          }),
-        );
-        return 0;
-      case 'app create-m2m':
-        idp = createIdp(options);
-        print(await idp.createM2MApplication({ name: required(values.name, 'name') }));
-        return 0;
-      case 'resource create':
-        idp = createIdp(options);
-        print(
-          await idp.createResource({
-            indicator: required(values.indicator, 'indicator'),
-            ...(values.name !== undefined ? { name: values.name } : {}),
-            ...(values.scope ? { scopes: values.scope } : {}),
-          }),
-        );
-        return 0;
-      case 'user create': {
-        idp = createIdp(options);
+    const open = () => {
+      idp = createIdp(options);
+      return idp;
+    };
+    /** Administrative commands: each opens the provider's database and prints one JSON result. */
+    const admin: Record<string, () => Promise<unknown>> = {
+      'app create': () =>
+        open().createApplication({
+          name: required(values.name, 'name'),
+          redirectUris: required(values['redirect-uri'], 'redirect-uri'),
+          postLogoutRedirectUris: values['post-sign-out-redirect-uri'] ?? [],
+        }),
+      'app create-m2m': () => open().createM2MApplication({ name: required(values.name, 'name') }),
+      'resource create': () =>
+        open().createResource({
+          indicator: required(values.indicator, 'indicator'),
+          ...(values.name !== undefined ? { name: values.name } : {}),
+          ...(values.scope ? { scopes: values.scope } : {}),
+        }),
+      'user create': async () => {
+        const provider = open();
         const username = required(values.username, 'username');
-        const { id } = await idp.createUser({
+        const { id } = await provider.createUser({
           username,
           password: required(values.password, 'password'),
           ...(values.name !== undefined ? { name: values.name } : {}),
           ...(values.email !== undefined ? { email: values.email } : {}),
         });
-        print({ id, username });
-        return 0;
-      }
-      case 'connector add': {
+        return { id, username };
+      },
+      'connector add': async () => {
         const file = required(values.file, 'file');
         let record: unknown;
         try {
@@ -174,13 +159,22 @@ export async function runIdpCli(argv: string[], io?: Partial<CliIo>): Promise<nu
             cause,
           });
         }
-        idp = createIdp(options);
-        print(await idp.addConnector(record));
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
+        return open().addConnector(record);
+      },
+    };
+    const run = Object.hasOwn(admin, command) ? admin[command] : undefined;
+    if (run) {
+      print(await run());
+      return 0;
     }
+
+    if (command !== '') throw new UsageError(`unknown command "${command}"`);
+    const provider = open();
+    const { url } = await provider.listen();
+    out(`Guestmode local IdP listening on ${url} (issuer ${provider.issuer})`);
+    io?.onListening?.(provider);
+    await (io?.stopSignal ?? defaultStopSignal());
+    return 0;
   } catch (error) {
     if (
       error instanceof UsageError ||

@@ -10,7 +10,7 @@ function publicJwk({ d: _d, ...jwk }: JWK): JWK {
 }
 
 /**
- * The management API (R21) under `/api`, for administrators holding a machine-to-machine access
+ * The management API under `/api`, for administrators holding a machine-to-machine access
  * token for {@link MANAGEMENT_RESOURCE} with scope `all` (client credentials grant), as in
  * Logto. Paths follow Logto's Management API.
  */
@@ -95,7 +95,7 @@ export function managementApi(router: Router, ctx: RouteContext, signingKeys: JW
     sendJson(rc.res, 200, (await ctx.store.listIdentities(user.id)).map(identityJson));
   });
 
-  // The only place stored social tokens leave the database decrypted (R20): an explicit call,
+  // The only place stored social tokens leave the database decrypted: an explicit call,
   // for server-side use, by an administrator.
   router.on('GET', '/api/users/:userId/identities/:target/tokens', async (rc) => {
     await authenticate(rc);

@@ -95,7 +95,7 @@ describe('the provider database at rest', () => {
     const db = new Database(file);
     db.prepare('UPDATE applications SET secret = ? WHERE id = ?').run(legacySecret, appId);
     db.prepare('DELETE FROM schema_migrations WHERE version > 1').run();
-    // Later migrations are undone too, so they can run again on the way up.
+    // Later migrations add columns; a version-1 database does not have them.
     db.exec('ALTER TABLE social_sessions DROP COLUMN authorization_url');
     db.close();
 

@@ -569,7 +569,7 @@ describe('connector configuration', () => {
     await invalid(amazon({}, { storeTokens: true }), 'storeTokens');
   });
 
-  it('refuses duplicate targets (R22) and ids, and lists only enabled connectors', async () => {
+  it('refuses duplicate targets and ids, and lists only enabled connectors', async () => {
     const github = await parseConnectorRecord(oauth({}, { logo: 'https://example.com/gh.svg' }));
     await rejectsWith(
       SocialHost.create([github, { ...github, id: 'github2', enabled: false }], { endpoint }),

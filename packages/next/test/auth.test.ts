@@ -19,7 +19,7 @@ import {
   startSignIn,
 } from './helpers.js';
 
-describe('automatic merge at /api/logto/sign-in-callback (B1)', () => {
+describe('automatic merge at /api/logto/sign-in-callback', () => {
   let f: Fixture;
   const events: MergeEvent[] = [];
   before(async () => {
@@ -122,7 +122,7 @@ describe('automatic merge at /api/logto/sign-in-callback (B1)', () => {
   });
 });
 
-describe('planted guest cookies (B6)', () => {
+describe('planted guest cookies', () => {
   let f: Fixture;
   before(async () => {
     f = await startFixture();
@@ -240,7 +240,7 @@ describe('planted guest cookies (B6)', () => {
   });
 });
 
-describe("confirm: 'on-conflict' (B3)", () => {
+describe("confirm: 'on-conflict'", () => {
   let f: Fixture;
   before(async () => {
     f = await startFixture({ confirm: 'on-conflict' });

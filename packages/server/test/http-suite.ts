@@ -1,5 +1,5 @@
 // The HTTP suite, run against SQLite (http-sqlite.test.ts) and PostgreSQL (http-postgres.test.ts):
-// every endpoint and every error code of issue 3 over real HTTP, with real access tokens from a
+// every endpoint and every error code over real HTTP, with real access tokens from a
 // test issuer, and every JSON body checked against /openapi.json.
 import { after, before, describe, it } from 'node:test';
 import { randomId } from '@guestmode/testkit';

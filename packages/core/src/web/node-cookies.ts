@@ -3,7 +3,7 @@
  * pass through code that writes `res.setHeader('Set-Cookie', ...)` (as `@logto/next`'s cookie
  * storage does), which replaces every cookie set before it: {@link appendCookie} installs (once
  * per response) a `setHeader` wrapper that keeps the cookies written here whenever anyone
- * replaces the header, so the order of calls no longer matters.
+ * replaces the header, so the order of calls does not matter.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpOnlyCookie, readCookie, serializeCookie } from './cookie.js';

@@ -1,5 +1,5 @@
 /**
- * The sign-in merge flow without a web framework (B1, B3, B6): which guest a sign-in started
+ * The sign-in merge flow without a web framework: which guest a sign-in started
  * with, what the callback does with the guest the browser holds (merge now, ask first, or
  * nothing), the pending record the confirm page works from, and the user's decision. Adapters
  * keep the records in their own place (a server-side session, a signed cookie) and translate
@@ -148,8 +148,8 @@ export async function mergeIfAlive(
  * - the cookie names a guest other than the one recorded at the start and the guest has data:
  *   `confirm` with reason `unbound` (a cookie planted during the sign-in is never merged silently);
  * - the start was not same-origin and the guest has data: `confirm` with reason `cross_site`;
- * - `confirm: 'on-conflict'` and the preview reports conflicts: `confirm` with `conflict` (B3);
- * - otherwise `merged` (B1).
+ * - `confirm: 'on-conflict'` and the preview reports conflicts: `confirm` with `conflict`;
+ * - otherwise `merged`.
  *
  * @param input.started what the adapter recorded at sign-in start, or `undefined` when there is
  *   no record for this sign-in (or it did not verify).

@@ -18,16 +18,16 @@ export interface ConnectorRecord {
   /** Appears in the callback URL `<endpoint>/callback/<id>`: letters, digits, `-`, `_`. */
   id: string;
   factoryId: ConnectorFactoryId;
-  /** The unique IdP name (R22) that social identities are keyed by. */
+  /** The IdP name that social identities are keyed by; unique across connectors. */
   target: string;
   /** Button label: the sign-in page shows `Continue with <name>`. */
   name: { en: string; ja?: string };
   /** Button logo: an absolute http(s) URL, a root-relative path, or a `data:image/…` URL. */
   logo?: string;
   config: Record<string, unknown>;
-  /** R19: copy name/avatar/email on sign-up only, or on every sign-in. */
+  /** Copy name/avatar/email from the upstream profile on sign-up only, or on every sign-in. */
   syncProfile: 'on-sign-up' | 'on-every-sign-in';
-  /** R20: keep the upstream's tokens, encrypted with the host's {@link TokenVault}. */
+  /** Keep the upstream's tokens, encrypted with the host's {@link TokenVault}. */
   storeTokens: boolean;
   enabled: boolean;
 }
@@ -57,7 +57,7 @@ export interface ConnectorFactory {
   create: CreateConnector<SocialConnector>;
   metadata: ConnectorMetadata;
   configGuard: ConfigGuard;
-  /** Whether the package can hand out the upstream's token response (R20). */
+  /** Whether the package can hand out the upstream's token response, for token storage. */
   tokenStorageSupported: boolean;
 }
 

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GuestmodeError } from '@guestmode/core';
-import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
-import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
+import { jwtVerify } from 'jose';
+import type Provider from 'oidc-provider';
 import { DEV_SWITCH_ENV, isDevSwitchOn, isLoopbackHost } from '../config.js';
+import { avatarSvg, homePage, signInPage } from './dev-upstream-pages.js';
+import { createUpstreamProvider } from './dev-upstream-provider.js';
 
 /** A demo account of the development upstream. */
 export interface DevUpstreamUser {
@@ -69,13 +71,6 @@ const defaultUsers: DevUpstreamUser[] = [
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const BODY_LIMIT = 64 * 1024;
 
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
-}
-
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -87,24 +82,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function isLoopbackHttp(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (
-      url.protocol === 'http:' &&
-      ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) &&
-      url.hash === ''
-    );
-  } catch {
-    return false;
-  }
-}
-
-function avatarSvg(user: DevUpstreamUser): string {
-  const initial = escapeHtml(user.name.trim().charAt(0).toUpperCase() || '?');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64"><rect width="64" height="64" rx="32" fill="#4f46e5"/><text x="32" y="42" font-family="sans-serif" font-size="28" fill="#fff" text-anchor="middle">${initial}</text></svg>`;
 }
 
 /**
@@ -158,7 +135,7 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
   }
   const host = requestedHost;
   const clientId = 'guestmode-dev-client';
-  // base64url: URL-safe, so HTTP Basic credentials need no form-encoding (see logto-facts).
+  // base64url is URL-safe, so the secret needs no form-encoding inside HTTP Basic credentials.
   const clientSecret = randomBytes(48).toString('base64url');
   const secretKey = new TextEncoder().encode(clientSecret);
   const seenJti = new Map<string, number>();
@@ -176,9 +153,6 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
     res.end(body);
   };
 
-  const page = (title: string, content: string) =>
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body><main><p role="alert"><strong>Development only.</strong> This is a fake OAuth 2.0 provider for local demos and tests. Never use it in production.</p>${content}</main></body></html>`;
-
   const interaction = async (
     req: IncomingMessage,
     res: ServerResponse,
@@ -189,16 +163,11 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
     const details = await oidc.interactionDetails(req, res);
     if (details.uid !== uid) throw new GuestmodeError('invalid_state', 'interaction mismatch');
     if (req.method === 'GET' && action === undefined) {
-      const buttons = users
-        .map(
-          (user) =>
-            `<li><button type="submit" name="user" value="${escapeHtml(user.id)}">Continue as ${escapeHtml(user.name)}</button></li>`,
-        )
-        .join('');
-      const base = `/interaction/${encodeURIComponent(uid)}`;
-      const html = page(
-        'Sign in to the development upstream',
-        `<h1>Sign in to the development upstream</h1><p>The client <code>${escapeHtml(String(details.params.client_id))}</code> asks for <code>${escapeHtml(String(details.params.scope ?? ''))}</code>. Pick a demo user:</p><form method="post" action="${base}/login"><ul>${buttons}</ul></form><form method="post" action="${base}/abort"><button type="submit">Cancel</button></form>`,
+      const html = signInPage(
+        uid,
+        String(details.params.client_id),
+        String(details.params.scope ?? ''),
+        users,
       );
       return send(res, 200, 'text/html; charset=utf-8', html);
     }
@@ -324,15 +293,7 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
         return token(req, res, url.pathname === '/token/form');
       }
       if (url.pathname === '/' && req.method === 'GET') {
-        return send(
-          res,
-          200,
-          'text/html; charset=utf-8',
-          page(
-            'Development upstream',
-            `<h1>Development upstream</h1><p>Discovery: <a href="/.well-known/openid-configuration">/.well-known/openid-configuration</a></p>`,
-          ),
-        );
+        return send(res, 200, 'text/html; charset=utf-8', homePage());
       }
       return callback!(req, res);
     };
@@ -357,80 +318,12 @@ export async function startDevUpstream(options: DevUpstreamOptions = {}): Promis
   for (const user of users) user.picture ??= `${issuer}/avatars/${encodeURIComponent(user.id)}.svg`;
 
   try {
-    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const jwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'dev-upstream' };
-    provider = new Provider(issuer, {
-      clients: [
-        {
-          client_id: clientId,
-          client_secret: clientSecret,
-          redirect_uris: options.redirectUris ?? ['http://localhost:3001/callback/dev-upstream'],
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-          token_endpoint_auth_method: 'client_secret_post',
-        },
-      ],
-      jwks: { keys: [jwk] },
-      cookies: {
-        // Distinct from the provider's names: both run on one host, and cookies ignore ports.
-        names: {
-          session: 'dev_upstream_session',
-          interaction: 'dev_upstream_interaction',
-          resume: 'dev_upstream_interaction_resume',
-        },
-        keys: [randomBytes(32).toString('base64url')],
-      },
-      claims: {
-        openid: ['sub'],
-        profile: ['name', 'picture'],
-        email: ['email', 'email_verified'],
-        phone: ['phone_number', 'phone_number_verified'],
-      },
-      findAccount: async (_ctx, id) => {
-        const user = byId.get(id);
-        if (!user) return undefined;
-        return {
-          accountId: id,
-          claims: async () => ({
-            sub: id,
-            name: user.name,
-            ...(user.picture ? { picture: user.picture } : {}),
-            ...(user.email ? { email: user.email, email_verified: true } : {}),
-            ...(user.phone ? { phone_number: user.phone, phone_number_verified: true } : {}),
-          }),
-        };
-      },
-      features: { devInteractions: { enabled: false } },
-      interactions: { url: (_ctx, details) => `/interaction/${details.uid}` },
-      // Consent is implied for the demo client: grant whatever it asked for.
-      loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
-        const { client, session } = ctx.oidc;
-        if (!client || !session?.accountId) return undefined;
-        const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-        const grant =
-          (grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined) ??
-          new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-        grant.addOIDCScope(String(ctx.oidc.params?.scope ?? 'openid'));
-        await grant.save();
-        return grant;
-      },
-      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-      pkce: { required: () => false },
-      // Explicit lifetimes (seconds) keep oidc-provider's "default ttl" notices out of the logs.
-      ttl: {
-        AccessToken: 3600,
-        AuthorizationCode: 60,
-        Grant: 14 * 24 * 3600,
-        IdToken: 3600,
-        Interaction: 3600,
-        RefreshToken: 14 * 24 * 3600,
-        Session: 14 * 24 * 3600,
-      },
+    provider = await createUpstreamProvider(issuer, {
+      clientId,
+      clientSecret,
+      redirectUris: options.redirectUris ?? ['http://localhost:3001/callback/dev-upstream'],
+      users: byId,
     });
-    const original = provider.Client.prototype.redirectUriAllowed;
-    provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value: string) {
-      return isLoopbackHttp(value) || original.call(this, value);
-    };
     callback = provider.callback();
   } catch (error) {
     server.close();

@@ -1,18 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GuestmodeError } from '@guestmode/core';
-import {
-  ConnectorError,
-  type ConnectorSession,
-  type SocialConnector,
-  type TokenResponse,
-} from '@logto/connector-kit';
-import {
-  type ConnectorFactory,
-  type ConnectorRecord,
-  loadConnectorFactory,
-  parseConnectorRecord,
-  parsedConfig,
-} from './connectors.js';
+import { ConnectorError, type ConnectorSession, type TokenResponse } from '@logto/connector-kit';
+import { type ConnectorRecord, parseConnectorRecord } from './connectors.js';
+import { callConnector, type Entry, loadConnectors, normaliseUserInfo } from './host-connectors.js';
 import { type TokenVault, tokenBoxOwner } from './vault.js';
 
 /** The profile a connector returns, already mapped (for OAuth 2.0, through `profileMap`). */
@@ -25,7 +15,7 @@ export interface SocialUserInfo {
   rawData?: unknown;
 }
 
-/** What {@link SocialHost} seals in the vault (R20): the JSON inside `tokens.encrypted`. */
+/** What {@link SocialHost} seals in the vault: the JSON inside `tokens.encrypted`. */
 export interface StoredSocialTokens {
   accessToken: string;
   tokenType?: string;
@@ -44,12 +34,6 @@ export interface SocialButton {
   target: string;
   name: { en: string; ja?: string };
   logo?: string;
-}
-
-interface Entry {
-  record: ConnectorRecord;
-  factory: ConnectorFactory;
-  connector: SocialConnector;
 }
 
 /** Compares in constant time for equal-length digests, so length leaks nothing either. */
@@ -86,7 +70,7 @@ function toStoredTokens(
  * Hosts Logto's social connector packages (`@logto/connector-oauth`, `@logto/connector-amazon`)
  * through their connector-kit interface, adding what Logto's core adds around them: an
  * unguessable `state` checked in constant time (the connectors check none), upstream `error=`
- * handling, and encrypted token storage (R20).
+ * handling, and encrypted token storage.
  *
  * The host is stateless: {@link SocialHost.authorizationUrl} returns a `session` object that the
  * caller keeps server-side (bound to the browser's interaction) and hands back to
@@ -118,7 +102,7 @@ export class SocialHost {
    * connector.
    *
    * @throws GuestmodeError `invalid_connector_config`, or `duplicate_connector` naming the repeated
-   *   `id` or `target` (R22: one IdP name per connector, disabled ones included, since stored
+   *   `id` or `target` (one IdP name per connector, disabled ones included, since stored
    *   identities keep referring to their target).
    */
   static async create(
@@ -134,46 +118,7 @@ export class SocialHost {
     if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
       throw new TypeError('options.endpoint must be an http(s) URL');
     }
-    const entries = new Map<string, Entry>();
-    const targets = new Map<string, string>();
-    for (const input of connectors) {
-      const record = await parseConnectorRecord(input);
-      if (entries.has(record.id)) {
-        throw new GuestmodeError(
-          'duplicate_connector',
-          `Connector id "${record.id}" is used twice`,
-        );
-      }
-      const other = targets.get(record.target);
-      if (other !== undefined) {
-        throw new GuestmodeError(
-          'duplicate_connector',
-          `Connectors "${other}" and "${record.id}" share the target (IdP name) "${record.target}"; targets must be unique`,
-        );
-      }
-      targets.set(record.target, record.id);
-      const factory = await loadConnectorFactory(record.factoryId);
-      // Hand the connector its config with the package defaults applied: some code paths (the
-      // OAuth connector's refresh) use the config unparsed.
-      const config = parsedConfig(factory, record.config);
-      const connector = await factory.create({
-        getConfig: async (id: string) => {
-          if (id !== record.factoryId) {
-            throw new TypeError(
-              `connector asked for config "${id}", expected "${record.factoryId}"`,
-            );
-          }
-          return config;
-        },
-      });
-      entries.set(record.id, { record, factory, connector });
-      if (record.storeTokens && !options.vault && record.enabled) {
-        process.emitWarning(
-          `Connector "${record.id}" has storeTokens but no vault is configured (GUESTMODE_IDP_VAULT_KEY); its tokens will not be stored`,
-          { code: 'GUESTMODE_IDP_NO_VAULT' },
-        );
-      }
-    }
+    const entries = await loadConnectors(connectors, options.vault !== undefined);
     return new SocialHost(
       endpoint.origin + endpoint.pathname.replace(/\/+$/, ''),
       entries,
@@ -201,7 +146,7 @@ export class SocialHost {
     return { ...rest, name: { ...rest.name } };
   }
 
-  /** `<endpoint>/callback/<connectorId>`, the redirect URI to register at the upstream (R18). */
+  /** `<endpoint>/callback/<connectorId>`, the redirect URI to register at the upstream. */
   callbackUri(connectorId: string): string {
     return `${this.endpoint}/callback/${encodeURIComponent(connectorId)}`;
   }
@@ -231,7 +176,7 @@ export class SocialHost {
     const { record, connector } = this.#enabled(connectorId);
     const state = randomBytes(32).toString('base64url');
     let stored: ConnectorSession = {};
-    const url = await this.#call(record, () =>
+    const url = await callConnector(record, () =>
       connector.getAuthorizationUri(
         {
           state,
@@ -325,11 +270,11 @@ export class SocialHost {
     const wantTokens = record.storeTokens && this.#vault !== undefined;
     const getTokens = connector.getTokenResponseAndUserInfo;
     if (wantTokens && factory.tokenStorageSupported && getTokens) {
-      const { tokenResponse, userInfo } = await this.#call(record, () =>
+      const { tokenResponse, userInfo } = await callConnector(record, () =>
         getTokens({ ...query }, getSession),
       );
       const result: { userInfo: SocialUserInfo; tokens?: { encrypted: string } } = {
-        userInfo: this.#normalise(record, userInfo),
+        userInfo: normaliseUserInfo(record, userInfo),
       };
       if (tokenResponse?.access_token) {
         const stored = toStoredTokens(tokenResponse);
@@ -338,10 +283,10 @@ export class SocialHost {
       }
       return result;
     }
-    const userInfo = await this.#call(record, () =>
+    const userInfo = await callConnector(record, () =>
       connector.getUserInfo({ ...query }, getSession),
     );
-    return { userInfo: this.#normalise(record, userInfo) };
+    return { userInfo: normaliseUserInfo(record, userInfo) };
   }
 
   /**
@@ -380,7 +325,7 @@ export class SocialHost {
   }
 
   /**
-   * R20: uses the stored refresh token (granted with `offline_access`) to get a fresh access
+   * Uses the stored refresh token (granted with `offline_access`) to get a fresh access
    * token through the OAuth connector's `getAccessTokenByRefreshToken`. A refresh response
    * without a new refresh token keeps the old one.
    *
@@ -424,58 +369,5 @@ export class SocialHost {
     const tokens = toStoredTokens(response, previous);
     const owner = tokenBoxOwner(identity.target, identity.identityId);
     return { encrypted: this.#vault!.encrypt(JSON.stringify(tokens), owner), tokens };
-  }
-
-  #normalise(record: ConnectorRecord, info: SocialUserInfo): SocialUserInfo {
-    if (typeof info.id !== 'string' || info.id.length === 0) {
-      throw new GuestmodeError(
-        'social_auth_failed',
-        `${record.name.en} returned a profile without an id (check profileMap.id)`,
-      );
-    }
-    const optional = (value: unknown) =>
-      typeof value === 'string' && value.length > 0 ? value : undefined;
-    const result: SocialUserInfo = { id: info.id };
-    for (const key of ['name', 'avatar', 'email', 'phone'] as const) {
-      const value = optional(info[key]);
-      if (value !== undefined) result[key] = value;
-    }
-    if (info.rawData !== undefined) result.rawData = info.rawData;
-    return result;
-  }
-
-  /** Runs connector code, wrapping its failures without leaking codes, secrets or tokens. */
-  async #call<T>(record: ConnectorRecord, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (cause) {
-      if (cause instanceof GuestmodeError) throw cause;
-      if (cause instanceof ConnectorError) {
-        if (cause.code === 'invalid_config') {
-          throw new GuestmodeError(
-            'invalid_connector_config',
-            `The ${record.id} connector's configuration is invalid`,
-            { cause },
-          );
-        }
-        throw new GuestmodeError(
-          'social_auth_failed',
-          `Sign-in with ${record.name.en} failed (${cause.code})`,
-          { cause },
-        );
-      }
-      const name = cause instanceof Error ? cause.name : 'Error';
-      const reason =
-        name === 'TimeoutError'
-          ? 'timed out'
-          : name === 'HTTPError'
-            ? 'was refused by the provider'
-            : cause instanceof TypeError
-              ? 'could not reach the provider'
-              : 'failed';
-      throw new GuestmodeError('social_auth_failed', `Sign-in with ${record.name.en} ${reason}`, {
-        cause,
-      });
-    }
   }
 }

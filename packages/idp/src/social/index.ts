@@ -1,6 +1,6 @@
 /**
- * Social sign-in for the local provider: hosts Logto's own connector packages (R17, R18),
- * encrypts stored upstream tokens (R20), enforces unique IdP names (R22), and ships a
+ * Social sign-in for the local provider: hosts Logto's own connector packages (generic OAuth 2.0
+ * and Amazon), encrypts stored upstream tokens, enforces unique IdP names, and ships a
  * development-only upstream for offline demos and tests.
  *
  * @packageDocumentation

@@ -17,7 +17,7 @@ const BASE_AAD = `guestmode-idp-vault:${VERSION}`;
  * The associated data that binds a box of social tokens to the identity it belongs to: the
  * connector target and the upstream account id. A `(target, identity id)` pair is unique and
  * belongs to exactly one user, so a box copied into another user's row, or another connector's
- * row of the same user, no longer opens.
+ * row of the same user, does not open.
  */
 export function tokenBoxOwner(target: string, identityId: string): string {
   return `identity\0${target}\0${identityId}`;

@@ -1,178 +1,29 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GuestmodeError } from '@guestmode/core';
 import { migrateSqlite } from '@guestmode/core/migrations';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { hashApplicationSecret } from '../client-secret.js';
+import {
+  conflictOnUnique,
+  json,
+  nullableString,
+  type Row,
+  toApplication,
+  toIdentity,
+  toModel,
+  toUser,
+} from './sqlite-rows.js';
+import { MIGRATIONS, SECRET_HASH_FUNCTION } from './sqlite-schema.js';
 import type {
-  ApplicationRow,
   ConnectorRow,
   IdentityRow,
   KeyKind,
   KeyRow,
-  ModelRow,
   ModelWrite,
   SocialSessionRow,
   Store,
   UnlinkOutcome,
-  UserRow,
 } from './types.js';
-
-/** The SQL function that hashes an application secret, for the migration that hashes old rows. */
-const SECRET_HASH_FUNCTION = 'guestmode_hash_application_secret';
-
-/**
- * The schema, one step per version, run by Guestmode's migration runner (which records them in
- * `schema_migrations` and refuses a database migrated by a newer release). Never edit a shipped
- * entry: append a new one, so existing databases move forward.
- */
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE applications (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    secret TEXT NOT NULL,
-    type TEXT NOT NULL CHECK (type IN ('traditional', 'm2m')),
-    redirect_uris TEXT NOT NULL,
-    post_logout_redirect_uris TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE resources (
-    indicator TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    scopes TEXT NOT NULL,
-    access_token_ttl INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE users (
-    id TEXT PRIMARY KEY,
-    username TEXT COLLATE NOCASE UNIQUE,
-    password_hash TEXT,
-    name TEXT,
-    email TEXT,
-    avatar TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE TABLE user_identities (
-    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    target TEXT NOT NULL,
-    identity_id TEXT NOT NULL,
-    details TEXT NOT NULL,
-    tokens TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (user_id, target),
-    UNIQUE (target, identity_id)
-  );
-  CREATE TABLE connectors (
-    id TEXT PRIMARY KEY,
-    target TEXT NOT NULL UNIQUE,
-    record TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE keys (
-    kid TEXT PRIMARY KEY,
-    kind TEXT NOT NULL CHECK (kind IN ('signing', 'cookie')),
-    material TEXT NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE social_sessions (
-    id TEXT PRIMARY KEY,
-    connector_id TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    interaction_uid TEXT,
-    user_id TEXT,
-    return_to TEXT,
-    session TEXT NOT NULL,
-    result TEXT,
-    expires_at INTEGER NOT NULL
-  );
-  CREATE TABLE oidc_models (
-    model TEXT NOT NULL,
-    id TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    expires_at INTEGER,
-    consumed_at INTEGER,
-    grant_id TEXT,
-    user_code TEXT,
-    uid TEXT,
-    PRIMARY KEY (model, id)
-  );
-  CREATE INDEX oidc_models_grant_id ON oidc_models (grant_id) WHERE grant_id IS NOT NULL;
-  CREATE INDEX oidc_models_uid ON oidc_models (model, uid) WHERE uid IS NOT NULL;
-  CREATE INDEX oidc_models_user_code ON oidc_models (model, user_code) WHERE user_code IS NOT NULL;
-  CREATE INDEX oidc_models_expires_at ON oidc_models (expires_at) WHERE expires_at IS NOT NULL;
-  `,
-  // Application secrets are kept as their SHA-256 only (client-secret.ts); rows written in clear
-  // by earlier versions are hashed in place. The function is registered on the connection.
-  `
-  UPDATE applications SET secret = ${SECRET_HASH_FUNCTION}(secret) WHERE secret NOT LIKE 'sha256:%';
-  `,
-  // Account linking starts on a provider page (which binds the browser) before the upstream.
-  'ALTER TABLE social_sessions ADD COLUMN authorization_url TEXT',
-];
-
-type Row = Record<string, unknown>;
-
-const json = <T>(text: unknown): T => JSON.parse(String(text)) as T;
-const nullableString = (value: unknown) => (value == null ? null : String(value));
-
-function toApplication(row: Row): ApplicationRow {
-  return {
-    id: String(row.id),
-    name: String(row.name),
-    secret: String(row.secret),
-    type: row.type as ApplicationRow['type'],
-    redirectUris: json(row.redirect_uris),
-    postLogoutRedirectUris: json(row.post_logout_redirect_uris),
-    createdAt: Number(row.created_at),
-  };
-}
-
-function toUser(row: Row): UserRow {
-  return {
-    id: String(row.id),
-    username: nullableString(row.username),
-    passwordHash: nullableString(row.password_hash),
-    name: nullableString(row.name),
-    email: nullableString(row.email),
-    avatar: nullableString(row.avatar),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
-function toIdentity(row: Row): IdentityRow {
-  return {
-    userId: String(row.user_id),
-    target: String(row.target),
-    identityId: String(row.identity_id),
-    details: json(row.details),
-    tokens: nullableString(row.tokens),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
-function toModel(row: Row): ModelRow {
-  return {
-    payload: json(row.payload),
-    consumedAt: row.consumed_at == null ? null : Number(row.consumed_at),
-  };
-}
-
-/** Turns SQLite's unique-constraint failure into a caller-facing conflict. */
-function conflictOnUnique<T>(what: string, run: () => T): T {
-  try {
-    return run();
-  } catch (error) {
-    if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) {
-      throw new GuestmodeError('conflict', `${what} already exists`, { cause: error });
-    }
-    throw error;
-  }
-}
 
 /**
  * Opens (creating if needed) a SQLite database and brings its schema up to date.
@@ -204,6 +55,16 @@ export function openSqliteStore(path: string): Store {
   }
 
   const stmt = (sql: string) => db.prepare(sql);
+  /** An unexpired oidc-provider model found by one of its indexed columns. */
+  const liveModel = (
+    column: 'id' | 'uid' | 'user_code',
+    model: string,
+    value: string,
+    now: number,
+  ) =>
+    stmt(
+      `SELECT * FROM oidc_models WHERE model = ? AND ${column} = ? AND (expires_at IS NULL OR expires_at > ?)`,
+    ).get(model, value, now) as Row | undefined;
   const insertUser = stmt(
     `INSERT INTO users (id, username, password_hash, name, email, avatar, created_at, updated_at)
      VALUES (@id, @username, @passwordHash, @name, @email, @avatar, @createdAt, @updatedAt)`,
@@ -447,21 +308,15 @@ export function openSqliteStore(path: string): Store {
       );
     },
     async modelFind(model, id, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, id, now) as Row | undefined;
+      const row = liveModel('id', model, id, now);
       return row && toModel(row);
     },
     async modelFindByUid(model, uid, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND uid = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, uid, now) as Row | undefined;
+      const row = liveModel('uid', model, uid, now);
       return row && { ...toModel(row), id: String(row.id) };
     },
     async modelFindByUserCode(model, userCode, now) {
-      const row = stmt(
-        'SELECT * FROM oidc_models WHERE model = ? AND user_code = ? AND (expires_at IS NULL OR expires_at > ?)',
-      ).get(model, userCode, now) as Row | undefined;
+      const row = liveModel('user_code', model, userCode, now);
       return row && toModel(row);
     },
     async modelConsume(model, id, now) {
