@@ -1,14 +1,106 @@
-import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createGuestmode } from '@guestmode/core';
 import { runStorageConformance } from '@guestmode/core/conformance';
+import { migratePostgres } from '@guestmode/core/migrations';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
+import pg from 'pg';
+import { MIGRATION_LOCK, POSTGRES_MIGRATIONS } from '../src/storage/postgres/schema.js';
 
-let database: TestDatabase | undefined;
+const databases: TestDatabase[] = [];
+async function newDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase();
+  databases.push(database);
+  return database;
+}
 after(async () => {
-  await database?.drop();
+  await Promise.all(databases.map((d) => d.drop()));
 });
 
-runStorageConformance('postgres', async () => {
-  database = await createTestDatabase();
-  return openPostgresStorage({ database: database.url });
+runStorageConformance('postgres', async () =>
+  openPostgresStorage({ database: (await newDatabase()).url }),
+);
+
+// What a pooler in transaction mode (PgBouncer) needs: no statement relies on a preparation
+// made earlier on the same server connection.
+runStorageConformance('postgres without prepared statements', async () => {
+  const url = new URL((await newDatabase()).url);
+  url.searchParams.set('prepared_statements', 'false');
+  return openPostgresStorage({ database: url.href });
+});
+
+describe('postgres adapter', () => {
+  it('prepares no named statement when prepared statements are off', async () => {
+    const { url } = await newDatabase();
+    for (const preparedStatements of [true, false]) {
+      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const storage = await openPostgresStorage({ database: pool, preparedStatements });
+      const gm = createGuestmode({ storage });
+      const { token } = await gm.createGuest({ cart: [1] });
+      await gm.setGuestAttribute(token, 'cart', [2]);
+      await gm.authenticateGuest(token);
+      await gm.stats();
+      const { rows } = await pool.query<{ n: number }>(
+        'SELECT COUNT(*)::int AS n FROM pg_prepared_statements',
+      );
+      if (preparedStatements) assert.ok(rows[0]!.n > 0);
+      else assert.equal(rows[0]!.n, 0);
+      await storage.close();
+      await pool.end();
+    }
+  });
+
+  it('checks its options, naming the one that is wrong', async () => {
+    const { url } = await newDatabase();
+    const cases: [unknown, RegExp][] = [
+      [{ database: 'mysql://x' }, /^options\.database: /],
+      [{ database: url, maxConnections: 0 }, /^options\.maxConnections: /],
+      [{ database: url, preparedStatements: 'no' }, /^options\.preparedStatements: /],
+      [{ database: `${url}?prepared_statements=off` }, /prepared_statements\): must be true/],
+      [{ database: url, poolSize: 3 }, /^options\.poolSize: unknown option/],
+    ];
+    for (const [options, message] of cases) {
+      await assert.rejects(
+        openPostgresStorage(options as Parameters<typeof openPostgresStorage>[0]),
+        (error: unknown) => error instanceof TypeError && message.test(error.message),
+      );
+    }
+  });
+
+  it('seeds the funnel counters from the rows already there when it upgrades the schema', async () => {
+    const { url } = await newDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // A database as the previous version left it: counted from the rows, no funnel counters.
+      await migratePostgres(client, POSTGRES_MIGRATIONS.slice(0, 2), { lockKey: MIGRATION_LOCK });
+      const now = Date.now();
+      const day = 86_400_000;
+      const guest = (i: number, expiresAt: number, mergedInto: string | null) =>
+        client.query(
+          `INSERT INTO gm_guests (id, secret_hash, created_at, expires_at, merged_into)
+           VALUES ($1, '\\x00', $2, $3, $4)`,
+          [`guest-${i}`, now - day, expiresAt, mergedInto],
+        );
+      for (let i = 0; i < 7; i++) await guest(i, now + day, null); // active
+      for (let i = 7; i < 10; i++) await guest(i, now + day, 'user'); // merged
+      for (let i = 10; i < 12; i++) await guest(i, now - 1, null); // expired, not yet purged
+      await client.query(`UPDATE gm_counters SET value = CASE name
+          WHEN 'purged_expired' THEN 5 WHEN 'purged_merged' THEN 4 WHEN 'deleted' THEN 2 END`);
+    } finally {
+      await client.end();
+    }
+    const storage = await openPostgresStorage({ database: url });
+    try {
+      assert.deepEqual(await storage.stats(Date.now()), {
+        created: 12 + 5 + 4 + 2,
+        merged: 3 + 4,
+        expired: 5 + 2,
+        active: 7,
+      });
+    } finally {
+      await storage.close();
+    }
+  });
 });

@@ -12,6 +12,7 @@ const HELP = `guestmode: guest sessions, anonymous profiles and exactly-once mer
 Usage:
   guestmode serve [flags]     start the HTTP service
   guestmode purge [flags]     delete expired guests now, then exit
+  guestmode migrate-data --from <url> --to <url>   copy every guest to another store
   guestmode idp <command>     the local Logto-compatible OpenID provider (@guestmode/idp)
   guestmode --help            this text
 
@@ -163,6 +164,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return purge(rest, io);
     case 'idp':
       return idp(rest, io);
+    case 'migrate-data':
+      return (await import('./migrate-data/index.js')).migrateDataCommand(rest, io);
     case undefined:
     case '--help':
     case '-h':

@@ -188,7 +188,7 @@ function onOff(setting: string, value: string): boolean {
   throw optionError(setting, `"${value}" must be on or off`);
 }
 
-function parseDatabase(setting: string, value: string): DatabaseConfig {
+export function parseDatabase(setting: string, value: string): DatabaseConfig {
   if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
     if (!URL.canParse(value)) {
       throw optionError(setting, 'is not a valid postgres:// URL');

@@ -13,6 +13,7 @@ import type { GuestmodeOptions } from '../../engine/types.js';
 import { createGuestmode } from '../../engine.js';
 import type { GuestStorage } from '../types.js';
 import type { SuiteContext } from './context.js';
+import { groupTests } from './groups.js';
 import { guestTests } from './guests.js';
 import { mergeTests } from './merge.js';
 
@@ -55,6 +56,7 @@ export function runStorageConformance(
     });
 
     guestTests(ctx);
+    groupTests(ctx);
     mergeTests(ctx);
   });
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { checkBoolean, checkObject, checkPositiveInteger, optionError } from '../../options.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
@@ -16,12 +17,14 @@ import {
   type StorageLimits,
   type StoredAttribute,
 } from '../types.js';
-import { isUnavailable, wrap } from './driver-errors.js';
+import { Connection, type Runner } from './connection.js';
+import { wrap } from './driver-errors.js';
+import { type GroupWrite, PostgresGroupCommit } from './group-commit.js';
+import { GroupReads, type GuestWithAttributes } from './group-reads.js';
 import {
   MIGRATION_LOCK,
   POSTGRES_MIGRATIONS,
   type QueryName,
-  q,
   type RawAttribute,
   type RawGuest,
   toAttribute,
@@ -29,11 +32,25 @@ import {
 } from './schema.js';
 
 export interface PostgresStorageOptions {
-  /** A `postgres://` connection string, or your app's own `pg.Pool` (to share transactions). */
+  /**
+   * A `postgres://` connection string, or your app's own `pg.Pool` (to share transactions). The
+   * URL may carry `prepared_statements=false` (taken out before connecting), the same as the
+   * option below.
+   */
   readonly database: string | pg.Pool;
   /** Pool size when Guestmode opens the pool itself. Default 10. */
   readonly maxConnections?: number;
+  /**
+   * Named prepared statements (default `true`): each statement is parsed once per connection.
+   * `false` sends every statement unprepared, for a connection pooler in transaction mode
+   * (PgBouncer `pool_mode = transaction`), where consecutive transactions may run on different
+   * server connections that never saw the preparation.
+   */
+  readonly preparedStatements?: boolean;
 }
+
+const OPTION_KEYS = ['database', 'maxConnections', 'preparedStatements'];
+const URL_SWITCH = 'prepared_statements';
 
 /**
  * Opens (and migrates) a PostgreSQL store, for apps that run many instances against one database.
@@ -50,39 +67,73 @@ export async function openPostgresStorage(options: PostgresStorageOptions): Prom
   return storage;
 }
 
+/** Opens the pool the options describe; a `TypeError` names the option that is wrong. */
+function openConnection(options: PostgresStorageOptions): { db: Connection; ownsPool: boolean } {
+  checkObject(options, 'options', OPTION_KEYS);
+  let prepared =
+    options.preparedStatements === undefined
+      ? true
+      : checkBoolean(options.preparedStatements, 'options.preparedStatements');
+  const { database } = options;
+  if (typeof database === 'string') {
+    if (!/^postgres(ql)?:\/\//.test(database)) {
+      throw optionError('options.database', 'must be a postgres:// URL or a pg.Pool');
+    }
+    const url = new URL(database);
+    const inUrl = url.searchParams.get(URL_SWITCH);
+    if (inUrl !== null) {
+      if (inUrl !== 'true' && inUrl !== 'false') {
+        throw optionError(`options.database (${URL_SWITCH})`, 'must be true or false');
+      }
+      prepared &&= inUrl === 'true';
+      url.searchParams.delete(URL_SWITCH);
+    }
+    const max =
+      options.maxConnections === undefined
+        ? 10
+        : checkPositiveInteger(options.maxConnections, 'options.maxConnections');
+    const pool = new pg.Pool({
+      connectionString: url.href,
+      max,
+      connectionTimeoutMillis: 5_000,
+    });
+    return { db: new Connection(pool, max, prepared), ownsPool: true };
+  }
+  if (database && typeof (database as { connect?: unknown }).connect === 'function') {
+    const max = (database as { options?: { max?: unknown } }).options?.max;
+    const size = typeof max === 'number' && max > 0 ? max : 10;
+    return { db: new Connection(database, size, prepared), ownsPool: false };
+  }
+  throw optionError('options.database', 'must be a postgres:// URL or a pg.Pool');
+}
+
 class PostgresStorage implements GuestStorage {
   /** The database does the work, off the event loop: large batches, no rests. */
   readonly purgePolicy: PurgePolicy = { batchSize: 1000, paced: false };
-  readonly #pool: pg.Pool;
+  readonly #db: Connection;
   readonly #ownsPool: boolean;
+  readonly #writes: PostgresGroupCommit;
+  readonly #reads: GroupReads;
 
   constructor(options: PostgresStorageOptions) {
-    if (typeof options.database === 'string') {
-      if (!/^postgres(ql)?:\/\//.test(options.database)) {
-        throw new TypeError('options.database must be a postgres:// URL or a pg.Pool');
-      }
-      this.#pool = new pg.Pool({
-        connectionString: options.database,
-        max: options.maxConnections ?? 10,
-        connectionTimeoutMillis: 5_000,
-      });
-      this.#ownsPool = true;
-    } else if (options.database && typeof options.database.connect === 'function') {
-      this.#pool = options.database;
-      this.#ownsPool = false;
-    } else {
-      throw new TypeError('options.database must be a postgres:// URL or a pg.Pool');
-    }
+    const { db, ownsPool } = openConnection(options);
+    this.#db = db;
+    this.#ownsPool = ownsPool;
     // An idle client losing its connection (server restart) must not crash the process.
-    this.#pool.on('error', () => {});
+    db.pool.on('error', () => {});
+    // Groups of writes and of reads take at most this many clients each, leaving the rest of
+    // the pool to merges, purges and the other single operations.
+    const groups = Math.max(1, Math.floor(db.size * 0.4));
+    this.#writes = new PostgresGroupCommit(db, groups, (write) => this.#writeAlone(write));
+    this.#reads = new GroupReads(db, groups);
   }
 
   #query<R extends pg.QueryResultRow>(
-    runner: pg.Pool | pg.PoolClient,
+    runner: Runner,
     name: QueryName,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    return runner.query<R>({ name: `gm_${name}`, text: q[name], values });
+    return this.#db.query<R>(runner, name, values);
   }
 
   /** Writes one attribute of the owner with key `owner` (`g:<id>` or `u:<id>`). */
@@ -95,130 +146,59 @@ class PostgresStorage implements GuestStorage {
     return this.#query(client, 'upsertAttribute', [owner, a.name, a.value, size, a.updatedAt]);
   }
 
-  /** Checks a client out of the pool; a pool that cannot connect is `storage_unavailable`. */
-  async #connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.#pool.connect();
-    } catch (error) {
-      wrap(error);
-    }
-  }
-
-  /**
-   * Lends `fn` a client of its own. pg-pool listens for 'error' only on idle clients; a
-   * connection that dies while checked out (a database restart mid-transaction) would otherwise
-   * emit an unhandled 'error' and end the process. The query in flight rejects on its own; here
-   * the client is only marked broken, so that it is discarded instead of returned to the pool.
-   */
-  async #withClient<T>(
-    fn: (client: pg.PoolClient, markBroken: () => void) => Promise<T>,
-  ): Promise<T> {
-    const client = await this.#connect();
-    let broken = false;
-    const markBroken = () => {
-      broken = true;
-    };
-    client.on('error', markBroken);
-    try {
-      return await fn(client, markBroken);
-    } catch (error) {
-      broken ||= isUnavailable(error);
-      wrap(error);
-    } finally {
-      client.off('error', markBroken);
-      client.release(broken);
-    }
-  }
-
-  /**
-   * Runs `fn` in a transaction. It commits unless `keep` says no for the value (a preview): then
-   * it rolls back and still answers the value.
-   */
   #transaction<T>(
     fn: (client: pg.PoolClient) => Promise<T>,
     keep?: (value: T) => boolean,
   ): Promise<T> {
-    return this.#withClient(async (client, markBroken) => {
-      await client.query('BEGIN');
-      try {
-        const result = await fn(client);
-        await client.query(keep === undefined || keep(result) ? 'COMMIT' : 'ROLLBACK');
-        return result;
-      } catch (error) {
-        // A ROLLBACK that fails leaves the connection in an unknown state: it is not reused.
-        await client.query('ROLLBACK').catch(markBroken);
-        throw error;
-      }
-    });
+    return this.#db.transaction(fn, keep);
   }
 
   migrate(): Promise<void> {
-    return this.#withClient(async (client) => {
+    return this.#db.withClient(async (client) => {
       await migratePostgres(client, POSTGRES_MIGRATIONS, { lockKey: MIGRATION_LOCK });
     });
   }
 
-  async createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
-    const values = [guest.id, guest.secretHash, guest.createdAt, guest.expiresAt];
-    if (attributes.length === 0) {
-      await this.#query(this.#pool, 'insertGuest', values).catch(wrap);
-      return;
+  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
+    return this.#writes.add({ kind: 'create', guest, attributes }).then(() => undefined);
+  }
+
+  /** A write of group commit in a transaction of its own, after its group failed as a whole. */
+  #writeAlone(write: GroupWrite): Promise<GuestTimes | null> {
+    if (write.kind === 'put') {
+      const owner: Principal = { kind: 'guest', id: write.guestId };
+      return this.#putAlone(owner, write.attribute, write.limits, write.now, write.credential);
     }
-    await this.#transaction(async (client) => {
-      await this.#query(client, 'insertGuest', values);
+    const { guest, attributes } = write;
+    return this.#transaction(async (client) => {
+      await this.#query(client, 'insertGuest', [
+        guest.id,
+        guest.secretHash,
+        guest.createdAt,
+        guest.expiresAt,
+      ]);
       const owner = `g:${guest.id}`;
-      for (const a of attributes) {
-        await this.#upsert(client, owner, a);
-      }
+      for (const a of attributes) await this.#upsert(client, owner, a);
+      await this.#query(client, 'addCounter', [1, 'created']);
+      return null;
     });
   }
 
   async getGuest(id: string): Promise<GuestRow | null> {
-    const { rows } = await this.#query<RawGuest>(this.#pool, 'getGuest', [id]).catch(wrap);
+    const { rows } = await this.#query<RawGuest>(this.#db.pool, 'getGuest', [id]).catch(wrap);
     return rows[0] ? toGuest(rows[0]) : null;
   }
 
-  async getGuestWithAttributes(
-    id: string,
-  ): Promise<{ guest: Omit<GuestRow, 'mergeResult'>; attributes: StoredAttribute[] } | null> {
-    const { rows } = await this.#query<
-      Omit<RawGuest, 'merge_result'> & {
-        name: string | null;
-        value: string | null;
-        attribute_updated_at: string | null;
-      }
-    >(this.#pool, 'guestWithAttributes', [id]).catch(wrap);
-    const first = rows[0];
-    if (!first) return null;
-    const attributes: StoredAttribute[] = [];
-    for (const row of rows) {
-      if (row.name !== null && row.value !== null) {
-        attributes.push({
-          name: row.name,
-          value: row.value,
-          updatedAt: Number(row.attribute_updated_at),
-        });
-      }
-    }
-    return {
-      guest: {
-        id: first.id,
-        secretHash: first.secret_hash,
-        createdAt: Number(first.created_at),
-        expiresAt: Number(first.expires_at),
-        mergedInto: first.merged_into,
-        mergedAt: first.merged_at === null ? null : Number(first.merged_at),
-      },
-      attributes,
-    };
+  getGuestWithAttributes(id: string): Promise<GuestWithAttributes | null> {
+    return this.#reads.get(id);
   }
 
   async extendGuest(id: string, expiresAt: number): Promise<void> {
-    await this.#query(this.#pool, 'extendGuest', [expiresAt, id]).catch(wrap);
+    await this.#query(this.#db.pool, 'extendGuest', [expiresAt, id]).catch(wrap);
   }
 
   async readAttributes(owner: Principal): Promise<StoredAttribute[]> {
-    const { rows } = await this.#query<RawAttribute>(this.#pool, 'readAttributes', [
+    const { rows } = await this.#query<RawAttribute>(this.#db.pool, 'readAttributes', [
       ownerKey(owner),
     ]).catch(wrap);
     return rows.map(toAttribute);
@@ -239,7 +219,27 @@ class PostgresStorage implements GuestStorage {
     return null;
   }
 
-  async putAttribute(
+  putAttribute(
+    owner: Principal,
+    attribute: StoredAttribute,
+    limits: StorageLimits,
+    now: number,
+    credential?: GuestCredentialCheck,
+  ): Promise<GuestTimes | null> {
+    if (owner.kind === 'guest') {
+      return this.#writes.add({
+        kind: 'put',
+        guestId: owner.id,
+        attribute,
+        limits,
+        now,
+        credential,
+      });
+    }
+    return this.#putAlone(owner, attribute, limits, now, credential);
+  }
+
+  #putAlone(
     owner: Principal,
     attribute: StoredAttribute,
     limits: StorageLimits,
@@ -307,6 +307,7 @@ class PostgresStorage implements GuestStorage {
           work.retainUntil,
           work.guestId,
         ]);
+        await this.#query(client, 'addCounter', [1, 'merged']);
         return { status: 'merged', result: plan.result };
       },
       (outcome) => outcome.status === 'merged',
@@ -338,29 +339,26 @@ class PostgresStorage implements GuestStorage {
   }
 
   async stats(now: number): Promise<GuestStats> {
-    // Counted by the database, off the event loop; a counter row updated by every guest
-    // creation would serialise concurrent creations on its row lock.
-    const [counts, counters] = await Promise.all([
-      this.#query<{ total: string; merged: string; active: string; expired: string }>(
-        this.#pool,
-        'guestCounts',
-        [now],
-      ),
-      this.#query<{ name: string; value: string }>(this.#pool, 'counters', []),
+    // The funnel's counters move with the rows (summed over their shards); only the guests
+    // expired but not yet purged are counted, from the expiry index.
+    const [counters, expired] = await Promise.all([
+      this.#query<{ name: string; value: string }>(this.#db.pool, 'counters', []),
+      this.#query<{ n: string }>(this.#db.pool, 'expiredUnpurged', [now]),
     ]).catch(wrap);
-    const c = counts.rows[0]!;
     const byName = Object.fromEntries(counters.rows.map((r) => [r.name, Number(r.value)]));
-    const purgedExpired = byName.purged_expired ?? 0;
-    const purgedMerged = byName.purged_merged ?? 0;
+    const created = byName.created ?? 0;
+    const merged = byName.merged ?? 0;
+    const expiredTotal = (byName.purged_expired ?? 0) + Number(expired.rows[0]!.n);
     return {
-      active: Number(c.active),
-      merged: Number(c.merged) + purgedMerged,
-      expired: purgedExpired + Number(c.expired),
-      created: Number(c.total) + purgedExpired + purgedMerged + (byName.deleted ?? 0),
+      active: created - merged - expiredTotal - (byName.deleted ?? 0),
+      merged,
+      expired: expiredTotal,
+      created,
     };
   }
 
   async close(): Promise<void> {
-    if (this.#ownsPool) await this.#pool.end();
+    await Promise.all([this.#writes.idle(), this.#reads.idle()]);
+    if (this.#ownsPool) await this.#db.pool.end();
   }
 }

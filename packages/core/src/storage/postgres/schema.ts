@@ -29,7 +29,28 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    INSERT INTO gm_counters (name, value) VALUES ('purged_expired', 0), ('purged_merged', 0);`,
   // Guests deleted on request leave no row; counted so that the funnel still adds up.
   `INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
+  // Funnel totals become counters moved in the same transactions as the rows they count (the
+  // names are SQLite's), so that stats() reads a few rows instead of counting every guest. Each
+  // counter is spread over shards, one picked at random per update, so that concurrent
+  // transactions (of one instance or of several) rarely wait for one another's row lock. The
+  // table lock makes the seed exact while instances keep writing: they wait for this commit.
+  `LOCK TABLE gm_guests IN SHARE ROW EXCLUSIVE MODE;
+   ALTER TABLE gm_counters ADD COLUMN shard smallint NOT NULL DEFAULT 0;
+   ALTER TABLE gm_counters DROP CONSTRAINT gm_counters_pkey;
+   ALTER TABLE gm_counters ADD PRIMARY KEY (name, shard);
+   INSERT INTO gm_counters (name, value)
+     SELECT 'created', (SELECT COUNT(*) FROM gm_guests)
+       + (SELECT COALESCE(SUM(value), 0) FROM gm_counters
+          WHERE name IN ('purged_expired', 'purged_merged', 'deleted'));
+   INSERT INTO gm_counters (name, value)
+     SELECT 'merged', (SELECT COUNT(*) FROM gm_guests WHERE merged_into IS NOT NULL)
+       + (SELECT COALESCE(SUM(value), 0) FROM gm_counters WHERE name = 'purged_merged');
+   CREATE INDEX gm_guests_expiry_state ON gm_guests (expires_at, merged_into);
+   DROP INDEX gm_guests_expires_at;`,
 ];
+
+/** Shards per counter (see the third migration). */
+export const COUNTER_SHARDS = 16;
 
 export interface RawGuest {
   id: string;
@@ -63,7 +84,9 @@ export function toAttribute(row: RawAttribute): StoredAttribute {
   return { name: row.name, value: row.value, updatedAt: Number(row.updated_at) };
 }
 
-// Named statements are prepared once per connection by `pg` and reused afterwards.
+// Named statements are prepared once per connection by `pg` and reused afterwards (unless
+// prepared statements are switched off, for poolers in transaction mode). Arrays travel as one
+// parameter each: a statement for a whole group costs what a statement for one row does.
 export const q = {
   insertGuest:
     'INSERT INTO gm_guests (id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)',
@@ -96,13 +119,28 @@ export const q = {
      )
      SELECT COUNT(*)::int AS total, (COUNT(*) FILTER (WHERE merged))::int AS merged FROM guests`,
   deleteActiveGuest: 'DELETE FROM gm_guests WHERE id = $1 AND merged_into IS NULL',
-  addCounter: 'UPDATE gm_counters SET value = value + $1 WHERE name = $2',
-  counters: 'SELECT name, value FROM gm_counters',
-  guestCounts: `SELECT COUNT(*)::bigint AS total,
-       (COUNT(*) FILTER (WHERE merged_into IS NOT NULL))::bigint AS merged,
-       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at > $1))::bigint AS active,
-       (COUNT(*) FILTER (WHERE merged_into IS NULL AND expires_at <= $1))::bigint AS expired
-     FROM gm_guests`,
+  addCounter: `INSERT INTO gm_counters (name, shard, value)
+     VALUES ($2, floor(random() * ${COUNTER_SHARDS})::smallint, $1)
+     ON CONFLICT (name, shard) DO UPDATE SET value = gm_counters.value + excluded.value`,
+  counters: 'SELECT name, SUM(value)::bigint AS value FROM gm_counters GROUP BY name',
+  expiredUnpurged:
+    'SELECT COUNT(*)::bigint AS n FROM gm_guests WHERE expires_at <= $1 AND merged_into IS NULL',
+  // Group commit and group reads.
+  insertGuests: `INSERT INTO gm_guests (id, secret_hash, created_at, expires_at)
+     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[])`,
+  lockGuests: `SELECT id, secret_hash, created_at, expires_at, merged_into FROM gm_guests
+     WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+  attributeSizes: 'SELECT owner, name, size FROM gm_attributes WHERE owner = ANY($1::text[])',
+  upsertAttributes: `INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+     ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size, updated_at = excluded.updated_at`,
+  extendGuests: `UPDATE gm_guests g SET expires_at = u.expires_at
+     FROM unnest($1::text[], $2::bigint[]) AS u(id, expires_at)
+     WHERE g.id = u.id AND g.merged_into IS NULL AND g.expires_at < u.expires_at`,
+  guestsWithAttributes: `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into,
+       g.merged_at, a.name, a.value, a.updated_at AS attribute_updated_at
+     FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
+     WHERE g.id = ANY($1::text[]) ORDER BY g.id, a.name`,
 } as const;
 
 export type QueryName = keyof typeof q;
