@@ -136,7 +136,9 @@ async function purge(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function idp(argv: readonly string[], io: CliIo): Promise<number> {
-  let module: { runIdpCli?: (argv: string[]) => Promise<number> };
+  let module: {
+    runIdpCli?: (argv: string[], io?: { program?: string }) => Promise<number>;
+  };
   try {
     // A variable specifier keeps the optional package out of type checking and bundling.
     const name = '@guestmode/idp';
@@ -151,7 +153,7 @@ async function idp(argv: readonly string[], io: CliIo): Promise<number> {
     io.err('guestmode: this version of @guestmode/idp has no command-line interface');
     return EXIT_FAILURE;
   }
-  return module.runIdpCli([...argv]);
+  return module.runIdpCli([...argv], { program: 'guestmode idp' });
 }
 
 /** The program's commands, in the order `--help` lists them. */

@@ -120,6 +120,13 @@ describe('guestmode CLI', () => {
     }
   });
 
+  it('hands `guestmode idp` to the provider, whose help names the program as called', async () => {
+    const result = await spawnBin(['idp', '--help'], {});
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^ {2}guestmode idp \[options\] +start the provider/m);
+    assert.match(result.stdout, /^ {2}user create +create a user$/m);
+  });
+
   it('prints the version of its package.json', async () => {
     const { version } = JSON.parse(
       readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
