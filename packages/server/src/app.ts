@@ -19,6 +19,7 @@ import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { checkBuildServerOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
+import { createProviderProbe } from './readiness.js';
 import { JSON_TYPE, type RouteContext } from './routes/context.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
@@ -141,6 +142,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
       dashboard: config.dashboard,
       statsIntervalMs: config.statsIntervalMs,
       now,
+      provider: config.oidc ? createProviderProbe(config.oidc, { now }) : undefined,
     };
     app.decorate('guestmode', guestmode);
     app.decorate('metrics', metrics);
