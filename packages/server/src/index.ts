@@ -28,5 +28,6 @@ export { openGuestmode, openStorage, verifierOptions } from './engine.js';
 export { Metrics, type StatsSample } from './metrics.js';
 export { openApiDocument } from './openapi/document.js';
 export { checkBuildServerOptions, checkServerConfig } from './options.js';
+export { type GuestmodePluginOptions, guestmodePlugin } from './plugin.js';
 export { describeSettings, type Setting } from './settings.js';
 export { UsageError } from './usage.js';
