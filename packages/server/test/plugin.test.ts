@@ -101,10 +101,9 @@ describe('guestmodePlugin in a host app', () => {
 
   it('refuses options it does not know, naming them', async () => {
     const app = Fastify();
-    await assert.rejects(
-      app.register(guestmodePlugin, { prefix: '/gm', confg: {} } as never).ready(),
-      /^TypeError: options: unknown option "confg"|^TypeError: options\.confg/,
-    );
+    await assert.rejects(async () => {
+      await app.register(guestmodePlugin, { prefix: '/gm', confg: {} } as never);
+    }, /^TypeError: options\.confg: unknown option/);
     await app.close();
   });
 });
