@@ -127,6 +127,20 @@ describe('guestmode CLI', () => {
     assert.match(result.stdout, /^ {2}user create +create a user$/m);
   });
 
+  it('answers help and usage errors the same from the real program', async () => {
+    const help = await spawnBin(['serve', '--help'], {});
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: guestmode serve \[flags\]/);
+    assert.equal(help.stderr, '');
+    const wrong = await spawnBin(['serve', '--prot', '1'], {});
+    assert.equal(wrong.code, 2);
+    assert.equal(wrong.stdout, '');
+    assert.equal(
+      wrong.stderr,
+      'guestmode serve: unknown option --prot (see guestmode serve --help)\n',
+    );
+  });
+
   it('prints the version of its package.json', async () => {
     const { version } = JSON.parse(
       readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
