@@ -144,13 +144,13 @@ export const SETTINGS = [
 /** The environment variable that names a setting. */
 export type SettingEnv = (typeof SETTINGS)[number]['env'];
 
-/** The lines `--help` prints for `settings`: flag, environment variable(s), meaning, default. */
+/** The lines `--help` prints for `settings`: flag and environment variable(s), then meaning and default. */
 export function describeSettings(settings: readonly Setting[]): string {
   return settings
     .map((s) => {
-      const env = s.fallbackEnv ? `${s.env}, ${s.fallbackEnv}` : s.env;
-      const shown = s.default ? ` [default: ${s.default}]` : '';
-      return `  --${s.flag}\n      ${env}: ${s.help}${shown}`;
+      const env = s.fallbackEnv ? `${s.env}, then ${s.fallbackEnv}` : s.env;
+      const shown = s.default ? ` (default ${s.default})` : '';
+      return `  --${s.flag}  [${env}]\n      ${s.help}${shown}`;
     })
     .join('\n');
 }

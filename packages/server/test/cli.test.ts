@@ -85,10 +85,14 @@ describe('guestmode CLI', () => {
         assert.equal(help.code, 0, argv.join(' '));
         const text = help.out.join('\n');
         assert.match(text, new RegExp(`^Usage: guestmode ${command} \\[flags\\]`));
-        for (const setting of ['--database-url', 'GUESTMODE_DATABASE_URL, DATABASE_URL', 'PORT']) {
+        for (const setting of [
+          '--database-url',
+          'GUESTMODE_DATABASE_URL, then DATABASE_URL',
+          'PORT',
+        ]) {
           assert.ok(text.includes(setting), `${argv.join(' ')} mentions ${setting}`);
         }
-        assert.match(text, /--oidc-token-type\n\s+GUESTMODE_OIDC_TOKEN_TYPE/);
+        assert.match(text, /--oidc-token-type {2}\[GUESTMODE_OIDC_TOKEN_TYPE\]\n {6}required typ/);
         assert.match(text, /Exit codes:/);
       }
     }
