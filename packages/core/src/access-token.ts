@@ -51,7 +51,11 @@ export interface AccessTokenVerifierOptions {
   readonly typ?: string | false;
   /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 10. */
   readonly clockToleranceSeconds?: number;
-  /** Scopes the token must all carry (space-separated `scope` claim). Default none. */
+  /**
+   * Scopes the token must all carry. They are read from `scope` (RFC 9068, space-separated) or,
+   * when the token has none, from `scp` (Microsoft Entra: space-separated, or a list). Default
+   * none.
+   */
   readonly requiredScopes?: readonly string[];
   /** How long fetched keys are trusted before a refetch, in ms. Default 10 minutes. */
   readonly jwksCacheMaxAgeMs?: number;
@@ -299,9 +303,7 @@ export function createAccessTokenVerifier(
           throw invalid('A machine-to-machine token does not speak for a user.');
         }
         if (options.requiredScopes?.length) {
-          const granted = new Set(
-            typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
-          );
+          const granted = grantedScopes(payload);
           const missing = options.requiredScopes.filter((s) => !granted.has(s));
           if (missing.length > 0) throw invalid('The access token lacks a required scope.');
         }
@@ -327,6 +329,14 @@ function clientOf(payload: JWTPayload): string | undefined {
   if (typeof payload.client_id === 'string' && payload.client_id !== '') return payload.client_id;
   if (typeof payload.azp === 'string' && payload.azp !== '') return payload.azp;
   return undefined;
+}
+
+/** The scopes a token grants: `scope` when present, else Entra's `scp` (string or list). */
+function grantedScopes(payload: JWTPayload): Set<string> {
+  const claim = payload.scope ?? payload.scp;
+  if (typeof claim === 'string') return new Set(claim.split(' '));
+  if (Array.isArray(claim)) return new Set(claim.filter((s) => typeof s === 'string'));
+  return new Set();
 }
 
 /** A least-recently-used map of verified tokens (by SHA-256), each valid until its deadline. */

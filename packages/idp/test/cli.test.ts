@@ -10,12 +10,17 @@ const database = join(dir, 'idp.db');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(...argv: string[]) {
+  return runWith({}, ...argv);
+}
+
+async function runWith(env: NodeJS.ProcessEnv, ...argv: string[]) {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runIdpCli([...argv, '--database', database], {
+  const code = await runIdpCli([...argv, '--database-url', `sqlite:${database}`], {
     stdout: (t) => stdout.push(t),
     stderr: (t) => stderr.push(t),
-    env: {},
+    stdin: async () => 'correct horse battery\n',
+    env,
   });
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }
@@ -40,14 +45,7 @@ test('admin commands print JSON', async () => {
   assert.equal(resource.code, 0, resource.stderr);
   assert.deepEqual(JSON.parse(resource.stdout), { indicator: 'https://api.bookstore.local' });
 
-  const user = await run(
-    'user',
-    'create',
-    '--username',
-    'alice',
-    '--password',
-    'correct horse battery',
-  );
+  const user = await run('user', 'create', '--username', 'alice', '--password-stdin');
   assert.equal(user.code, 0, user.stderr);
   const created = JSON.parse(user.stdout) as { id: string; username: string };
   assert.equal(created.username, 'alice');
@@ -69,7 +67,13 @@ test('bad input: usage errors and bad options exit 2, refusals exit 1 naming the
   const badUri = await run('app', 'create', '--name', 'X', '--redirect-uri', 'not a url');
   assert.equal(badUri.code, 2);
   assert.match(badUri.stderr, /^error: input\.redirectUris\[0\]: must be an absolute URL$/m);
-  const dupe = await run('user', 'create', '--username', 'alice', '--password', 'another password');
+  const dupe = await runWith(
+    { GUESTMODE_IDP_USER_PASSWORD: 'another password' },
+    'user',
+    'create',
+    '--username',
+    'alice',
+  );
   assert.equal(dupe.code, 1);
   assert.match(dupe.stderr, /conflict/);
   assert.doesNotMatch(dupe.stderr, /another password/);
@@ -100,7 +104,7 @@ test('`idp` starts the provider on the given port, prints its URL, stops on sign
   const lines: string[] = [];
   let started: Idp | undefined;
   const running = runIdpCli(
-    ['--database', database, '--endpoint', 'http://127.0.0.1', '--port', '0'],
+    ['--database-url', database, '--endpoint', 'http://127.0.0.1', '--port', '0'],
     {
       stdout: (t) => lines.push(t),
       stderr: () => {},
@@ -123,11 +127,11 @@ test('`idp` starts the provider on the given port, prints its URL, stops on sign
 test('NODE_ENV=production is refused unless --allow-production', async () => {
   const stderr: string[] = [];
   const code = await runIdpCli(
-    ['user', 'create', '--username', 'zed', '--password', 'password123', '--database', database],
+    ['user', 'create', '--username', 'zed', '--database-url', database],
     {
       stdout: () => {},
       stderr: (t) => stderr.push(t),
-      env: { NODE_ENV: 'production' },
+      env: { NODE_ENV: 'production', GUESTMODE_IDP_USER_PASSWORD: 'password123' },
     },
   );
   assert.equal(code, 1);

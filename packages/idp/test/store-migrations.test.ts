@@ -43,7 +43,7 @@ test('the CLI says so plainly instead of crashing', async () => {
   db.close();
   const stderr: string[] = [];
   const code = await runIdpCli(
-    ['app', 'create', '--name', 'A', '--redirect-uri', 'http://a.test/cb', '--database', file],
+    ['app', 'create', '--name', 'A', '--redirect-uri', 'http://a.test/cb', '--database-url', file],
     {
       stdout: () => {},
       stderr: (text) => stderr.push(text),

@@ -1,56 +1,16 @@
-import fastifyCookie from '@fastify/cookie';
-import {
-  createClientAddressResolver,
-  type Guestmode,
-  GuestmodeError,
-  RawJson,
-  rateLimitKey,
-  toErrorResponse,
-} from '@guestmode/core';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type FastifyServerOptions,
-} from 'fastify';
+import type { Guestmode } from '@guestmode/core';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { loadConfig, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
-import { fromFastifyError } from './errors.js';
-import { Metrics } from './metrics.js';
+import { mountGuestmode, type SendError } from './mount.js';
 import { checkBuildServerOptions } from './options.js';
-import { RateLimiter } from './rate-limit.js';
-import { JSON_TYPE, type RouteContext } from './routes/context.js';
-import { guestRoutes } from './routes/guests.js';
-import { mergeRoutes } from './routes/merge.js';
-import { opsRoutes } from './routes/ops.js';
-import { profileRoutes } from './routes/profile.js';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The engine behind the service. */
-    guestmode: Guestmode;
-    /** Counters, histogram and the dashboard's time series. */
-    metrics: Metrics;
-  }
-}
+export { isPlainHttpElsewhere } from './mount.js';
 
 /** Fastify's `trustProxy` for a hop count or a proxy list (its own parser for lists). */
 function trustsHop(trust: ServerConfig['trustProxy']): FastifyServerOptions['trustProxy'] {
   if (typeof trust === 'number') return trust === 0 ? false : (_address, hop) => hop < trust;
   return [...trust];
-}
-
-/** True for an `http:` URL whose host is not this machine's loopback. */
-export function isPlainHttpElsewhere(url: string): boolean {
-  const { protocol, hostname } = new URL(url);
-  if (protocol !== 'http:') return false;
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return !(
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '::1' ||
-    /^127\./.test(host)
-  );
 }
 
 /** Options of {@link buildServer}. */
@@ -84,27 +44,12 @@ export interface BuildServerOptions {
 export async function buildServer(options: BuildServerOptions = {}): Promise<FastifyInstance> {
   checkBuildServerOptions(options);
   const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
-  const now = options.now ?? Date.now;
   const guestmode =
     options.guestmode ?? (await openGuestmode(config, options.now ? { now: options.now } : {}));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
 
-  const metrics = new Metrics({
-    stats: () => guestmode.stats(),
-    ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
-    now,
-  });
-  // Every refusal leaves through here, so each is counted and has the one error shape.
-  const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const answer = toErrorResponse(fromFastifyError(error));
-    if (answer.log) request.log.error({ err: error }, 'request failed');
-    metrics.rejected(answer.body.error.code);
-    reply
-      .code(answer.status)
-      .headers(answer.headers)
-      .type(JSON_TYPE)
-      .send(JSON.stringify(answer.body));
-  };
+  // Router-level refusals reach the service's error answer once it is mounted.
+  let sendError: SendError = (_error, _request, reply) => reply.code(500).send();
   const fastifyOptions: FastifyServerOptions = {
     logger: options.logger ?? false,
     bodyLimit: config.bodyLimit,
@@ -119,110 +64,14 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   };
   const app = Fastify(fastifyOptions);
-  const clientOf = createClientAddressResolver(config.trustProxy);
-  if (config.oidc && isPlainHttpElsewhere(config.oidc.issuer)) {
-    // Discovery and keys fetched over plain HTTP from another machine can be replaced in
-    // transit, and with them every access token this service believes.
-    app.log.warn(
-      { issuer: config.oidc.issuer },
-      'the OIDC issuer is plain http: on a non-loopback host; use https',
-    );
-  }
-
   try {
-    const ctx: RouteContext = {
+    sendError = await mountGuestmode(app, {
       guestmode,
-      metrics,
-      limiter: config.rateLimit ? new RateLimiter(config.rateLimit, now) : undefined,
-      clientKey: (request) =>
-        rateLimitKey(clientOf(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
-      publicOrigin: config.publicOrigin,
-      adminToken: config.adminToken,
-      dashboard: config.dashboard,
-      statsIntervalMs: config.statsIntervalMs,
-      now,
-    };
-    app.decorate('guestmode', guestmode);
-    app.decorate('metrics', metrics);
-
-    await app.register(fastifyCookie);
-
-    // Only JSON bodies: text/plain and form bodies are what a cross-site <form> can send
-    // without a preflight, so refusing them (415) closes that door too. The original text is
-    // kept so attribute values are stored exactly as sent.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      const text = (body as string).trim();
-      if (text === '') {
-        done(null, undefined);
-        return;
-      }
-      try {
-        done(null, RawJson.parse(text));
-      } catch {
-        done(new GuestmodeError('invalid_request', 'The body is not valid JSON.'), undefined);
-      }
-    });
-
-    // Answers carry guest tokens and profiles: no cache may keep them, and the ones that depend
-    // on the caller say so. A route that wants caching sets its own Cache-Control.
-    app.addHook('onSend', async (request, reply) => {
-      reply.header('x-content-type-options', 'nosniff');
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-      if (request.url.startsWith('/v1/') && !request.url.startsWith('/v1/stats')) {
-        reply.header('vary', 'Cookie, Authorization');
-      }
-    });
-
-    app.setErrorHandler(sendError);
-    app.setNotFoundHandler((request, reply) =>
-      sendError(
-        new GuestmodeError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`),
-        request,
-        reply,
-      ),
-    );
-
-    guestRoutes(app, ctx);
-    profileRoutes(app, ctx);
-    mergeRoutes(app, ctx);
-    opsRoutes(app, ctx);
-
-    // Background work: unref'd timers, so they never keep a process (or a test) alive.
-    const timers: NodeJS.Timeout[] = [];
-    if (config.purgeIntervalMs > 0) {
-      const purge = new AbortController();
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        guestmode
-          .purgeExpired({ signal: purge.signal })
-          .then(({ deleted }) => {
-            if (deleted > 0) app.log.info({ deleted }, 'purged expired guests');
-          })
-          .catch((err: unknown) => app.log.error({ err }, 'purge failed'))
-          .finally(() => {
-            running = false;
-          });
-      }, config.purgeIntervalMs);
-      timer.unref();
-      timers.push(timer);
-      app.addHook('onClose', async () => purge.abort());
-    }
-    if (config.dashboard) {
-      const sample = () =>
-        metrics.sample().catch((err: unknown) => app.log.warn({ err }, 'stats sample failed'));
-      const timer = setInterval(sample, config.statsIntervalMs);
-      timer.unref();
-      timers.push(timer);
-      app.addHook('onReady', async () => {
-        await sample();
-      });
-    }
-    app.addHook('onClose', async () => {
-      for (const timer of timers) clearInterval(timer);
-      if (closeGuestmode) await guestmode.close();
+      config,
+      closeGuestmode,
+      now: options.now ?? Date.now,
+      ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
+      prefix: '',
     });
     return app;
   } catch (error) {

@@ -1,7 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AccessTokenVerifierOptions } from '@guestmode/core';
 import { createGuestmode, type Guestmode, type GuestStorage } from '@guestmode/core';
-import type { DatabaseConfig, ServerConfig } from './config.js';
+import type { DatabaseConfig, OidcConfig, ServerConfig } from './config.js';
+
+/** The access-token verifier's options for the service's OIDC settings. */
+export function verifierOptions(oidc: OidcConfig): AccessTokenVerifierOptions {
+  const { tokenType, ...rest } = oidc;
+  return { ...rest, ...(tokenType !== undefined ? { typ: tokenType } : {}) };
+}
 
 /**
  * Opens the storage named by `GUESTMODE_DATABASE_URL` and runs its migrations. Adapters are
@@ -39,15 +46,7 @@ export async function openGuestmode(
       storage,
       guestTtl: `${config.guestTtlMs}ms`,
       mergeRules: config.mergeRules,
-      ...(config.oidc
-        ? {
-            accessTokens: {
-              issuer: config.oidc.issuer,
-              audience: config.oidc.audience,
-              ...(config.oidc.allowClients ? { allowClients: config.oidc.allowClients } : {}),
-            },
-          }
-        : {}),
+      ...(config.oidc ? { accessTokens: verifierOptions(config.oidc) } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
   } catch (error) {

@@ -9,6 +9,7 @@ import {
   checkPositiveInteger,
   checkString,
   checkUrl,
+  DEFAULT_ACCESS_TOKEN_ALGORITHMS,
   type Guestmode,
   isMergeRuleKey,
   MAX_TRUSTED_HOPS,
@@ -104,6 +105,42 @@ function checkClientList(value: unknown, path: string): readonly string[] {
   return value as string[];
 }
 
+/** A non-empty list of non-empty strings. */
+function checkStringList(value: unknown, path: string): readonly string[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw optionError(path, 'must be a non-empty list of strings');
+  }
+  for (const [i, item] of value.entries()) checkString(item, optionPath(path, i));
+  return value as string[];
+}
+
+/** The OIDC settings: the verifier options that differ between providers. */
+function checkOidc(value: unknown, path: string): unknown {
+  const o = checkObject(value, path, [
+    'issuer',
+    'audience',
+    'jwksUri',
+    'tokenType',
+    'requiredScopes',
+    'algorithms',
+    'allowClients',
+  ]);
+  const at = (key: string) => optionPath(path, key);
+  checkUrl(o.issuer, at('issuer'));
+  if (typeof o.audience === 'string') checkString(o.audience, at('audience'));
+  else checkStringList(o.audience, at('audience'));
+  if (o.jwksUri !== undefined) checkUrl(o.jwksUri, at('jwksUri'));
+  if (o.tokenType !== undefined && o.tokenType !== false) checkString(o.tokenType, at('tokenType'));
+  if (o.requiredScopes !== undefined) checkStringList(o.requiredScopes, at('requiredScopes'));
+  if (o.algorithms !== undefined) {
+    for (const [i, alg] of checkStringList(o.algorithms, at('algorithms')).entries()) {
+      checkOneOf(alg, optionPath(at('algorithms'), i), DEFAULT_ACCESS_TOKEN_ALGORITHMS);
+    }
+  }
+  if (o.allowClients !== undefined) checkClientList(o.allowClients, at('allowClients'));
+  return o;
+}
+
 /** A hop count (`0`: nobody) or a list of proxy addresses and CIDR ranges; never `true`. */
 function checkTrustProxy(value: unknown, path: string): TrustedProxies {
   if (typeof value === 'number')
@@ -131,10 +168,7 @@ export function checkServerConfig(value: unknown, path: string): Partial<ServerC
     database: checkDatabase,
     oidc: (v, p) => {
       if (v === undefined) return v;
-      const o = checkObject(v, p, ['issuer', 'audience', 'allowClients']);
-      checkUrl(o.issuer, `${p}.issuer`);
-      if (o.allowClients !== undefined) checkClientList(o.allowClients, `${p}.allowClients`);
-      return checkString(o.audience, `${p}.audience`);
+      return checkOidc(v, p);
     },
     publicOrigin: checkPublicOrigin,
     adminToken: checkAdminToken,

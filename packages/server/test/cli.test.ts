@@ -1,7 +1,7 @@
 // The `guestmode` program: settings, `purge`, `serve` with graceful shutdown, through
 // bin/guestmode.js as a user runs it (in the repository it runs the TypeScript source).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { createGuestmode } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { waitFor } from '@guestmode/testkit';
 import { main } from '../src/cli.js';
+import { loadConfig } from '../src/config.js';
 import { assert } from './harness.js';
 
 const BIN = fileURLToPath(new URL('../bin/guestmode.js', import.meta.url));
@@ -60,12 +61,150 @@ describe('guestmode CLI', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('prints help', async () => {
-    const help = await run(['--help']);
-    assert.equal(help.code, 0);
-    assert.match(help.out.join('\n'), /guestmode serve/);
-    assert.match(help.out.join('\n'), /GUESTMODE_DATABASE_URL/);
-    assert.equal((await run(['frobnicate'])).code, 2);
+  it('explains itself: help on stdout with exit 0 for the program and each command', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const help = await run(argv);
+      assert.equal(help.code, 0);
+      assert.deepEqual(help.err, []);
+      const text = help.out.join('\n');
+      assert.match(text, /^ {2}serve {2}start the HTTP service$/m);
+      assert.match(text, /^ {2}purge /m);
+      assert.match(
+        text,
+        /Exit codes:\n {2}0 {2}success\n {2}1 {2}runtime failure.*\n {2}2 {2}usage error/,
+      );
+      assert.doesNotMatch(text, /docs\//, 'no pointer to files an npm user does not have');
+    }
+    for (const command of ['serve', 'purge']) {
+      for (const argv of [
+        [command, '--help'],
+        [command, '--port', '1', '-h'],
+        ['help', command],
+      ]) {
+        const help = await run(argv);
+        assert.equal(help.code, 0, argv.join(' '));
+        const text = help.out.join('\n');
+        assert.match(text, new RegExp(`^Usage: guestmode ${command} \\[flags\\]`));
+        for (const setting of [
+          '--database-url',
+          'GUESTMODE_DATABASE_URL, then DATABASE_URL',
+          'PORT',
+        ]) {
+          assert.ok(text.includes(setting), `${argv.join(' ')} mentions ${setting}`);
+        }
+        assert.match(text, /--oidc-token-type {2}\[GUESTMODE_OIDC_TOKEN_TYPE\]\n {6}required typ/);
+        assert.match(text, /Exit codes:/);
+      }
+    }
+    // With no command at all the help goes to stderr, as a usage error.
+    const bare = await run([]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.err.join('\n'), /^Usage: guestmode <command>/m);
+  });
+
+  it('refuses unknown commands and options with one line naming them, exit 2', async () => {
+    const cases: [string[], string][] = [
+      [['frobnicate'], 'guestmode: unknown command "frobnicate" (see guestmode --help)'],
+      [['--frobnicate'], 'guestmode: unknown option --frobnicate (see guestmode --help)'],
+      [
+        ['serve', '--prot', '1'],
+        'guestmode serve: unknown option --prot (see guestmode serve --help)',
+      ],
+      [
+        ['purge', '--port'],
+        'guestmode purge: option --port needs a value (see guestmode purge --help)',
+      ],
+      [['serve', 'now'], 'guestmode serve: unexpected argument now (see guestmode serve --help)'],
+    ];
+    for (const [argv, expected] of cases) {
+      const result = await run(argv);
+      assert.equal(result.code, 2, argv.join(' '));
+      assert.deepEqual(result.err, [expected]);
+      assert.deepEqual(result.out, []);
+    }
+  });
+
+  it('hands `guestmode idp` to the provider, whose help names the program as called', async () => {
+    const result = await spawnBin(['idp', '--help'], {});
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^ {2}guestmode idp \[options\] +start the provider/m);
+    assert.match(result.stdout, /^ {2}user create +create a user$/m);
+  });
+
+  it('answers help and usage errors the same from the real program', async () => {
+    const help = await spawnBin(['serve', '--help'], {});
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: guestmode serve \[flags\]/);
+    assert.equal(help.stderr, '');
+    const wrong = await spawnBin(['serve', '--prot', '1'], {});
+    assert.equal(wrong.code, 2);
+    assert.equal(wrong.stdout, '');
+    assert.equal(
+      wrong.stderr,
+      'guestmode serve: unknown option --prot (see guestmode serve --help)\n',
+    );
+  });
+
+  it('prints the version of its package.json', async () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    const result = await spawnBin(['--version'], {});
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, `${version}\n`);
+  });
+
+  it('reads DATABASE_URL after GUESTMODE_DATABASE_URL, and a bare file path as SQLite', () => {
+    assert.deepEqual(loadConfig({ env: { DATABASE_URL: 'postgres://db/app' } }).database, {
+      kind: 'postgres',
+      url: 'postgres://db/app',
+    });
+    const both = { DATABASE_URL: 'postgres://db/app', GUESTMODE_DATABASE_URL: 'sqlite:./gm.db' };
+    assert.deepEqual(loadConfig({ env: both }).database, { kind: 'sqlite', path: './gm.db' });
+    assert.deepEqual(loadConfig({ env: {}, argv: ['--database-url', 'data/gm.db'] }).database, {
+      kind: 'sqlite',
+      path: 'data/gm.db',
+    });
+    assert.throws(
+      () => loadConfig({ env: { DATABASE_URL: 'mysql://root:pw@db/x' } }),
+      /^TypeError: DATABASE_URL: must be sqlite:<path>, a file path, or a postgres:\/\/ URL$/,
+    );
+  });
+
+  it('takes merge rules inline or from a file, checked once with errors naming the rule', () => {
+    const inline = '{"cart":"sum-by-key","draft:*":"transfer"}';
+    const rules = { cart: 'sum-by-key', 'draft:*': 'transfer' };
+    assert.deepEqual(loadConfig({ env: {}, argv: ['--merge-rules', inline] }).mergeRules, rules);
+    assert.deepEqual(loadConfig({ env: { GUESTMODE_MERGE_RULES: inline } }).mergeRules, rules);
+    const file = join(dir, 'inline-rules.json');
+    writeFileSync(file, inline);
+    assert.deepEqual(loadConfig({ env: { GUESTMODE_MERGE_RULES: file } }).mergeRules, rules);
+    assert.throws(
+      () => loadConfig({ env: {}, argv: ['--merge-rules', '{"cart":"coin-flip"}'] }),
+      /^TypeError: --merge-rules\["cart"\]: must be one of sum-by-key/,
+    );
+    assert.throws(
+      () => loadConfig({ env: { GUESTMODE_MERGE_RULES: '{"cart":' } }),
+      /^TypeError: GUESTMODE_MERGE_RULES: cannot read the inline JSON: not valid JSON/,
+    );
+    assert.throws(
+      () => loadConfig({ env: { GUESTMODE_MERGE_RULES: '{"bad name!":"guest-wins"}' } }),
+      /^TypeError: GUESTMODE_MERGE_RULES\["bad name!"\]: is not an attribute name or prefix\*/,
+    );
+  });
+
+  it('warns when a secret is given on the command line, never echoing it', () => {
+    const warnings: string[] = [];
+    const warn = (line: string) => warnings.push(line);
+    const token = 'a-long-admin-secret-value';
+    loadConfig({ env: {}, argv: ['--admin-token', token], warn });
+    loadConfig({ env: {}, argv: ['--database-url', 'postgres://app:hunter2@db/gm'], warn });
+    loadConfig({ env: {}, argv: ['--database-url', 'postgres://db/gm'], warn });
+    loadConfig({ env: { GUESTMODE_ADMIN_TOKEN: token }, warn });
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0]!, /--admin-token on the command line .* prefer GUESTMODE_ADMIN_TOKEN/);
+    assert.match(warnings[1]!, /--database-url .* prefer GUESTMODE_DATABASE_URL/);
+    assert.ok(warnings.every((w) => !w.includes(token) && !w.includes('hunter2')));
   });
 
   it('stops on a bad setting with one line that names it', async () => {
@@ -83,7 +222,7 @@ describe('guestmode CLI', () => {
       [
         { GUESTMODE_DATABASE_URL: 'mysql://root:secret@db/x' },
         [],
-        /^guestmode: GUESTMODE_DATABASE_URL: must start with sqlite: or postgres:\/\/$/,
+        /^guestmode: GUESTMODE_DATABASE_URL: must be sqlite:<path>, a file path, or a postgres:\/\/ URL$/,
       ],
       [
         { GUESTMODE_MERGE_RULES: join(dir, 'missing.json') },
@@ -93,7 +232,7 @@ describe('guestmode CLI', () => {
       [
         { GUESTMODE_MERGE_RULES: rulesFile },
         [],
-        /^guestmode: GUESTMODE_MERGE_RULES: the rule for "theme" must be one of/,
+        /^guestmode: GUESTMODE_MERGE_RULES\["theme"\]: must be one of/,
       ],
       [
         { GUESTMODE_OIDC_ISSUER: 'http://localhost:3001/oidc' },
@@ -116,7 +255,7 @@ describe('guestmode CLI', () => {
         /^guestmode: GUESTMODE_PUBLIC_URL: /,
       ],
       [{ GUESTMODE_DASHBOARD: 'maybe' }, [], /^guestmode: GUESTMODE_DASHBOARD: /],
-      [{}, ['--prot', '1'], /^guestmode: arguments: Unknown option '--prot'/],
+      [{}, ['--prot', '1'], /^guestmode (serve|purge): unknown option --prot \(see guestmode/],
     ];
     for (const [env, flags, expected] of cases) {
       for (const command of ['serve', 'purge']) {

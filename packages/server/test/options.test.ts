@@ -65,6 +65,10 @@ describe('server options', () => {
       () => loadConfig({ env: { GUESTMODE_LOG_LEVEL: 'loud' }, argv: [] }),
       naming('GUESTMODE_LOG_LEVEL'),
     );
-    assert.throws(() => loadConfig({ env: {}, argv: ['--prot', '1'] }), naming('arguments'));
+    // An unknown flag is a usage error, not a bad value: the CLI points to --help for it.
+    assert.throws(() => loadConfig({ env: {}, argv: ['--prot', '1'] }), {
+      name: 'UsageError',
+      message: 'unknown option --prot',
+    });
   });
 });

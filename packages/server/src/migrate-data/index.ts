@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { isOptionError, optionError } from '@guestmode/core';
-import { parseDatabase } from '../config.js';
+import { parseDatabase } from '../config-values.js';
 import type { AttributeKey, CopyStore } from './stores.js';
 import { openCopyStore } from './stores.js';
 

@@ -263,6 +263,23 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/livez': {
+        get: {
+          summary: 'Liveness: the process answers (no database or provider check)',
+          security: [],
+          responses: { '200': json('Health', 'The process answers.'), ...refusals() },
+        },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: the database and the OIDC provider (discovery, JWKS) answer',
+          security: [],
+          responses: {
+            '200': json('Health', 'Ready to serve.'),
+            ...refusals('provider_unavailable'),
+          },
+        },
+      },
       '/healthz': {
         get: {
           summary: 'Liveness and database check',

@@ -2,6 +2,7 @@ import type { Guestmode, RawJson } from '@guestmode/core';
 import type { FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit.js';
+import type { ProviderProbe } from '../readiness.js';
 
 /** What every route module needs: the engine and the service's own state. */
 export interface RouteContext {
@@ -18,6 +19,8 @@ export interface RouteContext {
   readonly dashboard: boolean;
   readonly statsIntervalMs: number;
   readonly now: () => number;
+  /** Checks the OIDC provider for `/readyz`; `undefined` without one (guest-only). */
+  readonly provider: ProviderProbe | undefined;
 }
 
 /**

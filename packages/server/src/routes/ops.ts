@@ -36,7 +36,7 @@ function adminGuard(token: string) {
 }
 
 /**
- * `/healthz` and `/openapi.json` for everyone; `/metrics` and the dashboard with its data only
+ * The probes (`/livez`, `/readyz`, `/healthz`) and `/openapi.json` for everyone; `/metrics` and the dashboard with its data only
  * with the admin token, and not at all without one configured: they describe the whole
  * service's traffic, which is the operator's business.
  */
@@ -45,7 +45,19 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   // Built once: the document never changes while the process runs.
   const openApi = JSON.stringify(openApiDocument());
 
-  app.get('/healthz', { schema: { response: { 200: HealthSchema } } }, async () => {
+  const health = { schema: { response: { 200: HealthSchema } } };
+  // Liveness: the process answers. It never touches the database or the provider, so an outage
+  // of either does not get the process restarted, which would not fix it.
+  app.get('/livez', health, async () => ({ status: 'ok' }));
+  // Readiness: this instance can serve, so the database answers and, with an OIDC provider, its
+  // discovery document and keys can be fetched (checked at most every few seconds).
+  app.get('/readyz', health, async () => {
+    await guestmode.ping();
+    await ctx.provider?.check();
+    return { status: 'ok' };
+  });
+  // The original health check, kept as documented: the process and the database answer.
+  app.get('/healthz', health, async () => {
     await guestmode.ping();
     return { status: 'ok' };
   });
