@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createGuestmode } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
+import { assertNodeServer } from '../../src/app/guard.js';
 import { createGuestmodeApp } from '../../src/app/index.js';
 import { Browser, me, put, SAME_ORIGIN } from '../helpers.js';
 import { type AppFixture, startAppFixture } from './helpers.js';
@@ -195,4 +196,25 @@ test('options are checked once, naming the option', async () => {
     );
   }
   await engine.close();
+});
+
+test('the Edge runtime and browser bundles are refused with a clear error', () => {
+  const before = process.env.NEXT_RUNTIME;
+  process.env.NEXT_RUNTIME = 'edge';
+  try {
+    assert.throws(() => assertNodeServer(), /needs the Node\.js runtime/);
+  } finally {
+    if (before === undefined) delete process.env.NEXT_RUNTIME;
+    else process.env.NEXT_RUNTIME = before;
+  }
+  const scope = globalThis as { window?: unknown; document?: unknown };
+  scope.window = {};
+  scope.document = {};
+  try {
+    assert.throws(() => assertNodeServer(), /server-only/);
+  } finally {
+    delete scope.window;
+    delete scope.document;
+  }
+  assert.doesNotThrow(() => assertNodeServer());
 });
