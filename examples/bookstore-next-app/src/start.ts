@@ -10,7 +10,7 @@ const demo = await startNextAppDemo({
 
 const lines = [
   '',
-  `  Bookstore (App Router)${demo.url}`,
+  `  Bookstore             ${demo.url}  (Next.js App Router)`,
   demo.idpUrl
     ? `  Local IdP             ${demo.idpUrl}  (Logto-compatible, development only)`
     : undefined,

@@ -2,24 +2,20 @@ import { checkObject, type Guestmode } from '@guestmode/core';
 import {
   checkEngine,
   checkSignInOptions,
-  cookieRecords,
   createSealer,
   createSignInFlow,
-  handleGuestApi,
   type MergeNotice,
   type PendingMerge,
   pathOption,
-  type RequestFacts,
-  requestSite,
   type SignInOptions,
-  type SignInRoute,
 } from '@guestmode/core/web';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
 import { type AppGuest, openAppGuest } from './guest.js';
-import { type AppContext, type AppPort, appCookieJar, createAppPort } from './port.js';
-import { errorResponse, fetchRequestFacts, json, readJson } from './request.js';
+import { type AppContext, createAppPort } from './port.js';
+import { errorResponse, fetchRequestFacts } from './request.js';
+import { authRoute, type FlowPort, factsOf, guestApiRoute } from './routes.js';
 
 /** Passed to `onMerge` after every merge the routes perform. */
 export interface AppMergeEvent extends MergeNotice {
@@ -99,13 +95,6 @@ const OPTION_KEYS = [
   'onMerge',
 ];
 
-const AUTH_ROUTES = new Map<string, SignInRoute>([
-  ['sign-in', 'sign-in'],
-  ['sign-up', 'sign-up'],
-  ['sign-in-callback', 'callback'],
-  ['sign-out', 'sign-out'],
-]);
-
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeAppOptions) {
   checkObject(options, 'options', OPTION_KEYS);
@@ -122,12 +111,6 @@ function checkOptions(options: GuestmodeAppOptions) {
   return { engine, settings, apiPath, authPath, sealer: createSealer(secret) };
 }
 
-/** The rest of the request's path below `mount`, or `''`. */
-function below(request: Request, mount: string): string {
-  const { pathname } = new URL(request.url);
-  return pathname.startsWith(`${mount}/`) ? pathname.slice(mount.length + 1) : '';
-}
-
 /** Runs a route; every refusal becomes core's error answer. */
 const safely =
   (route: (request: Request) => Promise<Response>): RouteHandler =>
@@ -138,9 +121,6 @@ const safely =
       return errorResponse(error);
     }
   };
-
-const factsOf = (request: Request): RequestFacts =>
-  fetchRequestFacts(request.method, request.headers);
 
 /**
  * Guest mode for a Next.js App Router app with `@logto/next/server-actions`: the guest of Server
@@ -169,8 +149,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     callbackUrl: `${settings.baseUrl}${authPath}/sign-in-callback`,
   };
   const onMerge = options.onMerge;
-  type Port = AppPort & { readonly request: Request };
-  const flow = createSignInFlow<Port>({
+  const flow = createSignInFlow<FlowPort>({
     ...settings,
     engine,
     confirmPath: settings.confirmPath ?? `${apiPath}/confirm`,
@@ -178,15 +157,6 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     signOutPath: `${authPath}/sign-out`,
     onMerge: onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
   });
-  const port = async (request: Request): Promise<Port> => ({
-    ...(await createAppPort(ctx, { ...factsOf(request), request, writable: true })),
-    request,
-  });
-  const runFlow = async (request: Request, route: SignInRoute) => {
-    const own = await port(request);
-    await flow.handle(own, route);
-    return own.response();
-  };
   const getGuest = async (request?: Request) =>
     openAppGuest({
       engine: await engine,
@@ -195,51 +165,16 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
       facts: request ? factsOf(request) : fetchRequestFacts('POST', await headers()),
       writable: true,
     });
-
-  const userRoute = async () => {
-    const user = await logtoClient.getLogtoContext();
-    if (!user.isAuthenticated) return json(200, user);
-    const jar = await appCookieJar(settings.secure, true);
-    return json(200, { ...user, csrfToken: cookieRecords(jar, sealer, settings).csrfToken(true) });
-  };
-  const auth = safely(async (request) => {
-    const action = below(request, authPath);
-    const route = AUTH_ROUTES.get(action);
-    if (route) return runFlow(request, route);
-    if (action === 'user' && request.method === 'GET') return userRoute();
-    return json(404, { error: { code: 'not_found', message: 'No such route.' } });
-  });
-
-  const guestApi = safely(async (request) => {
-    const path = below(request, apiPath);
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return runFlow(request, path);
-    }
-    let guest: Promise<AppGuest> | undefined;
-    const profile = await handleGuestApi({
-      path,
-      method: request.method.toUpperCase(),
-      site: requestSite(factsOf(request), settings.appOrigin),
-      guest: () => {
-        guest ??= getGuest(request);
-        return guest;
-      },
-      json: () => readJson(request, 1024 * 1024),
-    });
-    return json(200, profile);
-  });
-
+  const routes = { ctx, flow, getGuest };
+  const auth = safely(authRoute(routes, authPath));
+  const guestApi = safely(guestApiRoute(routes, apiPath));
   return {
     authRoutes: { GET: auth, POST: auth },
     guestRoutes: { GET: guestApi, PUT: guestApi, DELETE: guestApi, POST: guestApi },
     getGuest,
     async readGuest() {
-      return openAppGuest({
-        engine: await engine,
-        ctx,
-        facts: fetchRequestFacts('GET', await headers()),
-        writable: false,
-      });
+      const facts = fetchRequestFacts('GET', await headers());
+      return openAppGuest({ engine: await engine, ctx, facts, writable: false });
     },
     getUser: () => logtoClient.getLogtoContext(),
     async getPendingMerge() {
