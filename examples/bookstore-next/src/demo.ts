@@ -40,6 +40,11 @@ export interface NextDemoOptions {
   readonly build?: 'auto' | 'always' | 'never';
   /** Progress lines (default `console.log`). */
   readonly log?: (line: string) => void;
+  /**
+   * Another Next app with the same environment contract (the App Router Bookstore): its folder
+   * and the name it is registered under at the provider. Default: this example.
+   */
+  readonly app?: { readonly dir: string; readonly name: string };
 }
 
 export interface NextDemo {
@@ -67,8 +72,8 @@ function readProvisioned(file: string): Provisioned | undefined {
   }
 }
 
-/** Newest modification time of the files the build is made from. */
-function newestSource(): number {
+/** Newest modification time of the files the build of the app in `appDir` is made from. */
+function newestSource(appDir: string): number {
   let newest = 0;
   const walk = (path: string) => {
     const stat = statSync(path, { throwIfNoEntry: false });
@@ -79,18 +84,18 @@ function newestSource(): number {
       }
     } else newest = Math.max(newest, stat.mtimeMs);
   };
-  for (const path of ['pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
-    walk(join(APP_DIR, path));
+  for (const path of ['app', 'pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
+    walk(join(appDir, path));
   }
   walk(join(ROOT, 'packages/next/src'));
   walk(join(ROOT, 'packages/core/src'));
   return newest;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void) {
+function run(appDir: string, args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void) {
   return new Promise<void>((done, fail) => {
     const child = spawn(process.execPath, [NEXT_BIN, ...args], {
-      cwd: APP_DIR,
+      cwd: appDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -120,25 +125,29 @@ export async function buildNextApp(
     distDir?: string;
     build?: 'auto' | 'always' | 'never';
     log?: (l: string) => void;
+    /** The Next app's folder (default: this example's). */
+    appDir?: string;
   } = {},
 ): Promise<void> {
+  const appDir = options.appDir ?? APP_DIR;
   const distDir = options.distDir ?? '.next';
   const log = options.log ?? ((line: string) => console.log(line));
   const mode = options.build ?? 'auto';
   if (mode === 'never') return;
-  const buildId = join(APP_DIR, distDir, 'BUILD_ID');
-  if (mode === 'auto' && existsSync(buildId) && statSync(buildId).mtimeMs >= newestSource()) {
+  const buildId = join(appDir, distDir, 'BUILD_ID');
+  if (mode === 'auto' && existsSync(buildId) && statSync(buildId).mtimeMs >= newestSource(appDir)) {
     return;
   }
   log(`Building the Next.js Bookstore (${distDir}) …`);
   await run(
+    appDir,
     ['build', '--webpack'],
     { ...process.env, NEXT_TELEMETRY_DISABLED: '1', BOOKSTORE_NEXT_DIST_DIR: distDir },
     log,
   );
   // `next build` writes next-env.d.ts (git-ignored, and not in Biome's style): this app's
   // tsconfig.json does not need it, so it goes rather than failing `npm run lint` afterwards.
-  rmSync(join(APP_DIR, 'next-env.d.ts'), { force: true });
+  rmSync(join(appDir, 'next-env.d.ts'), { force: true });
 }
 
 /** Waits (bounded) until the app answers HTTP, or the process exits. */
@@ -172,6 +181,7 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
  */
 export async function startNextDemo(options: NextDemoOptions): Promise<NextDemo> {
   const env = options.env ?? process.env;
+  const appDir = options.app?.dir ?? APP_DIR;
   const log = options.log ?? ((line: string) => console.log(line));
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -196,6 +206,7 @@ export async function startNextDemo(options: NextDemoOptions): Promise<NextDemo>
   try {
     // Build first: it is the slow part, and needs nothing running.
     await buildNextApp({
+      appDir,
       ...(options.distDir ? { distDir: options.distDir } : {}),
       ...(options.build ? { build: options.build } : {}),
       log,
@@ -222,7 +233,7 @@ export async function startNextDemo(options: NextDemoOptions): Promise<NextDemo>
       let record = readProvisioned(recordFile);
       if (!record || record.baseUrl !== baseUrl) {
         const { appId, appSecret } = await idp.createApplication({
-          name: 'Bookstore (Next.js)',
+          name: options.app?.name ?? 'Bookstore (Next.js)',
           redirectUris: [`${baseUrl}/api/logto/sign-in-callback`],
           postLogoutRedirectUris: [baseUrl],
         });
@@ -258,7 +269,7 @@ export async function startNextDemo(options: NextDemoOptions): Promise<NextDemo>
       process.execPath,
       [NEXT_BIN, 'start', '--hostname', host, '--port', String(port)],
       {
-        cwd: APP_DIR,
+        cwd: appDir,
         env: {
           ...env,
           ...appEnv,

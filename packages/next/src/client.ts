@@ -1,3 +1,5 @@
+'use client';
+
 /**
  * `@guestmode/next/client`: the browser side. `useGuest()` reads the visitor's guest (or, once
  * signed in, their account) profile with SWR and updates attributes optimistically.

@@ -26,7 +26,7 @@ export const RESOURCE = 'https://api.test.local';
  * (a required `NodeJS.ProcessEnv.NODE_ENV`) would otherwise be applied to the provider's
  * sources, which are type-checked by the root project.
  */
-interface Idp {
+export interface Idp {
   readonly url: string;
   readonly issuer: string;
   listen(): Promise<unknown>;
@@ -40,7 +40,7 @@ interface Idp {
   createUser(input: { username: string; password: string }): Promise<{ id: string }>;
 }
 const IDP_MODULE: string = '@guestmode/idp';
-const { createIdp } = (await import(IDP_MODULE)) as {
+export const { createIdp } = (await import(IDP_MODULE)) as {
   createIdp(options: Record<string, unknown>): Idp;
 };
 

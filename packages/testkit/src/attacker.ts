@@ -111,7 +111,9 @@ function escapeAttribute(text: string): string {
 export function autoSubmitForm(
   action: string,
   fields: Record<string, string>,
-  options: { readonly enctype?: 'application/x-www-form-urlencoded' | 'text/plain' } = {},
+  options: {
+    readonly enctype?: 'application/x-www-form-urlencoded' | 'multipart/form-data' | 'text/plain';
+  } = {},
 ): string {
   const inputs = Object.entries(fields)
     .map(
