@@ -4,6 +4,7 @@ import { createEngineContext, type EngineContext } from './engine/context.js';
 import * as guests from './engine/guests.js';
 import { type PurgeOptions, ping, purgeExpired } from './engine/maintenance.js';
 import * as merging from './engine/merge.js';
+import { type PurgeRound, PurgeSchedule, purgeRound } from './engine/purge-schedule.js';
 import type * as api from './engine/types.js';
 import { toProfile } from './engine/types.js';
 import { GuestmodeError } from './errors.js';
@@ -37,9 +38,11 @@ export function createGuestmode(options: api.GuestmodeOptions): Guestmode {
  */
 export class Guestmode {
   readonly #ctx: EngineContext;
+  readonly #purge: PurgeSchedule;
 
   constructor(options: api.GuestmodeOptions) {
     this.#ctx = createEngineContext(options);
+    this.#purge = new PurgeSchedule(this.#ctx, this.#ctx.purge);
   }
 
   /**
@@ -182,11 +185,30 @@ export class Guestmode {
     return purgeExpired(this.#ctx, options);
   }
 
+  /**
+   * One round of the scheduled purge, now: every expired guest, unless another process on the
+   * same database is purging (`skipped`). Finished rate-limit windows are swept with it.
+   */
+  purgeRound(): Promise<PurgeRound> {
+    return purgeRound(this.#ctx);
+  }
+
+  /**
+   * Counts one guest creation by the client `key` (`rateLimitKey(address)`) against
+   * `options.guestCreationLimit`; past it throws `rate_limited` (429, with `Retry-After` and
+   * `RateLimit-*` headers). The web adapters and the service call it before creating a guest for
+   * a request; a no-op when the limit is off.
+   */
+  async limitGuestCreation(key: string): Promise<void> {
+    await this.#ctx.limiter?.take(key);
+  }
+
   stats(): Promise<GuestStats> {
     return this.#ctx.storage.stats(this.#ctx.now());
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#purge.stop();
     return this.#ctx.storage.close();
   }
 }

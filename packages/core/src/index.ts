@@ -37,6 +37,7 @@ export {
   parseCredential,
 } from './credential.js';
 export { parseDuration } from './duration.js';
+export type { PurgeRound } from './engine/purge-schedule.js';
 export {
   type Guest,
   type GuestmodeOptions,
@@ -73,6 +74,7 @@ export {
   checkBoolean,
   checkDuration,
   checkFunction,
+  checkGuestCreationLimit,
   checkGuestmodeOptions,
   checkInteger,
   checkMergeRule,
@@ -81,16 +83,27 @@ export {
   checkPositiveInteger,
   checkString,
   checkUrl,
+  DEFAULT_GUEST_CREATION_LIMIT,
   DEFAULT_GUEST_TTL_MS,
   DEFAULT_LIMITS,
+  DEFAULT_PURGE_INTERVAL_MS,
   GUESTMODE_OPTION_KEYS,
+  type GuestCreationLimit,
   isMergeRuleKey,
   isOptionError,
   type OptionError,
   optionError,
   optionPath,
 } from './options.js';
+export {
+  createGuestCreationLimiter,
+  type GuestCreationLimiter,
+  MemoryCreationLimiter,
+  RATE_LIMIT_TABLE,
+  rateLimited,
+} from './rate-limit.js';
 export type {
+  ExclusiveRun,
   GuestStats,
   GuestStorage,
   MergeTransaction,

@@ -135,9 +135,23 @@ export interface PurgePolicy {
   readonly paced: boolean;
 }
 
+/** What {@link GuestStorage.runExclusive} did: ran the work, or skipped it. */
+export type ExclusiveRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
+
 export interface GuestStorage {
   /** The purge's defaults for this store. */
   readonly purgePolicy: PurgePolicy;
+  /**
+   * Runs `fn` unless another process sharing the database is running the task `name` (several
+   * app servers on one PostgreSQL database), and then answers `{ ran: false }`. A store only one
+   * process uses leaves it out.
+   */
+  runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>>;
+  /**
+   * The `pg.Pool` of a PostgreSQL store, for counters that every process on the database shares
+   * (the guest-creation limit). Absent for stores one process uses.
+   */
+  readonly sharedPool?: unknown;
   /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
   migrate(): Promise<void>;
   /** Creates a guest together with its first attributes, atomically. */

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
+  type ExclusiveRun,
   type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
@@ -16,6 +17,7 @@ import {
   type StorageLimits,
   type StoredAttribute,
 } from '../types.js';
+import { runExclusive } from './advisory-lock.js';
 import { isUnavailable, wrap } from './driver-errors.js';
 import {
   MIGRATION_LOCK,
@@ -150,6 +152,14 @@ class PostgresStorage implements GuestStorage {
         throw error;
       }
     });
+  }
+
+  get sharedPool(): pg.Pool {
+    return this.#pool;
+  }
+
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {
+    return runExclusive(this.#pool, name, fn);
   }
 
   migrate(): Promise<void> {
