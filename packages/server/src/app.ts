@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import {
   createClientAddressResolver,
+  createGuestCreationLimiter,
   type Guestmode,
   GuestmodeError,
   RawJson,
@@ -18,7 +19,6 @@ import { openGuestmode } from './engine.js';
 import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { checkBuildServerOptions } from './options.js';
-import { RateLimiter } from './rate-limit.js';
 import { JSON_TYPE, type RouteContext } from './routes/context.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
@@ -85,8 +85,15 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
   checkBuildServerOptions(options);
   const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
   const now = options.now ?? Date.now;
+  // The engine's purge reports through the server's logger, which exists only further down.
+  let log: FastifyInstance['log'] | undefined;
+  const purge = {
+    onError: (err: unknown) => log?.error({ err }, 'purge failed'),
+    onPurged: (deleted: number) => log?.info({ deleted }, 'purged expired guests'),
+  };
   const guestmode =
-    options.guestmode ?? (await openGuestmode(config, options.now ? { now: options.now } : {}));
+    options.guestmode ??
+    (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
 
   const metrics = new Metrics({
@@ -119,6 +126,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   };
   const app = Fastify(fastifyOptions);
+  log = app.log;
   const clientOf = createClientAddressResolver(config.trustProxy);
   if (config.oidc && isPlainHttpElsewhere(config.oidc.issuer)) {
     // Discovery and keys fetched over plain HTTP from another machine can be replaced in
@@ -133,7 +141,14 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     const ctx: RouteContext = {
       guestmode,
       metrics,
-      limiter: config.rateLimit ? new RateLimiter(config.rateLimit, now) : undefined,
+      // An engine the server opened counts creations itself (shared through PostgreSQL); an
+      // engine handed in is the app's, so the service applies its own limit in memory.
+      limiter:
+        config.rateLimit === false
+          ? undefined
+          : options.guestmode === undefined
+            ? { take: (key: string) => guestmode.limitGuestCreation(key) }
+            : createGuestCreationLimiter(config.rateLimit, { now }),
       clientKey: (request) =>
         rateLimitKey(clientOf(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
       publicOrigin: config.publicOrigin,
@@ -188,28 +203,9 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     mergeRoutes(app, ctx);
     opsRoutes(app, ctx);
 
-    // Background work: unref'd timers, so they never keep a process (or a test) alive.
+    // Background work: unref'd timers, so they never keep a process (or a test) alive. The
+    // purge is the engine's own schedule (`purgeIntervalMs` configures an engine the server opens).
     const timers: NodeJS.Timeout[] = [];
-    if (config.purgeIntervalMs > 0) {
-      const purge = new AbortController();
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        guestmode
-          .purgeExpired({ signal: purge.signal })
-          .then(({ deleted }) => {
-            if (deleted > 0) app.log.info({ deleted }, 'purged expired guests');
-          })
-          .catch((err: unknown) => app.log.error({ err }, 'purge failed'))
-          .finally(() => {
-            running = false;
-          });
-      }, config.purgeIntervalMs);
-      timer.unref();
-      timers.push(timer);
-      app.addHook('onClose', async () => purge.abort());
-    }
     if (config.dashboard) {
       const sample = () =>
         metrics.sample().catch((err: unknown) => app.log.warn({ err }, 'stats sample failed'));
