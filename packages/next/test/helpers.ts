@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGuestmode, type Guestmode } from '@guestmode/core';
+import { createGuestmode, type Guestmode, type GuestmodeOptions } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { parseForm, Browser as TestBrowser } from '@guestmode/testkit/browser';
 import LogtoClient, { type LogtoNextConfig } from '@logto/next';
@@ -93,6 +93,7 @@ const API_CONTEXT = {
  */
 export async function startFixture(
   options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
+  engineOptions: Partial<GuestmodeOptions> = {},
 ): Promise<Fixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -106,6 +107,7 @@ export async function startFixture(
     storage: await openSqliteStorage({ database: ':memory:' }),
     mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
     accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+    ...engineOptions,
   });
   const server = createServer();
   const url = await listen(server);

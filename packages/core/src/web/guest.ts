@@ -103,6 +103,12 @@ export interface GuestAccessorInit {
   readonly site: 'same-origin' | 'cross-site';
   /** Called when the first write creates the guest: write its cookie. */
   readonly onCreate: (token: string, expires: Date) => void;
+  /**
+   * The request's rate-limit key (`nodeClientKeyReader`): creating the guest first counts against
+   * the engine's guest-creation limit (`rate_limited`, 429, past it). Without it the limit is
+   * not applied, so every adapter passes it.
+   */
+  readonly clientKey?: string | undefined;
 }
 
 class PrincipalGuest implements GuestAccessor {
@@ -110,6 +116,7 @@ class PrincipalGuest implements GuestAccessor {
   readonly #userId: string | undefined;
   readonly #onCreate: (token: string, expires: Date) => void;
   readonly #sameOrigin: boolean;
+  readonly #clientKey: string | undefined;
   #guestId: string | undefined;
   #cache: Record<string, unknown> | undefined;
   #creating: Promise<void> | undefined;
@@ -119,6 +126,7 @@ class PrincipalGuest implements GuestAccessor {
     this.#userId = init.userId;
     this.#onCreate = init.onCreate;
     this.#sameOrigin = init.site === 'same-origin';
+    this.#clientKey = init.clientKey;
     this.#guestId = init.guestId;
     this.#cache = init.attributes;
   }
@@ -175,6 +183,7 @@ class PrincipalGuest implements GuestAccessor {
   }
 
   async #create(name: string, value: unknown): Promise<void> {
+    if (this.#clientKey !== undefined) await this.#engine.limitGuestCreation(this.#clientKey);
     const { guest, token } = await this.#engine.createGuest({ [name]: value });
     this.#guestId = guest.id;
     this.#cache = { [name]: structuredClone(value) };
@@ -221,6 +230,8 @@ export interface GuestRequest {
   /** The guest credential the request carries (ignored while a user is signed in). */
   readonly guestToken: string | undefined;
   readonly site: 'same-origin' | 'cross-site';
+  /** The request's rate-limit key, for the guest-creation limit (see {@link GuestAccessorInit}). */
+  readonly clientKey?: string | undefined;
   /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
   setCookie(token: string, expires: Date): void;
   /** Deletes the guest cookie (invalid, expired or merged). */
@@ -245,6 +256,7 @@ export async function openGuestAccessor(
     guestId: opened.guestId,
     attributes: opened.attributes,
     site: request.site,
+    clientKey: request.clientKey,
     onCreate: (token, expires) => request.setCookie(token, expires),
   });
 }

@@ -47,7 +47,14 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
-export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from './node.js';
+export {
+  MAX_FORM_BYTES,
+  nodeClientKeyReader,
+  nodeRequestFacts,
+  readBody,
+  readForm,
+  readJson,
+} from './node.js';
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
 export { createSealer, type Sealer } from './seal.js';

@@ -1,0 +1,97 @@
+// What an app on the Pages Router adapter gets from the engine without writing any of it: a limit
+// on new guests per client address (429 with Retry-After and RateLimit-* fields, on by default),
+// with X-Forwarded-For believed only from trusted proxies, and the engine's own purge.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { waitFor } from '@guestmode/testkit';
+import { createGuestmodeNext } from '../src/index.js';
+import { Browser, put, startFixture } from './helpers.js';
+
+test('fresh browsers from one address get 429 with Retry-After past the default budget', async () => {
+  const f = await startFixture();
+  try {
+    for (let i = 0; i < 60; i++) {
+      const res = await put(new Browser(), f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
+      assert.equal(res.status, 200, `guest ${i + 1}`);
+      await res.arrayBuffer();
+    }
+    const browser = new Browser();
+    const refused = await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
+    assert.equal(refused.status, 429);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.equal(refused.headers.get('ratelimit-limit'), '60');
+    assert.equal(refused.headers.get('ratelimit-remaining'), '0');
+    assert.equal(browser.get(f.url, 'guestmode'), undefined);
+    assert.equal((await f.engine.stats()).created, 60);
+  } finally {
+    await f.close();
+  }
+});
+
+test('X-Forwarded-For names the client only through trusted proxies', async () => {
+  const limited = { guestCreationLimit: { max: 1, window: '1m' } } as const;
+  const trusting = await startFixture({ trustProxy: 1 }, limited);
+  const plain = await startFixture({}, limited);
+  try {
+    const statuses = async (url: string) => {
+      const out: number[] = [];
+      for (const address of ['198.51.100.1', '198.51.100.2']) {
+        const browser = new Browser();
+        const res = await browser.fetch(`${url}/api/guestmode/attributes/theme`, {
+          method: 'PUT',
+          headers: {
+            'sec-fetch-site': 'same-origin',
+            'content-type': 'application/json',
+            'x-forwarded-for': address,
+          },
+          body: '"dark"',
+        });
+        await res.arrayBuffer();
+        out.push(res.status);
+      }
+      return out;
+    };
+    assert.deepEqual(await statuses(trusting.url), [200, 200]);
+    // Without a trusted proxy the header is the client's own claim: both count as 127.0.0.1.
+    assert.deepEqual(await statuses(plain.url), [200, 429]);
+  } finally {
+    await trusting.close();
+    await plain.close();
+  }
+  assert.throws(
+    () =>
+      createGuestmodeNext({
+        ...({} as Parameters<typeof createGuestmodeNext>[0]),
+        guestmode: trusting.engine,
+        logtoClient: { createNodeClientFromNextApi() {} } as never,
+        logto: trusting.logto,
+        trustProxy: true as never,
+      }),
+    /options\.trustProxy/,
+  );
+});
+
+test('expired guests are purged by the engine, without any call from the app', async () => {
+  let clock = Date.now();
+  const purged: number[] = [];
+  const f = await startFixture(
+    {},
+    {
+      now: () => clock,
+      guestTtl: '1h',
+      purge: { intervalMs: 10, onPurged: (deleted) => purged.push(deleted) },
+    },
+  );
+  try {
+    const browser = new Browser();
+    assert.equal((await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 1 }])).status, 200);
+    clock += 2 * 3_600_000;
+    await waitFor(() => purged.length > 0, { timeoutMs: 10_000 });
+    assert.deepEqual(purged, [1]);
+    const stats = await f.engine.stats();
+    assert.deepEqual([stats.active, stats.expired], [0, 1]);
+  } finally {
+    await f.close();
+  }
+});
