@@ -18,7 +18,10 @@ test('fresh browsers from one address get 429 with Retry-After past the default 
     const browser = new Browser();
     const refused = await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
     assert.equal(refused.status, 429);
-    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal(
+      ((await refused.json()) as { error: { code: string } }).error.code,
+      'rate_limited',
+    );
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     assert.equal(refused.headers.get('ratelimit-limit'), '60');
     assert.equal(refused.headers.get('ratelimit-remaining'), '0');
