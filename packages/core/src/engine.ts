@@ -1,6 +1,7 @@
 import type { VerifiedAccessToken } from './access-token.js';
 import { assertAttributeName, encodeValue } from './attributes.js';
 import { createEngineContext, type EngineContext } from './engine/context.js';
+import * as rights from './engine/data-rights.js';
 import * as guests from './engine/guests.js';
 import { type PurgeOptions, ping, purgeExpired } from './engine/maintenance.js';
 import * as merging from './engine/merge.js';
@@ -9,6 +10,7 @@ import type * as api from './engine/types.js';
 import { toProfile } from './engine/types.js';
 import { GuestmodeError } from './errors.js';
 import type { MergePreview } from './merge/plan.js';
+import type { GuestmodeMetrics } from './metrics.js';
 import type { GuestStats, Principal } from './storage/types.js';
 
 /**
@@ -156,8 +158,16 @@ export class Guestmode {
    * user fails with `guest_already_merged`. Other guests of the same person (other tabs or
    * devices) are untouched and can be merged later with their own credentials.
    */
-  merge(options: api.MergeOptions): Promise<api.MergeResponse> {
-    return merging.merge(this.#ctx, options);
+  async merge(options: api.MergeOptions): Promise<api.MergeResponse> {
+    const { metrics } = this.#ctx;
+    const started = performance.now();
+    try {
+      const response = await merging.merge(this.#ctx, options);
+      if (!response.replayed) metrics.observeMerge((performance.now() - started) / 1000);
+      return response;
+    } catch (error) {
+      throw metrics.refused(error);
+    }
   }
 
   /** What {@link merge} would do, computed in a transaction that is rolled back. */
@@ -173,6 +183,23 @@ export class Guestmode {
    */
   deleteGuest(guestToken: string): Promise<boolean> {
     return guests.deleteGuest(this.#ctx, guestToken);
+  }
+
+  /**
+   * Everything stored about a user, for a data export: their profile and the guests merged into
+   * them (when, and what each merge did).
+   */
+  exportUser(userId: string): Promise<rights.UserExport> {
+    return rights.exportUser(this.#ctx, userId);
+  }
+
+  /**
+   * Erases a user: their profile and the records of the guests merged into them, in one
+   * transaction (counted in `guestmode_users_deleted_total`). A merge retried afterwards with a
+   * deleted guest's credential is refused like an unknown credential.
+   */
+  deleteUser(userId: string): Promise<rights.UserDeletion> {
+    return rights.deleteUser(this.#ctx, userId);
   }
 
   /**
@@ -200,7 +227,20 @@ export class Guestmode {
    * a request; a no-op when the limit is off.
    */
   async limitGuestCreation(key: string): Promise<void> {
-    await this.#ctx.limiter?.take(key);
+    try {
+      await this.#ctx.limiter?.take(key);
+    } catch (error) {
+      throw this.#ctx.metrics.refused(error);
+    }
+  }
+
+  /**
+   * The engine's Prometheus metrics (`prom-client`): funnel totals from the database, merge
+   * latency, purged guests and refusals of this process. Serve them with the adapters' metrics
+   * handlers, or merge `metrics.registry` into the app's own.
+   */
+  get metrics(): GuestmodeMetrics {
+    return this.#ctx.metrics;
   }
 
   stats(): Promise<GuestStats> {

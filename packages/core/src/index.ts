@@ -37,6 +37,7 @@ export {
   parseCredential,
 } from './credential.js';
 export { parseDuration } from './duration.js';
+export type { UserDeletion, UserExport } from './engine/data-rights.js';
 export type { PurgeRound } from './engine/purge-schedule.js';
 export {
   type Guest,
@@ -69,6 +70,7 @@ export {
   type MergeRuleInput,
   type MergeRuleResult,
 } from './merge/rules.js';
+export { GuestmodeMetrics, MERGE_BUCKETS } from './metrics.js';
 export {
   type CheckedGuestmodeOptions,
   checkBoolean,
@@ -106,9 +108,11 @@ export type {
   ExclusiveRun,
   GuestStats,
   GuestStorage,
+  MergeRecord,
   MergeTransaction,
   Principal,
   PurgePolicy,
   StorageLimits,
   StoredAttribute,
+  StoredUser,
 } from './storage/types.js';

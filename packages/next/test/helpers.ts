@@ -12,6 +12,7 @@ import type { NextApiHandler } from 'next';
 import { apiResolver } from 'next/dist/server/api-utils/node/api-resolver.js';
 import {
   createGuestmodeNext,
+  createMetricsHandler,
   type GuestmodeNext,
   type GuestmodeNextOptions,
 } from '../src/index.js';
@@ -19,6 +20,8 @@ import {
 export { parseForm };
 
 export const RESOURCE = 'https://api.test.local';
+/** Opens the fixture's `/api/metrics`. */
+export const METRICS_TOKEN = 'metrics-token-for-tests';
 
 /**
  * The parts of `@guestmode/idp` these tests use. It is loaded by a specifier the type checker
@@ -142,6 +145,7 @@ export async function startFixture(
       attributes: await req.guest.all(),
     });
   });
+  const metrics = createMetricsHandler({ guestmode: engine, token: METRICS_TOKEN });
   const getServerSideProps = gm.withGuestSsr(async ({ guest, user }) => ({
     props: { profile: await guest.profile(), isAuthenticated: user.isAuthenticated },
   }));
@@ -164,7 +168,8 @@ export async function startFixture(
       handler = guestRoutes;
       query = { path: segments.slice(2) };
       page = '/api/guestmode/[...path]';
-    } else if (path === '/api/me') handler = me;
+    } else if (path === '/api/metrics') handler = metrics;
+    else if (path === '/api/me') handler = me;
     else if (path === '/api/ssr') handler = ssr;
     void apiResolver(
       req,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createGuestmodeNext } from '../src/index.js';
-import { Browser, put, startFixture } from './helpers.js';
+import { Browser, METRICS_TOKEN, put, signIn, startFixture } from './helpers.js';
 
 /** Polls `done` every 10 ms, at most 1,000 times (the testkit's root pulls in server-only types). */
 async function until(done: () => boolean): Promise<void> {
@@ -99,6 +99,32 @@ test('expired guests are purged by the engine, without any call from the app', a
     assert.deepEqual(purged, [1]);
     const stats = await f.engine.stats();
     assert.deepEqual([stats.active, stats.expired], [0, 1]);
+  } finally {
+    await f.close();
+  }
+});
+
+test('the metrics handler needs the token, then shows the merge made at the callback', async () => {
+  const f = await startFixture();
+  try {
+    const refused = await fetch(`${f.url}/api/metrics`);
+    assert.equal(refused.status, 401);
+    assert.equal(
+      ((await refused.json()) as { error: { code: string } }).error.code,
+      'unauthorized',
+    );
+
+    const browser = new Browser();
+    await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
+    await signIn(browser, f.url, 'alice', 'alice password 1');
+    const res = await fetch(`${f.url}/api/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^guestmode_merge_duration_seconds_count 1$/m);
+    assert.match(text, /^guestmode_guests_merged_total 1$/m);
+    assert.match(text, /^nodejs_heap_size_used_bytes \d+/m);
   } finally {
     await f.close();
   }

@@ -96,8 +96,11 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
 
+  // Process metrics (event-loop lag, heap, GC) only where /metrics is served.
+  if (config.adminToken !== undefined) guestmode.metrics.includeProcessMetrics();
   const metrics = new Metrics({
     stats: () => guestmode.stats(),
+    registry: guestmode.metrics.registry,
     ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
     now,
   });

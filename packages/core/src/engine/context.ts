@@ -4,6 +4,7 @@ import {
   createAccessTokenVerifier,
 } from '../access-token.js';
 import { type MergeRule, ruleName } from '../merge/rules.js';
+import { GuestmodeMetrics } from '../metrics.js';
 import { type CheckedPurgeOptions, checkGuestmodeOptions } from '../options.js';
 import { createGuestCreationLimiter, type GuestCreationLimiter } from '../rate-limit.js';
 import type { GuestStorage, StorageLimits } from '../storage/types.js';
@@ -25,6 +26,7 @@ export interface EngineContext {
   readonly purge: CheckedPurgeOptions;
   /** `undefined` when the app switched the guest-creation limit off. */
   readonly limiter: GuestCreationLimiter | undefined;
+  readonly metrics: GuestmodeMetrics;
 }
 
 /** Checks the options (unknown keys refused, every error naming its path) and fills defaults. */
@@ -47,6 +49,7 @@ export function createEngineContext(options: unknown): EngineContext {
     builtInRulesOnly: rules.every((rule) => ruleName(rule) !== 'custom'),
     verifier: toVerifier(checked.accessTokens),
     purge: checked.purge,
+    metrics: new GuestmodeMetrics(() => checked.storage.stats(checked.now())),
     limiter:
       checked.guestCreationLimit === false
         ? undefined

@@ -63,6 +63,7 @@ export class PurgeSchedule {
 export async function purgeRound(ctx: EngineContext, signal?: AbortSignal): Promise<PurgeRound> {
   const run = async () => {
     const purged = await purgeExpired(ctx, signal ? { signal } : {});
+    ctx.metrics.purged(purged.deleted);
     await ctx.limiter?.sweep();
     return purged;
   };

@@ -135,6 +135,21 @@ export interface PurgePolicy {
   readonly paced: boolean;
 }
 
+/** One guest merged into a user, as its record keeps it. */
+export interface MergeRecord {
+  readonly guestId: string;
+  /** Epoch ms. */
+  readonly mergedAt: number;
+  /** The stored merge result (JSON text). */
+  readonly result: string;
+}
+
+/** Everything the store holds about one user. */
+export interface StoredUser {
+  readonly attributes: readonly StoredAttribute[];
+  readonly merges: readonly MergeRecord[];
+}
+
 /** What {@link GuestStorage.runExclusive} did: ran the work, or skipped it. */
 export type ExclusiveRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
 
@@ -196,6 +211,13 @@ export interface GuestStorage {
    * was deleted.
    */
   deleteGuest(id: string): Promise<boolean>;
+  /** The user's attributes and the records of the guests merged into them, oldest first. */
+  readUser(userId: string): Promise<StoredUser>;
+  /**
+   * Deletes the user's attributes and the records of the guests merged into them, in one
+   * transaction; answers how many of each went. The funnel totals keep counting those merges.
+   */
+  deleteUser(userId: string): Promise<{ readonly attributes: number; readonly merges: number }>;
   /** Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. */
   purgeExpired(now: number, batchSize: number): Promise<number>;
   stats(now: number): Promise<GuestStats>;

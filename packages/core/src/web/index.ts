@@ -48,6 +48,11 @@ export {
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
 export {
+  createMetricsEndpoint,
+  type MetricsAnswer,
+  type MetricsEndpointOptions,
+} from './metrics.js';
+export {
   MAX_FORM_BYTES,
   nodeClientKeyReader,
   nodeRequestFacts,

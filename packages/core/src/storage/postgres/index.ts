@@ -16,8 +16,10 @@ import {
   type PurgePolicy,
   type StorageLimits,
   type StoredAttribute,
+  type StoredUser,
 } from '../types.js';
 import { runExclusive } from './advisory-lock.js';
+import { deleteUser, readUser } from './data-rights.js';
 import { isUnavailable, wrap } from './driver-errors.js';
 import {
   MIGRATION_LOCK,
@@ -160,6 +162,14 @@ class PostgresStorage implements GuestStorage {
 
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {
     return runExclusive(this.#pool, name, fn);
+  }
+
+  readUser(userId: string): Promise<StoredUser> {
+    return readUser(this.#pool, userId);
+  }
+
+  deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
+    return deleteUser(this.#pool, userId);
   }
 
   migrate(): Promise<void> {
