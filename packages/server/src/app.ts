@@ -20,6 +20,7 @@ import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
 import { checkBuildServerOptions } from './options.js';
 import { JSON_TYPE, type RouteContext } from './routes/context.js';
+import { dataRightsRoutes } from './routes/data-rights.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
 import { opsRoutes } from './routes/ops.js';
@@ -203,6 +204,7 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
 
     guestRoutes(app, ctx);
     profileRoutes(app, ctx);
+    dataRightsRoutes(app, ctx);
     mergeRoutes(app, ctx);
     opsRoutes(app, ctx);
 
