@@ -90,6 +90,12 @@ export async function startFixture(
   app.delete('/attributes/:name', async (req, res) => {
     res.json({ deleted: await req.guest.delete(String(req.params.name)) });
   });
+  app.get('/export', async (req, res) => {
+    res.json(await req.guest.exportData());
+  });
+  app.post('/erase', async (req, res) => {
+    res.json({ erased: await req.guest.erase() });
+  });
   app.get('/metrics', guestmodeMetrics({ guestmode: engine, token: METRICS_TOKEN }));
   app.get('/session-id', (req, res) => {
     res.json({ id: req.sessionID });

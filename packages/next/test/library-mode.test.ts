@@ -129,3 +129,45 @@ test('the metrics handler needs the token, then shows the merge made at the call
     await f.close();
   }
 });
+
+test('the guest API exports and deletes: a guest itself, or a signed-in user with their merges', async () => {
+  const f = await startFixture();
+  try {
+    const guest = new Browser();
+    await put(guest, f.url, 'cart', [{ id: 'b1', quantity: 1 }]);
+    const exported = await guest.fetch(`${f.url}/api/guestmode/export`);
+    assert.deepEqual(((await exported.json()) as { attributes: unknown }).attributes, {
+      cart: [{ id: 'b1', quantity: 1 }],
+    });
+    const crossSite = await guest.fetch(`${f.url}/api/guestmode/profile`, {
+      method: 'DELETE',
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    assert.equal(crossSite.status, 403);
+    await crossSite.arrayBuffer();
+    const deleted = await guest.fetch(`${f.url}/api/guestmode/profile`, {
+      method: 'DELETE',
+      headers: { 'sec-fetch-site': 'same-origin' },
+    });
+    assert.equal(deleted.status, 200);
+    assert.equal(((await deleted.json()) as { kind: string }).kind, 'none');
+    assert.equal(guest.get(f.url, 'guestmode'), undefined);
+
+    const user = new Browser();
+    await put(user, f.url, 'theme', 'dark');
+    await signIn(user, f.url, 'alice', 'alice password 1');
+    const mine = (await (await user.fetch(`${f.url}/api/guestmode/export`)).json()) as {
+      kind: string;
+      merges: unknown[];
+    };
+    assert.deepEqual([mine.kind, mine.merges.length], ['user', 1]);
+    const erased = await user.fetch(`${f.url}/api/guestmode/profile`, {
+      method: 'DELETE',
+      headers: { 'sec-fetch-site': 'same-origin' },
+    });
+    assert.deepEqual(((await erased.json()) as { attributes: unknown }).attributes, {});
+    assert.deepEqual((await f.engine.exportUser(f.users.alice)).merges, []);
+  } finally {
+    await f.close();
+  }
+});

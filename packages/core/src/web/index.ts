@@ -40,6 +40,7 @@ export {
 } from './flow.js';
 export {
   type GuestAccessor,
+  type GuestDataExport,
   type GuestKind,
   type GuestProfileView,
   type GuestRequest,
