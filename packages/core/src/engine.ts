@@ -202,6 +202,26 @@ export class Guestmode {
     return rights.deleteUser(this.#ctx, userId);
   }
 
+  /** Guests by id, a page at a time, for operators (`guestmode guests list`); no secrets. */
+  listGuests(options: { after?: string; limit?: number } = {}): Promise<rights.GuestRecord[]> {
+    return rights.listGuests(this.#ctx, options);
+  }
+
+  /** One guest and its attributes by id, for operators; `null` when there is none. */
+  inspectGuest(
+    guestId: string,
+  ): Promise<(rights.GuestRecord & { attributes: Record<string, unknown> }) | null> {
+    return rights.inspectGuest(this.#ctx, guestId);
+  }
+
+  /**
+   * Deletes an active guest by id, with its attributes, for operators (a visitor uses
+   * {@link deleteGuest} with the credential). A merged guest is the user's: {@link deleteUser}.
+   */
+  deleteGuestById(guestId: string): Promise<boolean> {
+    return this.#ctx.storage.deleteGuest(guestId);
+  }
+
   /**
    * Deletes expired guests in batches, one short transaction each, yielding to other work
    * between batches so that requests are never blocked for long. The defaults come from the

@@ -37,7 +37,7 @@ export {
   parseCredential,
 } from './credential.js';
 export { parseDuration } from './duration.js';
-export type { UserDeletion, UserExport } from './engine/data-rights.js';
+export type { GuestRecord, UserDeletion, UserExport } from './engine/data-rights.js';
 export type { PurgeRound } from './engine/purge-schedule.js';
 export {
   type Guest,

@@ -3,6 +3,7 @@ import { GuestmodeError, isOptionError } from '@guestmode/core';
 import { buildServer } from './app.js';
 import { loadConfig, SETTINGS, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
+import { OPERATOR_HELP, operatorCommand } from './operator-cli.js';
 
 /** Exit code of a bad setting or usage (as `sysexits`' EX_USAGE family: not a crash). */
 export const EXIT_USAGE = 2;
@@ -13,6 +14,7 @@ Usage:
   guestmode serve [flags]     start the HTTP service
   guestmode purge [flags]     delete expired guests now, then exit
   guestmode idp <command>     the local Logto-compatible OpenID provider (@guestmode/idp)
+${OPERATOR_HELP}
   guestmode --help            this text
 
 Settings (flag, or environment variable; flags win):
@@ -163,6 +165,16 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return purge(rest, io);
     case 'idp':
       return idp(rest, io);
+    case 'guests':
+    case 'users':
+      return operatorCommand(command, rest, {
+        out: io.out,
+        err: io.err,
+        load: (flags) => loadOrExplain(flags, io),
+        // Operator commands need no provider and no background purge.
+        open: (config) => openGuestmode({ ...config, oidc: undefined, purgeIntervalMs: 0 }),
+        reason,
+      });
     case undefined:
     case '--help':
     case '-h':

@@ -49,3 +49,58 @@ export async function deleteUser(ctx: EngineContext, userId: string): Promise<Us
   if (deleted) ctx.metrics.userDeleted();
   return { deleted, attributes, merges };
 }
+
+/** A guest as an operator sees it: never its secret. */
+export interface GuestRecord {
+  readonly id: string;
+  readonly state: 'active' | 'merged' | 'expired';
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly mergedInto: string | null;
+  readonly mergedAt: string | null;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function toRecord(
+  row: {
+    id: string;
+    createdAt: number;
+    expiresAt: number;
+    mergedInto: string | null;
+    mergedAt: number | null;
+  },
+  now: number,
+): GuestRecord {
+  return {
+    id: row.id,
+    state: row.mergedInto !== null ? 'merged' : row.expiresAt <= now ? 'expired' : 'active',
+    createdAt: iso(row.createdAt)!,
+    expiresAt: iso(row.expiresAt)!,
+    mergedInto: row.mergedInto,
+    mergedAt: iso(row.mergedAt),
+  };
+}
+
+export async function listGuests(
+  ctx: EngineContext,
+  options: { readonly after?: string; readonly limit?: number },
+): Promise<GuestRecord[]> {
+  const limit = options.limit ?? 50;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
+    throw new TypeError('limit must be an integer from 1 to 1000');
+  }
+  const rows = await ctx.storage.listGuests(options.after ?? '', limit);
+  const now = ctx.now();
+  return rows.map((row) => toRecord(row, now));
+}
+
+export async function inspectGuest(
+  ctx: EngineContext,
+  guestId: string,
+): Promise<(GuestRecord & { readonly attributes: Record<string, unknown> }) | null> {
+  const row = await ctx.storage.getGuest(guestId);
+  if (!row) return null;
+  const attributes = toProfile(await ctx.storage.readAttributes({ kind: 'guest', id: guestId }));
+  return { ...toRecord(row, ctx.now()), attributes };
+}

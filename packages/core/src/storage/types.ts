@@ -211,6 +211,11 @@ export interface GuestStorage {
    * was deleted.
    */
   deleteGuest(id: string): Promise<boolean>;
+  /** Up to `limit` guests whose id sorts after `afterId` (`''`: from the first), by id. */
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]>;
   /** The user's attributes and the records of the guests merged into them, oldest first. */
   readUser(userId: string): Promise<StoredUser>;
   /**

@@ -15,6 +15,30 @@ export function dataRightsTests(ctx: SuiteContext): void {
       assert.equal(await gm.deleteGuest(token), false);
     });
 
+    it('lists and inspects guests by id without secrets, and deletes one by id', async () => {
+      const gm = engine();
+      const a = await gm.createGuest({ theme: 'dark' });
+      const b = await gm.createGuest({});
+      const page: { id: string; state: string }[] = [];
+      // Bounded: the suite's database holds far fewer than 100 pages of guests.
+      for (let after = '', pages = 0; pages < 100; pages++) {
+        const rows = await gm.listGuests({ after, limit: 100 });
+        if (rows.length === 0) break;
+        page.push(...rows);
+        after = rows.at(-1)!.id;
+      }
+      const ids = page.map((g) => g.id);
+      assert.ok(ids.includes(a.guest.id) && ids.includes(b.guest.id));
+      assert.deepEqual([...ids].sort(), ids, 'ordered by id');
+      const shown = await gm.inspectGuest(a.guest.id);
+      assert.equal(shown?.state, 'active');
+      assert.deepEqual(shown?.attributes, { theme: 'dark' });
+      assert.ok(!JSON.stringify(shown).includes(a.token.slice(a.token.indexOf('.') + 1)));
+      assert.equal(await gm.deleteGuestById(a.guest.id), true);
+      assert.equal(await gm.inspectGuest(a.guest.id), null);
+      await rejectsWith(gm.authenticateGuest(a.token), 'invalid_guest_credential');
+    });
+
     it("exports a user's profile and merges, then erases both, merge records included", async () => {
       const gm = engine();
       const user = ctx.newUser();

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { MergeRecord, StoredAttribute, StoredUser } from '../types.js';
+import type { GuestRow, MergeRecord, StoredAttribute, StoredUser } from '../types.js';
 import { isUnavailable, wrap } from './driver-errors.js';
 
 /**
@@ -69,4 +69,31 @@ export async function deleteUser(
     client.off('error', markBroken);
     client.release(broken);
   }
+}
+
+/** A page of guests by id, for operators; never the secret hash. */
+export async function listGuests(
+  pool: pg.Pool,
+  afterId: string,
+  limit: number,
+): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]> {
+  const { rows } = await pool
+    .query<{
+      id: string;
+      created_at: string;
+      expires_at: string;
+      merged_into: string | null;
+      merged_at: string | null;
+    }>(
+      'SELECT id, created_at, expires_at, merged_into, merged_at FROM gm_guests WHERE id > $1 ORDER BY id LIMIT $2',
+      [afterId, limit],
+    )
+    .catch(wrap);
+  return rows.map((r) => ({
+    id: r.id,
+    createdAt: Number(r.created_at),
+    expiresAt: Number(r.expires_at),
+    mergedInto: r.merged_into,
+    mergedAt: r.merged_at === null ? null : Number(r.merged_at),
+  }));
 }

@@ -19,7 +19,7 @@ import {
   type StoredUser,
 } from '../types.js';
 import { runExclusive } from './advisory-lock.js';
-import { deleteUser, readUser } from './data-rights.js';
+import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { isUnavailable, wrap } from './driver-errors.js';
 import {
   MIGRATION_LOCK,
@@ -166,6 +166,13 @@ class PostgresStorage implements GuestStorage {
 
   readUser(userId: string): Promise<StoredUser> {
     return readUser(this.#pool, userId);
+  }
+
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]> {
+    return listGuests(this.#pool, afterId, limit);
   }
 
   deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { MergeRecord, StoredAttribute, StoredUser } from '../types.js';
+import type { GuestRow, MergeRecord, StoredAttribute, StoredUser } from '../types.js';
 
 /**
  * A user's data on request (export, erasure). Rare, so the statements are prepared per call
@@ -33,4 +33,31 @@ export function deleteUser(
       merges: db.prepare('DELETE FROM gm_guests WHERE merged_into = ?').run(userId).changes,
     }))
     .immediate();
+}
+
+/** A page of guests by id, for operators; never the secret hash. */
+export function listGuests(
+  db: BetterSqlite3.Database,
+  afterId: string,
+  limit: number,
+): Omit<GuestRow, 'secretHash' | 'mergeResult'>[] {
+  return (
+    db
+      .prepare(
+        'SELECT id, created_at, expires_at, merged_into, merged_at FROM gm_guests WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, limit) as {
+      id: string;
+      created_at: number;
+      expires_at: number;
+      merged_into: string | null;
+      merged_at: number | null;
+    }[]
+  ).map((r) => ({
+    id: r.id,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    mergedInto: r.merged_into,
+    mergedAt: r.merged_at,
+  }));
 }

@@ -19,7 +19,7 @@ import {
   type StoredUser,
 } from '../types.js';
 import type { BackgroundCheckpointer } from './checkpointer.js';
-import { deleteUser, readUser } from './data-rights.js';
+import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { unavailable } from './driver-errors.js';
 import { GroupCommit } from './group-commit.js';
 import { CoherentGuestCache, type GuestWithAttributes } from './guest-cache.js';
@@ -354,6 +354,13 @@ export class SqliteStorage implements GuestStorage {
 
   readUser(userId: string): Promise<StoredUser> {
     return this.#run(() => readUser(this.#db, userId));
+  }
+
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]> {
+    return this.#run(() => listGuests(this.#db, afterId, limit));
   }
 
   deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
