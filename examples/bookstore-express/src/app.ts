@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createGuestmode, type Guestmode, GuestmodeError, isGuestmodeError } from '@guestmode/core';
+import {
+  createGuestmode,
+  type Guestmode,
+  GuestmodeError,
+  type GuestmodeOptions,
+  isGuestmodeError,
+} from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { nodeRequestFacts, requestSite } from '@guestmode/core/web';
 import {
@@ -41,6 +47,11 @@ export interface BookstoreConfig {
   readonly dataDir: string;
   /** `on-conflict` (default) asks before a merge that would override account data. */
   readonly confirm?: 'never' | 'on-conflict';
+  /**
+   * Engine settings beyond the defaults (guest lifetime, purge schedule, guest-creation limit):
+   * by default expired guests are purged hourly and an address may create 60 guests a minute.
+   */
+  readonly engine?: Pick<GuestmodeOptions, 'guestTtl' | 'purge' | 'guestCreationLimit' | 'now'>;
 }
 
 export const DEFAULTS = {
@@ -105,6 +116,7 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
     storage: await openSqliteStorage({ database: join(config.dataDir, 'guestmode.db') }),
     mergeRules: { cart: 'sum-by-key', drafts: 'transfer', theme: 'user-wins', lang: 'user-wins' },
     accessTokens: { issuer: `${config.logtoEndpoint}/oidc`, audience: config.resource },
+    ...config.engine,
   });
   const sessions = new SqliteSessionStore(join(config.dataDir, 'sessions.db'));
   const secure = new URL(config.baseUrl).protocol === 'https:';
@@ -152,7 +164,7 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
   );
   app.use(handleAuthRoutes(logto));
   app.use(withLogto(logto));
-  app.use(guestmode({ guestmode: engine }));
+  app.use(guestmode({ guestmode: engine, trustProxy: secure ? 1 : 0 }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
 
   const context = async (req: Request): Promise<PageContext> => {
@@ -264,6 +276,8 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
       path: '/',
     };
     if (res.headersSent) return;
+    // `Retry-After` and the `RateLimit-*` fields of a refused guest creation.
+    if (isGuestmodeError(error)) res.set(error.headers);
     page(res, messagePage(ctx, t.error, text), status);
   };
   app.use(onError);

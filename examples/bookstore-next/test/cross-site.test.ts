@@ -399,3 +399,28 @@ test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', as
   assert.ok(await isSignedIn(page), 'still signed in');
   await context.close();
 });
+
+// Last in this file: it spends this address's guest budget for the rest of the minute.
+test('fresh cookie jars adding to the cart from one address get 429 with Retry-After by default', async () => {
+  const statuses: number[] = [];
+  let refused: Response | undefined;
+  for (let i = 0; i < 61 && refused === undefined; i++) {
+    const res = await fetch(`${demo.url}${CART_API}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify([{ id: 'rashomon', quantity: 1 }]),
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (res.status === 429) refused = res;
+    else {
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+  }
+  assert.ok(refused, 'the 61st guest in a minute is refused at the latest');
+  assert.ok(statuses.length <= 60 && statuses.every((status) => status === 200), `${statuses}`);
+  assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
+  assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+  assert.equal(refused.headers.get('ratelimit-limit'), '60');
+  assert.equal(refused.headers.get('set-cookie'), null);
+});

@@ -1,13 +1,16 @@
 import type { VerifiedAccessToken } from './access-token.js';
 import { assertAttributeName, encodeValue } from './attributes.js';
 import { createEngineContext, type EngineContext } from './engine/context.js';
+import * as rights from './engine/data-rights.js';
 import * as guests from './engine/guests.js';
 import { type PurgeOptions, ping, purgeExpired } from './engine/maintenance.js';
 import * as merging from './engine/merge.js';
+import { type PurgeRound, PurgeSchedule, purgeRound } from './engine/purge-schedule.js';
 import type * as api from './engine/types.js';
 import { toProfile } from './engine/types.js';
 import { GuestmodeError } from './errors.js';
 import type { MergePreview } from './merge/plan.js';
+import type { GuestmodeMetrics } from './metrics.js';
 import type { GuestStats, Principal } from './storage/types.js';
 
 /**
@@ -37,9 +40,11 @@ export function createGuestmode(options: api.GuestmodeOptions): Guestmode {
  */
 export class Guestmode {
   readonly #ctx: EngineContext;
+  readonly #purge: PurgeSchedule;
 
   constructor(options: api.GuestmodeOptions) {
     this.#ctx = createEngineContext(options);
+    this.#purge = new PurgeSchedule(this.#ctx, this.#ctx.purge);
   }
 
   /**
@@ -153,8 +158,16 @@ export class Guestmode {
    * user fails with `guest_already_merged`. Other guests of the same person (other tabs or
    * devices) are untouched and can be merged later with their own credentials.
    */
-  merge(options: api.MergeOptions): Promise<api.MergeResponse> {
-    return merging.merge(this.#ctx, options);
+  async merge(options: api.MergeOptions): Promise<api.MergeResponse> {
+    const { metrics } = this.#ctx;
+    const started = performance.now();
+    try {
+      const response = await merging.merge(this.#ctx, options);
+      if (!response.replayed) metrics.observeMerge((performance.now() - started) / 1000);
+      return response;
+    } catch (error) {
+      throw metrics.refused(error);
+    }
   }
 
   /** What {@link merge} would do, computed in a transaction that is rolled back. */
@@ -173,6 +186,43 @@ export class Guestmode {
   }
 
   /**
+   * Everything stored about a user, for a data export: their profile and the guests merged into
+   * them (when, and what each merge did).
+   */
+  exportUser(userId: string): Promise<rights.UserExport> {
+    return rights.exportUser(this.#ctx, userId);
+  }
+
+  /**
+   * Erases a user: their profile and the records of the guests merged into them, in one
+   * transaction (counted in `guestmode_users_deleted_total`). A merge retried afterwards with a
+   * deleted guest's credential is refused like an unknown credential.
+   */
+  deleteUser(userId: string): Promise<rights.UserDeletion> {
+    return rights.deleteUser(this.#ctx, userId);
+  }
+
+  /** Guests by id, a page at a time, for operators (`guestmode guests list`); no secrets. */
+  listGuests(options: { after?: string; limit?: number } = {}): Promise<rights.GuestRecord[]> {
+    return rights.listGuests(this.#ctx, options);
+  }
+
+  /** One guest and its attributes by id, for operators; `null` when there is none. */
+  inspectGuest(
+    guestId: string,
+  ): Promise<(rights.GuestRecord & { attributes: Record<string, unknown> }) | null> {
+    return rights.inspectGuest(this.#ctx, guestId);
+  }
+
+  /**
+   * Deletes an active guest by id, with its attributes, for operators (a visitor uses
+   * {@link deleteGuest} with the credential). A merged guest is the user's: {@link deleteUser}.
+   */
+  deleteGuestById(guestId: string): Promise<boolean> {
+    return this.#ctx.storage.deleteGuest(guestId);
+  }
+
+  /**
    * Deletes expired guests in batches, one short transaction each, yielding to other work
    * between batches so that requests are never blocked for long. The defaults come from the
    * store (`storage.purgePolicy`): a store that deletes on the event loop takes small batches and
@@ -182,11 +232,43 @@ export class Guestmode {
     return purgeExpired(this.#ctx, options);
   }
 
+  /**
+   * One round of the scheduled purge, now: every expired guest, unless another process on the
+   * same database is purging (`skipped`). Finished rate-limit windows are swept with it.
+   */
+  purgeRound(): Promise<PurgeRound> {
+    return purgeRound(this.#ctx);
+  }
+
+  /**
+   * Counts one guest creation by the client `key` (`rateLimitKey(address)`) against
+   * `options.guestCreationLimit`; past it throws `rate_limited` (429, with `Retry-After` and
+   * `RateLimit-*` headers). The web adapters and the service call it before creating a guest for
+   * a request; a no-op when the limit is off.
+   */
+  async limitGuestCreation(key: string): Promise<void> {
+    try {
+      await this.#ctx.limiter?.take(key);
+    } catch (error) {
+      throw this.#ctx.metrics.refused(error);
+    }
+  }
+
+  /**
+   * The engine's Prometheus metrics (`prom-client`): funnel totals from the database, merge
+   * latency, purged guests and refusals of this process. Serve them with the adapters' metrics
+   * handlers, or merge `metrics.registry` into the app's own.
+   */
+  get metrics(): GuestmodeMetrics {
+    return this.#ctx.metrics;
+  }
+
   stats(): Promise<GuestStats> {
     return this.#ctx.storage.stats(this.#ctx.now());
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#purge.stop();
     return this.#ctx.storage.close();
   }
 }

@@ -37,6 +37,8 @@ export {
   parseCredential,
 } from './credential.js';
 export { parseDuration } from './duration.js';
+export type { GuestRecord, UserDeletion, UserExport } from './engine/data-rights.js';
+export type { PurgeRound } from './engine/purge-schedule.js';
 export {
   type Guest,
   type GuestmodeOptions,
@@ -68,11 +70,13 @@ export {
   type MergeRuleInput,
   type MergeRuleResult,
 } from './merge/rules.js';
+export { GuestmodeMetrics, MERGE_BUCKETS } from './metrics.js';
 export {
   type CheckedGuestmodeOptions,
   checkBoolean,
   checkDuration,
   checkFunction,
+  checkGuestCreationLimit,
   checkGuestmodeOptions,
   checkInteger,
   checkMergeRule,
@@ -81,21 +85,34 @@ export {
   checkPositiveInteger,
   checkString,
   checkUrl,
+  DEFAULT_GUEST_CREATION_LIMIT,
   DEFAULT_GUEST_TTL_MS,
   DEFAULT_LIMITS,
+  DEFAULT_PURGE_INTERVAL_MS,
   GUESTMODE_OPTION_KEYS,
+  type GuestCreationLimit,
   isMergeRuleKey,
   isOptionError,
   type OptionError,
   optionError,
   optionPath,
 } from './options.js';
+export {
+  createGuestCreationLimiter,
+  type GuestCreationLimiter,
+  MemoryCreationLimiter,
+  RATE_LIMIT_TABLE,
+  rateLimited,
+} from './rate-limit.js';
 export type {
+  ExclusiveRun,
   GuestStats,
   GuestStorage,
+  MergeRecord,
   MergeTransaction,
   Principal,
   PurgePolicy,
   StorageLimits,
   StoredAttribute,
+  StoredUser,
 } from './storage/types.js';

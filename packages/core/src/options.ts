@@ -198,6 +198,8 @@ export const GUESTMODE_OPTION_KEYS = [
   'defaultMergeRule',
   'accessTokens',
   'now',
+  'purge',
+  'guestCreationLimit',
 ] as const;
 
 export const DEFAULT_GUEST_TTL_MS = 30 * 86_400_000;
@@ -220,6 +222,66 @@ export interface CheckedGuestmodeOptions {
   /** A ready verifier or the options to make one; `undefined` when tokens are not verified. */
   readonly accessTokens: AccessTokenVerifierOptions | AccessTokenVerifier | undefined;
   readonly now: () => number;
+  readonly purge: CheckedPurgeOptions;
+  /** `false` when the app switched the limit off. */
+  readonly guestCreationLimit: GuestCreationLimit | false;
+}
+
+/** The purge schedule, checked: `intervalMs` is 0 when the schedule is off. */
+export interface CheckedPurgeOptions {
+  readonly intervalMs: number;
+  readonly onError: ((error: unknown) => void) | undefined;
+  readonly onPurged: ((deleted: number) => void) | undefined;
+}
+
+/** Guest creations allowed per client address (IPv4, or IPv6 /64) in one fixed window. */
+export interface GuestCreationLimit {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
+/** How often the engine purges expired guests unless told otherwise: hourly. */
+export const DEFAULT_PURGE_INTERVAL_MS = 3_600_000;
+/** The guest-creation limit unless told otherwise: 60 new guests per address and minute. */
+export const DEFAULT_GUEST_CREATION_LIMIT: GuestCreationLimit = Object.freeze({
+  max: 60,
+  windowMs: 60_000,
+});
+
+function checkPurgeOptions(value: unknown): CheckedPurgeOptions {
+  const o =
+    value === undefined
+      ? {}
+      : checkObject(value, 'options.purge', ['enabled', 'intervalMs', 'onError', 'onPurged']);
+  const enabled = o.enabled === undefined ? true : checkBoolean(o.enabled, 'options.purge.enabled');
+  const intervalMs =
+    o.intervalMs === undefined
+      ? DEFAULT_PURGE_INTERVAL_MS
+      : checkInteger(o.intervalMs, 'options.purge.intervalMs', { min: 1, max: 2_147_483_647 });
+  const hook = (key: 'onError' | 'onPurged') =>
+    o[key] === undefined ? undefined : checkFunction(o[key], `options.purge.${key}`);
+  return {
+    intervalMs: enabled ? intervalMs : 0,
+    onError: hook('onError') as CheckedPurgeOptions['onError'],
+    onPurged: hook('onPurged') as CheckedPurgeOptions['onPurged'],
+  };
+}
+
+/** `false`, or `{ max, window }` with `window` a duration (`1m`, `30s`) of at least one second. */
+export function checkGuestCreationLimit(value: unknown, path: string): GuestCreationLimit | false {
+  if (value === undefined) return DEFAULT_GUEST_CREATION_LIMIT;
+  if (value === false) return false;
+  const o = checkObject(value, path, ['max', 'window']);
+  return {
+    max:
+      o.max === undefined
+        ? DEFAULT_GUEST_CREATION_LIMIT.max
+        : checkPositiveInteger(o.max, optionPath(path, 'max')),
+    windowMs:
+      o.window === undefined
+        ? DEFAULT_GUEST_CREATION_LIMIT.windowMs
+        : checkDuration(o.window, optionPath(path, 'window'), { minMs: 1000 }),
+  };
 }
 
 /**
@@ -296,5 +358,7 @@ export function checkGuestmodeOptions(options: unknown): CheckedGuestmodeOptions
     defaultRule,
     accessTokens: o.accessTokens as CheckedGuestmodeOptions['accessTokens'],
     now,
+    purge: checkPurgeOptions(o.purge),
+    guestCreationLimit: checkGuestCreationLimit(o.guestCreationLimit, 'options.guestCreationLimit'),
   };
 }

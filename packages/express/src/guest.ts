@@ -1,10 +1,11 @@
-import type { Guestmode } from '@guestmode/core';
+import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   checkBaseUrl,
   checkCookieName,
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
   guestCookieJar,
+  nodeClientKeyReader,
   nodeCookieJar,
   nodeRequestFacts,
   openGuestAccessor,
@@ -44,6 +45,12 @@ export interface GuestmodeMiddlewareOptions {
    * `@logto/express`'s `withLogto`, so put `withLogto(config)` before this middleware.
    */
   readonly getUserId?: (req: Request) => string | undefined;
+  /**
+   * Which proxies may name the client in `X-Forwarded-For`, for the guest-creation limit
+   * (`options.guestCreationLimit` of the engine): a hop count, or proxy addresses and CIDR
+   * ranges. Default `0`: the peer address is the client.
+   */
+  readonly trustProxy?: TrustedProxies;
 }
 
 /** The app's origin and scheme: this middleware's `baseUrl`, checked against the routes' one. */
@@ -100,6 +107,7 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   if (typeof getUserId !== 'function') {
     throw new TypeError('options.getUserId must be a function');
   }
+  const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
 
   const prepare = async (req: Request, res: Response): Promise<void> => {
     const url = appUrl(req, own);
@@ -113,6 +121,7 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
       // routes; only a visitor's cookie is checked here.
       guestToken: userId === undefined ? cookie.guestToken() : undefined,
       site: requestSite(nodeRequestFacts(req), url.origin),
+      clientKey: clientKey(req),
       setCookie: cookie.setGuestCookie,
       clearCookie: cookie.clearGuestCookie,
     });

@@ -25,3 +25,4 @@ export {
 } from './auth-routes.js';
 export { type GuestAccessor, type GuestmodeMiddlewareOptions, guestmode } from './guest.js';
 export { SessionStorage } from './internal.js';
+export { type GuestmodeMetricsOptions, guestmodeMetrics } from './metrics.js';

@@ -11,12 +11,15 @@ import session from 'express-session';
 import {
   type GuestmodeAuthRoutesOptions,
   guestmode,
+  guestmodeMetrics,
   handleGuestmodeAuthRoutes,
 } from '../src/index.js';
 
 export { Browser, parseForm };
 
 export const RESOURCE = 'https://api.test.local';
+/** Opens the fixture's `/metrics`. */
+export const METRICS_TOKEN = 'metrics-token-for-tests';
 
 export interface Fixture {
   idp: Idp;
@@ -87,6 +90,13 @@ export async function startFixture(
   app.delete('/attributes/:name', async (req, res) => {
     res.json({ deleted: await req.guest.delete(String(req.params.name)) });
   });
+  app.get('/export', async (req, res) => {
+    res.json(await req.guest.exportData());
+  });
+  app.post('/erase', async (req, res) => {
+    res.json({ erased: await req.guest.erase() });
+  });
+  app.get('/metrics', guestmodeMetrics({ guestmode: engine, token: METRICS_TOKEN }));
   app.get('/session-id', (req, res) => {
     res.json({ id: req.sessionID });
   });

@@ -10,6 +10,7 @@ export {
   DEFAULT_COOKIE_NAME,
   readRequestCookie as readCookie,
 } from '@guestmode/core/web';
+export { createMetricsHandler, type GuestmodeMetricsOptions } from './metrics.js';
 export {
   createGuestmodeNext,
   type GuestAccessor,

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Guestmode } from '@guestmode/core';
+import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   type GuestAccessor as CoreGuestAccessor,
   checkEngine,
@@ -8,6 +8,7 @@ import {
   createSignInFlow,
   handleGuestApi,
   type MergeNotice,
+  nodeClientKeyReader,
   nodeRequestFacts,
   openGuestAccessor,
   type PendingMerge,
@@ -63,6 +64,12 @@ export interface GuestmodeNextOptions extends SignInOptions<MergeEvent> {
   readonly apiPath?: string;
   /** Key for the signed sign-in and pending-merge cookies (32+ characters). Default `logto.cookieSecret`. */
   readonly secret?: string;
+  /**
+   * Which proxies may name the client in `X-Forwarded-For`, for the guest-creation limit
+   * (`options.guestCreationLimit` of the engine): a hop count, or proxy addresses and CIDR
+   * ranges. Default `0`: the peer address is the client.
+   */
+  readonly trustProxy?: TrustedProxies;
 }
 
 /** What the guest-aware wrappers add to API handlers and `getServerSideProps`. */
@@ -133,7 +140,8 @@ function checkOptions(options: GuestmodeNextOptions) {
       'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
     );
   }
-  return { engine, logtoClient, settings, apiPath, sealer: createSealer(secret) };
+  const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
+  return { engine, logtoClient, settings, apiPath, clientKey, sealer: createSealer(secret) };
 }
 
 /** One value per request, made on first use (the user and guest are read once per request). */
@@ -183,7 +191,7 @@ function userRoute(port: NextPort, res: NextApiResponse, inner: () => unknown) {
  * ```
  */
 export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNext {
-  const { engine, logtoClient, settings, apiPath, sealer } = checkOptions(options);
+  const { engine, logtoClient, settings, apiPath, clientKey, sealer } = checkOptions(options);
   const onMerge = options.onMerge;
   const flow = createSignInFlow<NextPort>({
     ...settings,
@@ -207,6 +215,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       userId,
       guestToken: own.guestToken(),
       site: requestSite(own, settings.appOrigin),
+      clientKey: clientKey(req),
       setCookie: own.setGuestCookie,
       clearCookie: own.clearGuestCookie,
     });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGuestmode, type Guestmode } from '@guestmode/core';
+import { createGuestmode, type Guestmode, type GuestmodeOptions } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { parseForm, Browser as TestBrowser } from '@guestmode/testkit/browser';
 import LogtoClient, { type LogtoNextConfig } from '@logto/next';
@@ -12,6 +12,7 @@ import type { NextApiHandler } from 'next';
 import { apiResolver } from 'next/dist/server/api-utils/node/api-resolver.js';
 import {
   createGuestmodeNext,
+  createMetricsHandler,
   type GuestmodeNext,
   type GuestmodeNextOptions,
 } from '../src/index.js';
@@ -19,6 +20,8 @@ import {
 export { parseForm };
 
 export const RESOURCE = 'https://api.test.local';
+/** Opens the fixture's `/api/metrics`. */
+export const METRICS_TOKEN = 'metrics-token-for-tests';
 
 /**
  * The parts of `@guestmode/idp` these tests use. It is loaded by a specifier the type checker
@@ -93,6 +96,7 @@ const API_CONTEXT = {
  */
 export async function startFixture(
   options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
+  engineOptions: Partial<GuestmodeOptions> = {},
 ): Promise<Fixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -106,6 +110,7 @@ export async function startFixture(
     storage: await openSqliteStorage({ database: ':memory:' }),
     mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
     accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+    ...engineOptions,
   });
   const server = createServer();
   const url = await listen(server);
@@ -140,6 +145,7 @@ export async function startFixture(
       attributes: await req.guest.all(),
     });
   });
+  const metrics = createMetricsHandler({ guestmode: engine, token: METRICS_TOKEN });
   const getServerSideProps = gm.withGuestSsr(async ({ guest, user }) => ({
     props: { profile: await guest.profile(), isAuthenticated: user.isAuthenticated },
   }));
@@ -162,7 +168,8 @@ export async function startFixture(
       handler = guestRoutes;
       query = { path: segments.slice(2) };
       page = '/api/guestmode/[...path]';
-    } else if (path === '/api/me') handler = me;
+    } else if (path === '/api/metrics') handler = metrics;
+    else if (path === '/api/me') handler = me;
     else if (path === '/api/ssr') handler = ssr;
     void apiResolver(
       req,

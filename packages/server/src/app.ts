@@ -44,8 +44,15 @@ export interface BuildServerOptions {
 export async function buildServer(options: BuildServerOptions = {}): Promise<FastifyInstance> {
   checkBuildServerOptions(options);
   const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
+  // The engine's purge reports through the server's logger, which exists only further down.
+  let log: FastifyInstance['log'] | undefined;
+  const purge = {
+    onError: (err: unknown) => log?.error({ err }, 'purge failed'),
+    onPurged: (deleted: number) => log?.info({ deleted }, 'purged expired guests'),
+  };
   const guestmode =
-    options.guestmode ?? (await openGuestmode(config, options.now ? { now: options.now } : {}));
+    options.guestmode ??
+    (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
 
   // Router-level refusals reach the service's error answer once it is mounted.
@@ -64,11 +71,13 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   };
   const app = Fastify(fastifyOptions);
+  log = app.log;
   try {
     sendError = await mountGuestmode(app, {
       guestmode,
       config,
       closeGuestmode,
+      openedEngine: options.guestmode === undefined,
       now: options.now ?? Date.now,
       ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
       prefix: '',

@@ -5,6 +5,7 @@ import { buildServer } from './app.js';
 import { loadConfig, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
 import { MIGRATE_DATA_HELP, migrateDataCommand } from './migrate-data/index.js';
+import { OPERATOR_HELP, operatorCommand } from './operator-cli.js';
 import { describeSettings, SETTINGS } from './settings.js';
 import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_USAGE, UsageError, wantsHelp } from './usage.js';
 
@@ -157,6 +158,26 @@ async function idp(argv: readonly string[], io: CliIo): Promise<number> {
   return module.runIdpCli([...argv], { program: 'guestmode idp' });
 }
 
+/** `guestmode guests …` and `guestmode users …`: the operator's commands on the database. */
+function operatorEntry(noun: 'guests' | 'users', summary: string): Command {
+  return {
+    summary,
+    help: () =>
+      `Usage:\n${OPERATOR_HELP.split('\n')
+        .filter((line) => line.includes(`guestmode ${noun} `))
+        .join('\n')}\n\n${SETTINGS_HELP}`,
+    run: (argv, io) =>
+      operatorCommand(noun, argv, {
+        out: io.out,
+        err: io.err,
+        load: (flags) => loadConfig({ env: io.env, argv: flags, warn: io.err }),
+        // Operator commands need no provider and no background purge.
+        open: (config) => openGuestmode({ ...config, oidc: undefined, purgeIntervalMs: 0 }),
+        reason,
+      }),
+  };
+}
+
 /** The program's commands, in the order `--help` lists them. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
   serve: {
@@ -180,6 +201,8 @@ task. Reads the same settings as serve (only the database one matters).
 ${SETTINGS_HELP}`,
     run: purge,
   },
+  guests: operatorEntry('guests', 'list, inspect or delete guests (no secrets are shown)'),
+  users: operatorEntry('users', "export or erase a user's profile and merge records"),
   'migrate-data': {
     summary: 'copy every guest, attribute, merge record and counter to another store',
     help: () => MIGRATE_DATA_HELP,

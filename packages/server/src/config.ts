@@ -82,7 +82,10 @@ export interface ServerConfig {
   readonly rateLimit: RateLimitConfig | false;
   /** Largest request body in bytes. */
   readonly bodyLimit: number;
-  /** How often expired guests are purged, in ms; `0` switches the timer off. */
+  /**
+   * How often the engine the service opens purges expired guests, in ms; `0` switches its timer
+   * off. An engine handed to `buildServer` purges on its own schedule (`options.purge`).
+   */
   readonly purgeIntervalMs: number;
   /**
    * Whose `X-Forwarded-*` headers to believe: a hop count (`0`: nobody) or proxy addresses and

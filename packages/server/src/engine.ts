@@ -1,7 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AccessTokenVerifierOptions } from '@guestmode/core';
-import { createGuestmode, type Guestmode, type GuestStorage } from '@guestmode/core';
+import {
+  type AccessTokenVerifierOptions,
+  createGuestmode,
+  type Guestmode,
+  type GuestmodeOptions,
+  type GuestStorage,
+} from '@guestmode/core';
 import type { DatabaseConfig, OidcConfig, ServerConfig } from './config.js';
 
 /** The access-token verifier's options for the service's OIDC settings. */
@@ -37,8 +42,11 @@ export async function openStorage(database: DatabaseConfig): Promise<GuestStorag
  * ```
  */
 export async function openGuestmode(
-  config: Pick<ServerConfig, 'database' | 'oidc' | 'guestTtlMs' | 'mergeRules'>,
-  options: { now?: () => number } = {},
+  config: Pick<
+    ServerConfig,
+    'database' | 'oidc' | 'guestTtlMs' | 'mergeRules' | 'purgeIntervalMs' | 'rateLimit'
+  >,
+  options: { now?: () => number; purge?: GuestmodeOptions['purge'] } = {},
 ): Promise<Guestmode> {
   const storage = await openStorage(config.database);
   try {
@@ -46,6 +54,16 @@ export async function openGuestmode(
       storage,
       guestTtl: `${config.guestTtlMs}ms`,
       mergeRules: config.mergeRules,
+      // The engine purges on its own timer and counts guest creations (in the database on
+      // PostgreSQL, so every instance of the service shares one budget per address).
+      purge:
+        config.purgeIntervalMs > 0
+          ? { ...options.purge, intervalMs: config.purgeIntervalMs }
+          : { enabled: false },
+      guestCreationLimit:
+        config.rateLimit === false
+          ? false
+          : { max: config.rateLimit.max, window: `${config.rateLimit.windowMs}ms` },
       ...(config.oidc ? { accessTokens: verifierOptions(config.oidc) } : {}),
       ...(options.now ? { now: options.now } : {}),
     });

@@ -1,7 +1,7 @@
 import type { GuestStats } from '@guestmode/core';
+import { Counter, Registry } from 'prom-client';
 
-/** Upper bounds (seconds) of the merge latency histogram: a merge is one transaction. */
-export const MERGE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export { MERGE_BUCKETS } from '@guestmode/core';
 
 /** One point of the dashboard's time series. */
 export interface StatsSample {
@@ -26,6 +26,8 @@ export interface MetricsOptions {
   /** Points kept for the dashboard. Default 360 (an hour at 10 s). */
   readonly maxSamples?: number;
   readonly now?: () => number;
+  /** The engine's registry (`guestmode.metrics.registry`): served with the service's own. */
+  readonly registry?: Registry;
 }
 
 function quantile(sorted: readonly number[], q: number): number | null {
@@ -37,20 +39,19 @@ function quantile(sorted: readonly number[], q: number): number | null {
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 1000) / 1000);
 
 /**
- * The service's counters: engine totals (cached), the merge latency histogram, refusals by
- * code, and the in-memory time series behind the dashboard. Rendered in the Prometheus text
- * format by hand: it is four metric families and needs no client library.
+ * The service's metrics: the engine's (funnel totals, merge latency, purge, refusals: counted in
+ * the engine, the same as in library mode) plus refused requests by code, rendered by
+ * `prom-client`; and the in-memory time series behind the dashboard.
  */
 export class Metrics {
   readonly #stats: () => Promise<GuestStats>;
   readonly #cacheMs: number;
   readonly #maxSamples: number;
   readonly #now: () => number;
+  readonly #engine: Registry | undefined;
+  readonly #own = new Registry();
+  readonly #rejected: Counter<'code'>;
   #cached: { at: number; value: Promise<GuestStats> } | undefined;
-  readonly #rejected = new Map<string, number>();
-  readonly #buckets = new Array<number>(MERGE_BUCKETS.length).fill(0);
-  #mergeCount = 0;
-  #mergeSum = 0;
   #pendingLatencies: number[] = [];
   readonly #samples: StatsSample[] = [];
 
@@ -59,21 +60,25 @@ export class Metrics {
     this.#cacheMs = options.statsCacheMs ?? 5000;
     this.#maxSamples = options.maxSamples ?? 360;
     this.#now = options.now ?? Date.now;
+    this.#engine = options.registry;
+    this.#rejected = new Counter({
+      name: 'guestmode_rejected_requests_total',
+      help: 'Requests refused, by error code (this process).',
+      labelNames: ['code'],
+      registers: [this.#own],
+    });
   }
 
   /** Counts a refused request by its error code. */
   rejected(code: string): void {
-    this.#rejected.set(code, (this.#rejected.get(code) ?? 0) + 1);
+    this.#rejected.inc({ code });
   }
 
-  /** Records the duration of one merge that did the work (replays are not merges). */
+  /**
+   * Records the duration of one merge for the dashboard's percentiles (the Prometheus histogram
+   * is the engine's).
+   */
   observeMerge(ms: number): void {
-    const seconds = ms / 1000;
-    for (let i = 0; i < MERGE_BUCKETS.length; i++) {
-      if (seconds <= MERGE_BUCKETS[i]!) this.#buckets[i]!++;
-    }
-    this.#mergeCount++;
-    this.#mergeSum += seconds;
     // Bounded: a burst between two samples cannot grow memory without limit.
     if (this.#pendingLatencies.length < 100_000) this.#pendingLatencies.push(ms);
   }
@@ -117,44 +122,8 @@ export class Metrics {
   }
 
   /** Everything in the Prometheus text exposition format 0.0.4. */
-  async render(): Promise<string> {
-    const s = await this.stats();
-    const lines: string[] = [
-      ...sample('guestmode_guests_created_total', 'counter', 'Guests created.', s.created),
-      ...sample('guestmode_guests_active', 'gauge', 'Guests neither merged nor expired.', s.active),
-      ...sample(
-        'guestmode_guests_merged_total',
-        'counter',
-        'Guests merged into a user (converted).',
-        s.merged,
-      ),
-      ...sample(
-        'guestmode_guests_expired_total',
-        'counter',
-        'Guests that expired without a merge and were purged.',
-        s.expired,
-      ),
-      '# HELP guestmode_merge_duration_seconds Time to merge a guest into a user (this process).',
-      '# TYPE guestmode_merge_duration_seconds histogram',
-    ];
-    MERGE_BUCKETS.forEach((le, i) => {
-      lines.push(`guestmode_merge_duration_seconds_bucket{le="${le}"} ${this.#buckets[i]}`);
-    });
-    lines.push(
-      `guestmode_merge_duration_seconds_bucket{le="+Inf"} ${this.#mergeCount}`,
-      `guestmode_merge_duration_seconds_sum ${this.#mergeSum}`,
-      `guestmode_merge_duration_seconds_count ${this.#mergeCount}`,
-      '# HELP guestmode_rejected_requests_total Requests refused, by error code (this process).',
-      '# TYPE guestmode_rejected_requests_total counter',
-    );
-    for (const [code, count] of [...this.#rejected].sort()) {
-      lines.push(`guestmode_rejected_requests_total{code="${code}"} ${count}`);
-    }
-    return `${lines.join('\n')}\n`;
+  render(): Promise<string> {
+    const registries = this.#engine ? [this.#engine, this.#own] : [this.#own];
+    return Registry.merge(registries).metrics();
   }
-}
-
-/** One metric with one value: its HELP and TYPE lines, then the value. */
-function sample(name: string, type: 'counter' | 'gauge', help: string, value: number): string[] {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`];
 }

@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import {
   createClientAddressResolver,
+  createGuestCreationLimiter,
   type Guestmode,
   GuestmodeError,
   RawJson,
@@ -11,9 +12,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { fromFastifyError } from './errors.js';
 import { Metrics } from './metrics.js';
-import { RateLimiter } from './rate-limit.js';
 import { createProviderProbe } from './readiness.js';
 import { JSON_TYPE, type RouteContext } from './routes/context.js';
+import { dataRightsRoutes } from './routes/data-rights.js';
 import { guestRoutes } from './routes/guests.js';
 import { mergeRoutes } from './routes/merge.js';
 import { opsRoutes } from './routes/ops.js';
@@ -46,6 +47,12 @@ export interface MountOptions {
   readonly guestmode: Guestmode;
   readonly config: ServerConfig;
   readonly closeGuestmode: boolean;
+  /**
+   * Whether the service opened the engine from its settings: such an engine counts guest
+   * creations itself (in the database on PostgreSQL, one budget for every instance); an engine
+   * handed in is the app's, so the service applies its own limit in memory.
+   */
+  readonly openedEngine: boolean;
   readonly now: () => number;
   readonly statsCacheMs?: number;
   /** The path the routes are mounted under (`''` for a whole server). */
@@ -65,8 +72,11 @@ export async function mountGuestmode(
   options: MountOptions,
 ): Promise<SendError> {
   const { guestmode, config, closeGuestmode, now, prefix } = options;
+  // Process metrics (event-loop lag, heap, GC) only where /metrics is served.
+  if (config.adminToken !== undefined) guestmode.metrics.includeProcessMetrics();
   const metrics = new Metrics({
     stats: () => guestmode.stats(),
+    registry: guestmode.metrics.registry,
     ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
     now,
   });
@@ -99,7 +109,12 @@ export async function mountGuestmode(
   const ctx: RouteContext = {
     guestmode,
     metrics,
-    limiter: config.rateLimit ? new RateLimiter(config.rateLimit, now) : undefined,
+    limiter:
+      config.rateLimit === false
+        ? undefined
+        : options.openedEngine
+          ? { take: (key: string) => guestmode.limitGuestCreation(key) }
+          : createGuestCreationLimiter(config.rateLimit, { now }),
     clientKey: (request) =>
       rateLimitKey(clientOf(request.socket.remoteAddress, request.headers['x-forwarded-for'])),
     publicOrigin: config.publicOrigin,
@@ -157,31 +172,13 @@ export async function mountGuestmode(
 
   guestRoutes(app, ctx);
   profileRoutes(app, ctx);
+  dataRightsRoutes(app, ctx);
   mergeRoutes(app, ctx);
   opsRoutes(app, ctx);
 
-  // Background work: unref'd timers, so they never keep a process (or a test) alive.
+  // Background work: unref'd timers, so they never keep a process (or a test) alive. The purge
+  // is the engine's own schedule (`purgeIntervalMs` configures an engine the service opens).
   const timers: NodeJS.Timeout[] = [];
-  if (config.purgeIntervalMs > 0) {
-    const purge = new AbortController();
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      guestmode
-        .purgeExpired({ signal: purge.signal })
-        .then(({ deleted }) => {
-          if (deleted > 0) app.log.info({ deleted }, 'purged expired guests');
-        })
-        .catch((err: unknown) => app.log.error({ err }, 'purge failed'))
-        .finally(() => {
-          running = false;
-        });
-    }, config.purgeIntervalMs);
-    timer.unref();
-    timers.push(timer);
-    app.addHook('onClose', async () => purge.abort());
-  }
   if (config.dashboard) {
     const sample = () =>
       metrics.sample().catch((err: unknown) => app.log.warn({ err }, 'stats sample failed'));

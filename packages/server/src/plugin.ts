@@ -40,14 +40,20 @@ export const guestmodePlugin: FastifyPluginAsync<GuestmodePluginOptions> = async
   }
   checkBuildServerOptions(options);
   const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
+  const purge = {
+    onError: (err: unknown) => instance.log.error({ err }, 'purge failed'),
+    onPurged: (deleted: number) => instance.log.info({ deleted }, 'purged expired guests'),
+  };
   const guestmode =
-    options.guestmode ?? (await openGuestmode(config, options.now ? { now: options.now } : {}));
+    options.guestmode ??
+    (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
   try {
     await mountGuestmode(instance, {
       guestmode,
       config,
       closeGuestmode,
+      openedEngine: options.guestmode === undefined,
       now: options.now ?? Date.now,
       ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
       prefix: instance.prefix,

@@ -190,6 +190,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     },
     accessTokens: { issuer: issuer.issuer, audience: issuer.audience },
     now: () => service.clock,
+    // The service passes its purge interval to an engine it opens; this one is handed in.
+    purge: options.config?.purgeIntervalMs
+      ? { intervalMs: options.config.purgeIntervalMs }
+      : { enabled: false },
   });
   const app = await buildServer({
     guestmode,

@@ -4,7 +4,9 @@ import {
   createAccessTokenVerifier,
 } from '../access-token.js';
 import { type MergeRule, ruleName } from '../merge/rules.js';
-import { checkGuestmodeOptions } from '../options.js';
+import { GuestmodeMetrics } from '../metrics.js';
+import { type CheckedPurgeOptions, checkGuestmodeOptions } from '../options.js';
+import { createGuestCreationLimiter, type GuestCreationLimiter } from '../rate-limit.js';
 import type { GuestStorage, StorageLimits } from '../storage/types.js';
 
 /**
@@ -21,6 +23,10 @@ export interface EngineContext {
   /** True when every configured rule is built in: merges then never wait for app code. */
   readonly builtInRulesOnly: boolean;
   readonly verifier: AccessTokenVerifier | undefined;
+  readonly purge: CheckedPurgeOptions;
+  /** `undefined` when the app switched the guest-creation limit off. */
+  readonly limiter: GuestCreationLimiter | undefined;
+  readonly metrics: GuestmodeMetrics;
 }
 
 /** Checks the options (unknown keys refused, every error naming its path) and fills defaults. */
@@ -42,6 +48,15 @@ export function createEngineContext(options: unknown): EngineContext {
     plan: { ruleFor, limits },
     builtInRulesOnly: rules.every((rule) => ruleName(rule) !== 'custom'),
     verifier: toVerifier(checked.accessTokens),
+    purge: checked.purge,
+    metrics: new GuestmodeMetrics(() => checked.storage.stats(checked.now())),
+    limiter:
+      checked.guestCreationLimit === false
+        ? undefined
+        : createGuestCreationLimiter(checked.guestCreationLimit, {
+            sharedPool: checked.storage.sharedPool,
+            now: checked.now,
+          }),
   };
 }
 

@@ -31,6 +31,30 @@ export interface GuestmodeOptions {
   readonly accessTokens?: AccessTokenVerifierOptions | AccessTokenVerifier;
   /** The clock, in epoch milliseconds (tests move it). Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The engine's own purge of expired guests, on a timer that starts with the engine and stops
+   * with `close()` (it never keeps the process alive). On a PostgreSQL database several
+   * processes share, one of them purges per round and the others skip it.
+   */
+  readonly purge?: {
+    /** `false` switches the timer off (purge with `purgeRound()` or `purgeExpired()` yourself). */
+    readonly enabled?: boolean;
+    /** Milliseconds between rounds. Default one hour. */
+    readonly intervalMs?: number;
+    /** Called with a round's error. Default: one line on stderr. */
+    readonly onError?: (error: unknown) => void;
+    /** Called after a round that deleted guests. */
+    readonly onPurged?: (deleted: number) => void;
+  };
+  /**
+   * New guests allowed per client address (IPv4, or IPv6 by /64) in one fixed window, checked by
+   * `limitGuestCreation()` (the web adapters and the service call it). Default
+   * `{ max: 60, window: '1m' }`; `false` switches it off. Counted in the database when storage is
+   * PostgreSQL, so all processes on it share one budget; in memory otherwise.
+   */
+  readonly guestCreationLimit?:
+    | false
+    | { readonly max?: number; readonly window?: string | number };
 }
 
 /** A guest as the app sees it. */

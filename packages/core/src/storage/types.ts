@@ -135,9 +135,38 @@ export interface PurgePolicy {
   readonly paced: boolean;
 }
 
+/** One guest merged into a user, as its record keeps it. */
+export interface MergeRecord {
+  readonly guestId: string;
+  /** Epoch ms. */
+  readonly mergedAt: number;
+  /** The stored merge result (JSON text). */
+  readonly result: string;
+}
+
+/** Everything the store holds about one user. */
+export interface StoredUser {
+  readonly attributes: readonly StoredAttribute[];
+  readonly merges: readonly MergeRecord[];
+}
+
+/** What {@link GuestStorage.runExclusive} did: ran the work, or skipped it. */
+export type ExclusiveRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
+
 export interface GuestStorage {
   /** The purge's defaults for this store. */
   readonly purgePolicy: PurgePolicy;
+  /**
+   * Runs `fn` unless another process sharing the database is running the task `name` (several
+   * app servers on one PostgreSQL database), and then answers `{ ran: false }`. A store only one
+   * process uses leaves it out.
+   */
+  runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>>;
+  /**
+   * The `pg.Pool` of a PostgreSQL store, for counters that every process on the database shares
+   * (the guest-creation limit). Absent for stores one process uses.
+   */
+  readonly sharedPool?: unknown;
   /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
   migrate(): Promise<void>;
   /** Creates a guest together with its first attributes, atomically. */
@@ -182,6 +211,18 @@ export interface GuestStorage {
    * was deleted.
    */
   deleteGuest(id: string): Promise<boolean>;
+  /** Up to `limit` guests whose id sorts after `afterId` (`''`: from the first), by id. */
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]>;
+  /** The user's attributes and the records of the guests merged into them, oldest first. */
+  readUser(userId: string): Promise<StoredUser>;
+  /**
+   * Deletes the user's attributes and the records of the guests merged into them, in one
+   * transaction; answers how many of each went. The funnel totals keep counting those merges.
+   */
+  deleteUser(userId: string): Promise<{ readonly attributes: number; readonly merges: number }>;
   /** Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. */
   purgeExpired(now: number, batchSize: number): Promise<number>;
   stats(now: number): Promise<GuestStats>;

@@ -4,7 +4,7 @@
  * the request's guest and JSON body, and sends back the profile this answers.
  */
 import { GuestmodeError } from '../errors.js';
-import type { GuestAccessor, GuestProfileView } from './guest.js';
+import type { GuestAccessor, GuestDataExport, GuestProfileView } from './guest.js';
 
 /** One request to the guest API. */
 export interface GuestApiRequest {
@@ -25,11 +25,26 @@ function allow(method: string, methods: string): void {
   });
 }
 
-/** Answers one guest API request with the profile after it; refusals are thrown. */
-export async function handleGuestApi(request: GuestApiRequest): Promise<GuestProfileView> {
+/**
+ * Answers one guest API request with the profile after it (`GET export`: the data export);
+ * refusals are thrown. `DELETE profile` deletes the guest, or erases the signed-in user.
+ */
+export async function handleGuestApi(
+  request: GuestApiRequest,
+): Promise<GuestProfileView | GuestDataExport> {
   const { path, method } = request;
-  if (path === 'profile') {
+  if (path === 'export') {
     allow(method, 'GET');
+    return (await request.guest()).exportData();
+  }
+  if (path === 'profile') {
+    allow(method, 'GET,DELETE');
+    if (method === 'DELETE') {
+      if (request.site !== 'same-origin') {
+        throw new GuestmodeError('cross_site_request', 'Requests from other sites are refused.');
+      }
+      await (await request.guest()).erase();
+    }
   } else if (path.startsWith('attributes/')) {
     allow(method, 'PUT,DELETE');
     if (request.site !== 'same-origin') {

@@ -1,3 +1,4 @@
+import type { UserExport } from '../engine/data-rights.js';
 import type { Guestmode } from '../engine.js';
 import { GuestmodeError } from '../errors.js';
 import type { Principal } from '../storage/types.js';
@@ -24,6 +25,25 @@ export interface GuestAccessor {
   set(name: string, value: unknown): Promise<void>;
   /** Deletes one attribute; `false` when it did not exist (or there is no guest yet). */
   delete(name: string): Promise<boolean>;
+  /**
+   * Everything held about whoever is browsing: the profile and, for a user, the guests merged
+   * into them (a data export).
+   */
+  exportData(): Promise<GuestDataExport>;
+  /**
+   * Deletes whoever is browsing: a guest deletes itself (its cookie is cleared), a user's
+   * profile and merge records are erased. `false` when there was nothing to delete.
+   */
+  erase(): Promise<boolean>;
+}
+
+/** What {@link GuestAccessor.exportData} answers (JSON-serialisable). */
+export interface GuestDataExport {
+  readonly kind: GuestKind;
+  readonly id: string | null;
+  readonly userId: string | null;
+  readonly attributes: Readonly<Record<string, unknown>>;
+  readonly merges: UserExport['merges'];
 }
 
 /** Who is browsing: a signed-in user, a guest with a valid cookie, or nobody yet. */
@@ -103,6 +123,16 @@ export interface GuestAccessorInit {
   readonly site: 'same-origin' | 'cross-site';
   /** Called when the first write creates the guest: write its cookie. */
   readonly onCreate: (token: string, expires: Date) => void;
+  /** The valid guest's credential, so that {@link GuestAccessor.erase} can delete the guest. */
+  readonly guestToken?: string | undefined;
+  /** Called when {@link GuestAccessor.erase} deleted the guest: clear its cookie. */
+  readonly onErase?: (() => void) | undefined;
+  /**
+   * The request's rate-limit key (`nodeClientKeyReader`): creating the guest first counts against
+   * the engine's guest-creation limit (`rate_limited`, 429, past it). Without it the limit is
+   * not applied, so every adapter passes it.
+   */
+  readonly clientKey?: string | undefined;
 }
 
 class PrincipalGuest implements GuestAccessor {
@@ -110,6 +140,9 @@ class PrincipalGuest implements GuestAccessor {
   readonly #userId: string | undefined;
   readonly #onCreate: (token: string, expires: Date) => void;
   readonly #sameOrigin: boolean;
+  readonly #clientKey: string | undefined;
+  readonly #onErase: (() => void) | undefined;
+  #guestToken: string | undefined;
   #guestId: string | undefined;
   #cache: Record<string, unknown> | undefined;
   #creating: Promise<void> | undefined;
@@ -119,6 +152,9 @@ class PrincipalGuest implements GuestAccessor {
     this.#userId = init.userId;
     this.#onCreate = init.onCreate;
     this.#sameOrigin = init.site === 'same-origin';
+    this.#clientKey = init.clientKey;
+    this.#onErase = init.onErase;
+    this.#guestToken = init.guestToken;
     this.#guestId = init.guestId;
     this.#cache = init.attributes;
   }
@@ -175,8 +211,10 @@ class PrincipalGuest implements GuestAccessor {
   }
 
   async #create(name: string, value: unknown): Promise<void> {
+    if (this.#clientKey !== undefined) await this.#engine.limitGuestCreation(this.#clientKey);
     const { guest, token } = await this.#engine.createGuest({ [name]: value });
     this.#guestId = guest.id;
+    this.#guestToken = token;
     this.#cache = { [name]: structuredClone(value) };
     this.#onCreate(token, guest.expiresAt);
   }
@@ -187,6 +225,26 @@ class PrincipalGuest implements GuestAccessor {
     if (!principal) return false;
     const deleted = await this.#engine.deleteAttribute(principal, name);
     if (this.#cache !== undefined) delete this.#cache[name];
+    return deleted;
+  }
+
+  async exportData(): Promise<GuestDataExport> {
+    if (this.#creating) await this.#creating;
+    const view = { kind: this.kind, id: this.id ?? null, userId: this.userId ?? null };
+    if (this.#userId === undefined) return { ...view, attributes: await this.all(), merges: [] };
+    const { attributes, merges } = await this.#engine.exportUser(this.#userId);
+    return { ...view, attributes, merges };
+  }
+
+  async erase(): Promise<boolean> {
+    if (this.#creating) await this.#creating;
+    this.#cache = undefined;
+    if (this.#userId !== undefined) return (await this.#engine.deleteUser(this.#userId)).deleted;
+    if (this.#guestToken === undefined) return false;
+    const deleted = await this.#engine.deleteGuest(this.#guestToken);
+    this.#guestId = undefined;
+    this.#guestToken = undefined;
+    this.#onErase?.();
     return deleted;
   }
 
@@ -221,6 +279,8 @@ export interface GuestRequest {
   /** The guest credential the request carries (ignored while a user is signed in). */
   readonly guestToken: string | undefined;
   readonly site: 'same-origin' | 'cross-site';
+  /** The request's rate-limit key, for the guest-creation limit (see {@link GuestAccessorInit}). */
+  readonly clientKey?: string | undefined;
   /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
   setCookie(token: string, expires: Date): void;
   /** Deletes the guest cookie (invalid, expired or merged). */
@@ -245,6 +305,9 @@ export async function openGuestAccessor(
     guestId: opened.guestId,
     attributes: opened.attributes,
     site: request.site,
+    clientKey: request.clientKey,
+    guestToken: opened.guestId === undefined ? undefined : request.guestToken,
+    onErase: () => request.clearCookie(),
     onCreate: (token, expires) => request.setCookie(token, expires),
   });
 }

@@ -40,6 +40,7 @@ export {
 } from './flow.js';
 export {
   type GuestAccessor,
+  type GuestDataExport,
   type GuestKind,
   type GuestProfileView,
   type GuestRequest,
@@ -47,7 +48,19 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
-export { MAX_FORM_BYTES, nodeRequestFacts, readBody, readForm, readJson } from './node.js';
+export {
+  createMetricsEndpoint,
+  type MetricsAnswer,
+  type MetricsEndpointOptions,
+} from './metrics.js';
+export {
+  MAX_FORM_BYTES,
+  nodeClientKeyReader,
+  nodeRequestFacts,
+  readBody,
+  readForm,
+  readJson,
+} from './node.js';
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
 export { createSealer, type Sealer } from './seal.js';

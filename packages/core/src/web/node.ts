@@ -4,6 +4,7 @@
  * read the stream themselves, within a size limit.
  */
 import type { IncomingMessage } from 'node:http';
+import { createRateLimitKeyResolver, type TrustedProxies } from '../client-address.js';
 import { GuestmodeError } from '../errors.js';
 import type { RequestFacts } from './site.js';
 
@@ -19,6 +20,31 @@ export function nodeRequestFacts(req: IncomingMessage): RequestFacts {
       return Array.isArray(value) ? value.join(', ') : value;
     },
   };
+}
+
+/**
+ * Reads the rate-limit key of a Node request (its client address, IPv6 by /64), believing
+ * `X-Forwarded-For` only as far as `trustProxy` reaches (`0`, the default: the peer is the
+ * client). The guest-creation limit counts by it.
+ *
+ * @example
+ * ```ts
+ * const clientKey = nodeClientKeyReader(1, 'options.trustProxy'); // one proxy in front
+ * await engine.limitGuestCreation(clientKey(req));
+ * ```
+ */
+export function nodeClientKeyReader(
+  trustProxy: unknown,
+  path: string,
+): (req: IncomingMessage) => string {
+  let resolve: ReturnType<typeof createRateLimitKeyResolver>;
+  try {
+    resolve = createRateLimitKeyResolver((trustProxy ?? 0) as TrustedProxies);
+  } catch (error) {
+    // The resolver names its setting `trustProxy`; the caller's path is the option they wrote.
+    throw new TypeError(`${path}: ${(error as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+  return (req) => resolve(req.socket?.remoteAddress, req.headers['x-forwarded-for']);
 }
 
 /** The body as text, at most `limit` bytes (`invalid_request` beyond). */

@@ -49,6 +49,11 @@ function withWriteCheck(guest: Opened, check: () => void): AppGuest {
       check();
       return guest.delete(name);
     },
+    exportData: () => guest.exportData(),
+    async erase() {
+      check();
+      return guest.erase();
+    },
   };
 }
 

@@ -201,6 +201,24 @@ export function openApiDocument(): Record<string, unknown> {
           summary: "The caller's profile (guest or user)",
           responses: { '200': json('Profile', 'The profile.'), ...refusals(...CALLER) },
         },
+        delete: {
+          summary:
+            "Delete the caller's data: a guest deletes itself, a user's profile and merge records are erased",
+          responses: {
+            '204': { description: 'Deleted; a guest cookie is cleared.' },
+            ...refusals(...CALLER),
+          },
+        },
+      },
+      '/v1/profile/export': {
+        get: {
+          summary:
+            'Everything held about the caller: the profile and the guests merged into a user',
+          responses: {
+            '200': json('ProfileExport', 'The export.'),
+            ...refusals(...CALLER),
+          },
+        },
       },
       '/v1/profile/attributes/{name}': {
         parameters: [nameParameter],

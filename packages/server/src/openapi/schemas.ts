@@ -196,6 +196,29 @@ export const StatsSchema = {
   },
 } as const;
 
+export const ProfileExportSchema = {
+  type: 'object',
+  required: ['kind', 'id', 'attributes', 'merges'],
+  additionalProperties: false,
+  properties: {
+    ...ProfileSchema.properties,
+    merges: {
+      type: 'array',
+      description: 'The guests merged into the user, oldest first (always empty for a guest).',
+      items: {
+        type: 'object',
+        required: ['guestId', 'mergedAt', 'result'],
+        additionalProperties: false,
+        properties: {
+          guestId: { type: 'string' },
+          mergedAt: { type: 'string', format: 'date-time' },
+          result: { $ref: '#/components/schemas/MergeResult' },
+        },
+      },
+    },
+  },
+} as const;
+
 /** Every schema by its name in the document's `components.schemas`. */
 export const schemas = {
   Error: ErrorSchema,
@@ -203,6 +226,7 @@ export const schemas = {
   LazyGuest: LazyGuestSchema,
   Attribute: AttributeSchema,
   Profile: ProfileSchema,
+  ProfileExport: ProfileExportSchema,
   MergeChange: MergeChangeSchema,
   MergeConflict: MergeConflictSchema,
   MergeResult: MergeResultSchema,

@@ -1,7 +1,6 @@
-import type { Guestmode, RawJson } from '@guestmode/core';
+import type { GuestCreationLimiter, Guestmode, RawJson } from '@guestmode/core';
 import type { FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
-import type { RateLimiter } from '../rate-limit.js';
 import type { ProviderProbe } from '../readiness.js';
 
 /** What every route module needs: the engine and the service's own state. */
@@ -9,7 +8,7 @@ export interface RouteContext {
   readonly guestmode: Guestmode;
   readonly metrics: Metrics;
   /** `undefined` when the guest-creation limit is switched off. */
-  readonly limiter: RateLimiter | undefined;
+  readonly limiter: Pick<GuestCreationLimiter, 'take'> | undefined;
   /** The rate-limit key of a request: its client address (IPv6 by /64), proxies considered. */
   readonly clientKey: (request: FastifyRequest) => string;
   /** The origin browser guest creations must come from; `undefined`: the request's own. */

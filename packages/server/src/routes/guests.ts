@@ -47,7 +47,7 @@ export function guestRoutes(app: FastifyInstance, ctx: RouteContext): void {
           if (!(error instanceof GuestmodeError && error.status === 401)) throw error;
         }
       }
-      ctx.limiter?.take(ctx.clientKey(request));
+      await ctx.limiter?.take(ctx.clientKey(request));
       const { guest, token } = await ctx.guestmode.createGuest(attributes);
       setGuestCookie(request, reply, token, guest.expiresAt);
       reply.code(201);

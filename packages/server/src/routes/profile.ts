@@ -107,7 +107,7 @@ export function profileRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const caller = await identify(guestmode, request, reply);
     if (caller === null) {
       // The lazy guest: the first write creates it, with the value, in one transaction.
-      ctx.limiter?.take(ctx.clientKey(request));
+      await ctx.limiter?.take(ctx.clientKey(request));
       const { guest, token } = await guestmode.createGuest({ [name]: body });
       setGuestCookie(request, reply, token, guest.expiresAt);
       reply.code(201);

@@ -5,11 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isOptionError } from '@guestmode/core';
+import { isOptionError, MemoryCreationLimiter } from '@guestmode/core';
 import { startTestIssuer, type TestIssuer } from '@guestmode/testkit';
 import { buildServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { RateLimiter } from '../../src/rate-limit.js';
 import { ADMIN_TOKEN, assertError, cookies, type Service, startService } from '../harness.js';
 import { assert } from './lib.js';
 
@@ -145,11 +144,11 @@ describe('the rate limit believes only the trusted proxies', () => {
   });
 
   it('keeps a bounded number of client windows in memory', () => {
-    const limiter = new RateLimiter({ max: 1, windowMs: 60_000 }, () => 1_000, 100);
-    for (let i = 0; i < 1_000; i++) limiter.take(`198.51.${i >> 8}.${i & 255}`);
+    const limiter = new MemoryCreationLimiter({ max: 1, windowMs: 60_000 }, () => 1_000, 100);
+    for (let i = 0; i < 1_000; i++) limiter.takeNow(`198.51.${i >> 8}.${i & 255}`);
     assert.ok(limiter.size <= 100, `tracked ${limiter.size}`);
     // The newest client's window survived the evictions.
-    assert.throws(() => limiter.take('198.51.3.231'), /Too many new guests/);
+    assert.throws(() => limiter.takeNow('198.51.3.231'), /Too many new guests/);
   });
 });
 

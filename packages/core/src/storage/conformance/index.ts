@@ -13,6 +13,7 @@ import type { GuestmodeOptions } from '../../engine/types.js';
 import { createGuestmode } from '../../engine.js';
 import type { GuestStorage } from '../types.js';
 import type { SuiteContext } from './context.js';
+import { dataRightsTests } from './data-rights.js';
 import { groupTests } from './groups.js';
 import { guestTests } from './guests.js';
 import { mergeTests } from './merge.js';
@@ -58,5 +59,6 @@ export function runStorageConformance(
     guestTests(ctx);
     groupTests(ctx);
     mergeTests(ctx);
+    dataRightsTests(ctx);
   });
 }

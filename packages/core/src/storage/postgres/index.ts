@@ -3,6 +3,7 @@ import { checkBoolean, checkObject, checkPositiveInteger, optionError } from '..
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
+  type ExclusiveRun,
   type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
@@ -16,8 +17,11 @@ import {
   type PurgePolicy,
   type StorageLimits,
   type StoredAttribute,
+  type StoredUser,
 } from '../types.js';
+import { runExclusive } from './advisory-lock.js';
 import { Connection, type Runner } from './connection.js';
+import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { wrap } from './driver-errors.js';
 import { type GroupWrite, PostgresGroupCommit } from './group-commit.js';
 import { GroupReads, type GuestWithAttributes } from './group-reads.js';
@@ -151,6 +155,29 @@ class PostgresStorage implements GuestStorage {
     keep?: (value: T) => boolean,
   ): Promise<T> {
     return this.#db.transaction(fn, keep);
+  }
+
+  get sharedPool(): pg.Pool {
+    return this.#db.pool;
+  }
+
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {
+    return runExclusive(this.#db.pool, name, fn);
+  }
+
+  readUser(userId: string): Promise<StoredUser> {
+    return readUser(this.#db.pool, userId);
+  }
+
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]> {
+    return listGuests(this.#db.pool, afterId, limit);
+  }
+
+  deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
+    return deleteUser(this.#db.pool, userId);
   }
 
   migrate(): Promise<void> {

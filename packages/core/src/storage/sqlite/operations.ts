@@ -16,8 +16,10 @@ import {
   type PurgePolicy,
   type StorageLimits,
   type StoredAttribute,
+  type StoredUser,
 } from '../types.js';
 import type { BackgroundCheckpointer } from './checkpointer.js';
+import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { unavailable } from './driver-errors.js';
 import { GroupCommit } from './group-commit.js';
 import { CoherentGuestCache, type GuestWithAttributes } from './guest-cache.js';
@@ -347,6 +349,28 @@ export class SqliteStorage implements GuestStorage {
       s.deleteOwner.run(`g:${id}`);
       s.addCounter.run(1, 'deleted');
       return true;
+    });
+  }
+
+  readUser(userId: string): Promise<StoredUser> {
+    return this.#run(() => readUser(this.#db, userId));
+  }
+
+  listGuests(
+    afterId: string,
+    limit: number,
+  ): Promise<Omit<GuestRow, 'secretHash' | 'mergeResult'>[]> {
+    return this.#run(() => listGuests(this.#db, afterId, limit));
+  }
+
+  deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
+    return this.#run(() => {
+      this.#cache?.beforeWrite();
+      try {
+        return deleteUser(this.#db, userId);
+      } finally {
+        this.#cache?.afterWrite();
+      }
     });
   }
 
