@@ -72,5 +72,6 @@ test('operators list, show and delete guests, and export and erase users', async
   assert.equal((await run(['guests', 'show'], env)).code, 2);
   assert.equal((await run(['users', 'rename', 'x'], env)).code, 2);
   const help = await run(['--help'], env);
-  assert.match(help.out, /guestmode users export <sub>/);
+  assert.match(help.out, /^ {2}users +export or erase/m);
+  assert.match((await run(['users', '--help'], env)).out, /guestmode users export <sub>/);
 });
