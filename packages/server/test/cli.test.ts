@@ -67,7 +67,7 @@ describe('guestmode CLI', () => {
       assert.equal(help.code, 0);
       assert.deepEqual(help.err, []);
       const text = help.out.join('\n');
-      assert.match(text, /^ {2}serve {2}start the HTTP service$/m);
+      assert.match(text, /^ {2}serve +start the HTTP service$/m);
       assert.match(text, /^ {2}purge /m);
       assert.match(
         text,
