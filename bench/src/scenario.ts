@@ -9,7 +9,10 @@ import type { RowCheck, ScenarioResult } from './types.js';
 export type Headers = Readonly<Record<string, string>>;
 
 /** The requests a scenario sends; the runner decides how many and over how many connections. */
-export type LoadSpec = Pick<LoadJob, 'url' | 'method' | 'path' | 'headers' | 'body' | 'rotate'>;
+export type LoadSpec = Pick<
+  LoadJob,
+  'url' | 'urls' | 'method' | 'path' | 'headers' | 'body' | 'rotate'
+>;
 
 /** What `prepare` hands the runner. */
 export interface Prepared<S> {
