@@ -297,44 +297,47 @@ class PostgresStorage implements GuestStorage {
     });
   }
 
+  /**
+   * BEGIN, lock, read, write, COMMIT: five round trips whatever the plan holds (see `lockMerge`,
+   * `readOwners` and `finishMerge` for why each statement stands where it does).
+   */
   merge(work: MergeWork): Promise<MergeOutcome> {
+    const guestOwner = `g:${work.guestId}`;
+    const userOwner = `u:${work.userId}`;
     return this.#transaction(
       async (client): Promise<MergeOutcome> => {
-        const { rows } = await this.#query<RawGuest>(client, 'lockGuest', [work.guestId]);
+        const { rows } = await this.#query<RawGuest>(client, 'lockMerge', [
+          work.guestId,
+          userOwner,
+        ]);
         const early = checkMergeable(rows[0] ? toGuest(rows[0]) : null, work);
         if (early) return early;
-        const guestOwner = `g:${work.guestId}`;
-        const userOwner = `u:${work.userId}`;
-        // Two guests merging into one user at once must not both read the old user profile.
-        await this.#query(client, 'lockOwner', [userOwner]);
-        const [guestRows, userRows] = [
-          await this.#query<RawAttribute>(client, 'readAttributes', [guestOwner]),
-          await this.#query<RawAttribute>(client, 'readAttributes', [userOwner]),
-        ];
-        const plan = await work.plan(
-          guestRows.rows.map(toAttribute),
-          userRows.rows.map(toAttribute),
-          {
-            dialect: 'postgres',
-            handle: client,
-          },
-        );
+        const profiles = await this.#query<RawAttribute & { owner: string }>(client, 'readOwners', [
+          [guestOwner, userOwner],
+        ]);
+        const of = (owner: string) =>
+          profiles.rows.filter((r) => r.owner === owner).map(toAttribute);
+        const plan = await work.plan(of(guestOwner), of(userOwner), {
+          dialect: 'postgres',
+          handle: client,
+        });
         if (work.preview) return { status: 'previewed', result: plan.result };
-        for (const a of plan.writes) {
-          await this.#upsert(client, userOwner, a);
-        }
-        for (const name of plan.deletes) {
-          await this.#query(client, 'deleteAttribute', [userOwner, name]);
-        }
-        await this.#query(client, 'deleteOwner', [guestOwner]);
-        await this.#query(client, 'markMerged', [
+        const { writes } = plan;
+        await this.#query(client, 'finishMerge', [
+          userOwner,
+          writes.map((a) => a.name),
+          writes.map((a) => a.value),
+          writes.map((a) => Buffer.byteLength(a.value)),
+          writes.map((a) => a.updatedAt),
+          plan.deletes,
+          work.guestId,
           work.userId,
           work.now,
           plan.result,
           work.retainUntil,
-          work.guestId,
         ]);
-        await this.#query(client, 'addCounter', [1, 'merged']);
+        // The guest is marked merged and counted; whatever else must commit with this merge,
+        // and only with it, runs here, on `client`, before the commit.
         return { status: 'merged', result: plan.result };
       },
       (outcome) => outcome.status === 'merged',
