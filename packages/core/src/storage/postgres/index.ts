@@ -3,6 +3,7 @@ import { checkBoolean, checkObject, checkPositiveInteger, optionError } from '..
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
+  type AttributeWrite,
   type ExclusiveRun,
   type GuestCredentialCheck,
   type GuestRow,
@@ -15,7 +16,6 @@ import {
   ownerKey,
   type Principal,
   type PurgePolicy,
-  type StorageLimits,
   type StoredAttribute,
   type StoredUser,
 } from '../types.js';
@@ -162,7 +162,7 @@ class PostgresStorage implements GuestStorage {
   }
 
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {
-    return runExclusive(this.#db.pool, name, fn);
+    return runExclusive(this.#db, name, fn);
   }
 
   readUser(userId: string): Promise<StoredUser> {
@@ -177,7 +177,7 @@ class PostgresStorage implements GuestStorage {
   }
 
   deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
-    return deleteUser(this.#db.pool, userId);
+    return deleteUser(this.#db, userId);
   }
 
   migrate(): Promise<void> {
@@ -193,8 +193,14 @@ class PostgresStorage implements GuestStorage {
   /** A write of group commit in a transaction of its own, after its group failed as a whole. */
   #writeAlone(write: GroupWrite): Promise<GuestTimes | null> {
     if (write.kind === 'put') {
-      const owner: Principal = { kind: 'guest', id: write.guestId };
-      return this.#putAlone(owner, write.attribute, write.limits, write.now, write.credential);
+      const { guestId, attribute, limits, now, credential } = write;
+      return this.#putAlone({
+        owner: { kind: 'guest', id: guestId },
+        attribute,
+        limits,
+        now,
+        credential,
+      });
     }
     const { guest, attributes } = write;
     return this.#transaction(async (client) => {
@@ -246,33 +252,21 @@ class PostgresStorage implements GuestStorage {
     return null;
   }
 
-  putAttribute(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null> {
+  putAttribute(write: AttributeWrite): Promise<GuestTimes | null> {
+    const { owner, ...rest } = write;
     if (owner.kind === 'guest') {
-      return this.#writes.add({
-        kind: 'put',
-        guestId: owner.id,
-        attribute,
-        limits,
-        now,
-        credential,
-      });
+      return this.#writes.add({ kind: 'put', guestId: owner.id, ...rest });
     }
-    return this.#putAlone(owner, attribute, limits, now, credential);
+    return this.#putAlone(write);
   }
 
-  #putAlone(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null> {
+  #putAlone({
+    owner,
+    attribute,
+    limits,
+    now,
+    credential,
+  }: AttributeWrite): Promise<GuestTimes | null> {
     const key = ownerKey(owner);
     const size = Buffer.byteLength(attribute.value);
     return this.#transaction(async (client) => {

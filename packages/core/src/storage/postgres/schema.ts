@@ -75,6 +75,11 @@ export interface RawAttribute {
 }
 
 export function toGuest(row: RawGuest): GuestRow {
+  return { ...toGuestState(row), mergeResult: row.merge_result };
+}
+
+/** A guest row without its stored merge result (which the group reads leave out). */
+export function toGuestState(row: Omit<RawGuest, 'merge_result'>): Omit<GuestRow, 'mergeResult'> {
   return {
     id: row.id,
     secretHash: row.secret_hash,
@@ -82,7 +87,6 @@ export function toGuest(row: RawGuest): GuestRow {
     expiresAt: Number(row.expires_at),
     mergedInto: row.merged_into,
     mergedAt: row.merged_at === null ? null : Number(row.merged_at),
-    mergeResult: row.merge_result,
   };
 }
 
