@@ -1,9 +1,10 @@
 // Where the PostgreSQL adapter's time goes, per operation: a durable embedded PostgreSQL 18 with
 // pg_stat_statements and WAL I/O timing, the engine in process, 50 operations in flight. Run:
 //   node --conditions=@guestmode/source --import tsx bench/pg-statements.ts [count]
-// For create, write and read it prints the wall time per operation, the server's statement time
-// per operation (pg_stat_statements, top statements), and the WAL flushes with their time
-// (pg_stat_io), so that round trips, statement work and commit flushes can be told apart.
+// For create, write, read and merge it prints the wall time per operation, the statements per
+// operation (each one round trip, BEGIN and COMMIT included) with their server time
+// (pg_stat_statements, top statements), and the WAL flushes with their time (pg_stat_io), so
+// that round trips, statement work and commit flushes can be told apart.
 
 import pg from 'pg';
 import { createGuestmode } from '../packages/core/src/engine.js';
@@ -57,7 +58,7 @@ async function run(label: string, op: (i: number) => Promise<unknown>): Promise<
       `of statement time per op; WAL: ${w.fsyncs} flushes (${(Number(w.fsyncs) / COUNT).toFixed(2)} per op), ` +
       `${Number(w.fsync_ms).toFixed(0)} ms flushing, ${w.writes} writes`,
   );
-  for (const r of rows.slice(0, 6)) {
+  for (const r of rows.slice(0, 12)) {
     console.log(
       `  ${String(r.calls).padStart(7)} calls ${((r.ms * 1000) / Number(r.calls)).toFixed(0).padStart(5)} µs  ${r.query.slice(0, 110)}`,
     );
@@ -70,6 +71,13 @@ await run('create', async () => {
 });
 await run('write', (i) => gm.setGuestAttribute(tokens[i % tokens.length]!, 'cart', cart));
 await run('read', (i) => gm.authenticateGuest(tokens[i % tokens.length]!));
+// Each guest (one cart) into a user of its own who has a cart already: every merge is a first.
+const user = (i: number) => ({ kind: 'user' as const, id: `user-${i}` });
+for (let i = 0; i < COUNT; i += IN_FLIGHT) {
+  const batch = Array.from({ length: Math.min(IN_FLIGHT, COUNT - i) }, (_, j) => i + j);
+  await Promise.all(batch.map((k) => gm.setAttribute(user(k), 'cart', cart)));
+}
+await run('merge', (i) => gm.merge({ guestToken: tokens[i]!, userId: user(i).id }));
 
 await storage.close();
 await stats.end();

@@ -6,8 +6,9 @@
 //   npm run bench -- --quick      every scenario for about a second, small scale numbers
 //   npm run bench -- --profile    only Guestmode create, read and merge on SQLite, under --cpu-prof
 //   npm run bench -- --only guestmode-sqlite,scale
-//                                 the ceiling and the named parts only (for work on one path; the
-//                                 results are written as <timestamp>-partial, never as latest)
+//                                 the ceiling, the ES384 rate and the named parts only (for
+//                                 work on one path; the results are written as
+//                                 <timestamp>-partial, never as latest)
 //   npm run bench -- --out <dir>  where the results go (default bench/results)
 //
 // Results: a Markdown table on stdout, <out>/<timestamp>.{md,json} and latest.{md,json}. The
@@ -24,7 +25,9 @@ import { buildReport, renderMarkdown, writeResults } from './src/report.js';
 import { AUDIENCE, CONNECTIONS, PARTS, type Part, settingsFor } from './src/settings.js';
 import { runBetterAuthSuite } from './src/suites/better-auth.js';
 import { runCeiling } from './src/suites/ceiling.js';
+import { runEs384 } from './src/suites/es384.js';
 import { type GuestmodeStack, runGuestmodeSuite } from './src/suites/guestmode.js';
+import { runTwoInstances } from './src/suites/instances.js';
 import { runProfiles } from './src/suites/profile.js';
 import { runScale } from './src/suites/scale.js';
 import type { ScaleResult, ScenarioResult } from './src/types.js';
@@ -115,8 +118,9 @@ async function run(ctx: BenchContext, options: Options): Promise<number> {
   const sqlite = (file: string) => `sqlite:${join(ctx.work, file)}`;
   const database = (name: string) => createDatabase(postgres.url, name);
 
-  // The ceiling opens, sits between the SQLite and PostgreSQL runs, and closes the run.
-  const scenarios: ScenarioResult[] = [await runCeiling(ctx, 1)];
+  // The ceiling opens, sits between the SQLite and PostgreSQL runs, and closes the run; the
+  // ES384 verification rate (the merge's own ceiling) follows its first round.
+  const scenarios: ScenarioResult[] = [await runCeiling(ctx, 1), await runEs384(ctx, stack)];
   if (runs('guestmode-sqlite')) {
     scenarios.push(...(await runGuestmodeSuite(ctx, stack, 'sqlite', sqlite('guestmode.db'))));
   }
@@ -124,6 +128,10 @@ async function run(ctx: BenchContext, options: Options): Promise<number> {
   if (runs('guestmode-postgres')) {
     const url = await database('guestmode_bench');
     scenarios.push(...(await runGuestmodeSuite(ctx, stack, 'postgres', url)));
+  }
+  if (runs('guestmode-postgres-2x')) {
+    const url = await database('guestmode_bench_2x');
+    scenarios.push(...(await runTwoInstances(ctx, stack, url)));
   }
   if (runs('better-auth-sqlite')) {
     scenarios.push(...(await runBetterAuthSuite(ctx, 'sqlite', sqlite('better-auth.db'))));

@@ -7,6 +7,12 @@ import autocannon, { type AutocannonRequest, type Instance } from 'autocannon';
 /** One load run, sent by the parent. */
 export interface LoadJob {
   readonly url: string;
+  /**
+   * Several servers behind one database: one autocannon per URL at once, connections and amount
+   * split evenly, header sets taken in turn from one shared sequence (none repeats). `url` is
+   * then unused.
+   */
+  readonly urls?: readonly string[];
   readonly method: 'GET' | 'PUT' | 'POST';
   readonly path: string;
   readonly headers?: Readonly<Record<string, string>>;
@@ -51,11 +57,67 @@ export type FromLoader =
   | { type: 'result'; id: number; result: LoadResult }
   | { type: 'error'; id: number; message: string };
 
-let current: Instance | undefined;
+/** Runs a job: on its one URL, or on each of its `urls` at once (the results summed). */
+async function run(job: LoadJob): Promise<LoadResult> {
+  const shared = { next: 0 };
+  const urls = job.urls ?? [job.url];
+  if (urls.length === 1) return runOne({ ...job, url: urls[0]! }, shared);
+  const share = (n: number, i: number) =>
+    Math.floor(n / urls.length) + (i < n % urls.length ? 1 : 0);
+  const parts = await Promise.all(
+    urls.map((url, i) =>
+      runOne(
+        {
+          ...job,
+          url,
+          connections: share(job.connections, i),
+          ...(job.amount ? { amount: share(job.amount, i) } : {}),
+        },
+        shared,
+      ),
+    ),
+  );
+  return sumOf(parts);
+}
 
-function run(job: LoadJob): Promise<LoadResult> {
+/**
+ * The results of loads that ran side by side: counts add up, the duration is the longest, and
+ * each latency percentile is the higher of the parts' (a bound; histograms do not travel).
+ */
+function sumOf(parts: readonly LoadResult[]): LoadResult {
+  const add = (f: (r: LoadResult) => number) => parts.reduce((n, r) => n + f(r), 0);
+  const top = (f: (r: LoadResult) => number) => Math.max(...parts.map(f));
+  const statusCodes: Record<string, number> = {};
+  for (const part of parts) {
+    for (const [code, n] of Object.entries(part.statusCodes)) {
+      statusCodes[code] = (statusCodes[code] ?? 0) + n;
+    }
+  }
+  const seconds = top((r) => r.seconds);
+  const ok = add((r) => r.ok);
+  const samples = parts.flatMap((r) => r.samples ?? []);
+  return {
+    requests: add((r) => r.requests),
+    seconds,
+    rps: seconds > 0 ? ok / seconds : 0,
+    p50: top((r) => r.p50),
+    p90: top((r) => r.p90),
+    p99: top((r) => r.p99),
+    max: top((r) => r.max),
+    ok,
+    non2xx: add((r) => r.non2xx),
+    errors: add((r) => r.errors),
+    timeouts: add((r) => r.timeouts),
+    statusCodes,
+    bytes: add((r) => r.bytes),
+    ...(parts.some((r) => r.samples) ? { samples } : {}),
+  };
+}
+
+const running = new Set<Instance>();
+
+function runOne(job: LoadJob, shared: { next: number }): Promise<LoadResult> {
   const samples: [number, number][] = [];
-  let next = 0;
   const rotate = job.rotate;
   const base: Record<string, string> = { ...job.headers };
   if (job.body !== undefined) base['content-type'] ??= 'application/json';
@@ -67,7 +129,7 @@ function run(job: LoadJob): Promise<LoadResult> {
     ...(rotate && rotate.length > 0
       ? {
           setupRequest: (req: AutocannonRequest) => {
-            const set = rotate[next++ % rotate.length]!;
+            const set = rotate[shared.next++ % rotate.length]!;
             return { ...req, headers: { ...base, ...set } };
           },
         }
@@ -85,7 +147,7 @@ function run(job: LoadJob): Promise<LoadResult> {
         requests: [request],
       },
       (error, result) => {
-        current = undefined;
+        running.delete(instance);
         if (error) {
           reject(error);
           return;
@@ -120,7 +182,7 @@ function run(job: LoadJob): Promise<LoadResult> {
         samples.push([Date.now(), ms]);
       });
     }
-    current = instance;
+    running.add(instance);
   });
 }
 
@@ -128,7 +190,7 @@ function run(job: LoadJob): Promise<LoadResult> {
 export function serveLoadJobs(): void {
   process.on('message', (message: ToLoader) => {
     if (message.type === 'stop') {
-      current?.stop();
+      for (const instance of running) instance.stop();
       return;
     }
     run(message.job).then(

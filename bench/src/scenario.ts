@@ -9,7 +9,10 @@ import type { RowCheck, ScenarioResult } from './types.js';
 export type Headers = Readonly<Record<string, string>>;
 
 /** The requests a scenario sends; the runner decides how many and over how many connections. */
-export type LoadSpec = Pick<LoadJob, 'url' | 'method' | 'path' | 'headers' | 'body' | 'rotate'>;
+export type LoadSpec = Pick<
+  LoadJob,
+  'url' | 'urls' | 'method' | 'path' | 'headers' | 'body' | 'rotate'
+>;
 
 /** What `prepare` hands the runner. */
 export interface Prepared<S> {
@@ -67,15 +70,18 @@ export const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 
 /**
  * Row counts once they stop moving: a duration-bounded warm-up ends with requests still in
- * flight, which the server finishes after the load generator has stopped counting.
+ * flight, which the server finishes after the load generator has stopped counting. On a busy
+ * machine one answer can take seconds, so the counts must hold still for a whole second.
  */
 export async function settled<T>(count: () => Promise<T>): Promise<T> {
   let last = JSON.stringify(await count());
-  for (let i = 0; i < 40; i++) {
+  let still = 0;
+  for (let i = 0; i < 80; i++) {
     await sleep(250);
     const now = await count();
     const text = JSON.stringify(now);
-    if (text === last) return now;
+    still = text === last ? still + 1 : 0;
+    if (still === 4) return now;
     last = text;
   }
   throw new Error('bench: row counts kept changing after the warm-up');

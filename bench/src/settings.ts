@@ -8,10 +8,11 @@ export const AUDIENCE = 'https://api.bench.local';
 /** The merge rules `guestmode serve` runs with: carts add up by line id. */
 export const MERGE_RULES = { cart: 'sum-by-key' } as const;
 
-/** The parts `--only` can name; the ceiling always runs. */
+/** The parts `--only` can name; the ceiling and the ES384 rate always run. */
 export const PARTS = [
   'guestmode-sqlite',
   'guestmode-postgres',
+  'guestmode-postgres-2x',
   'better-auth-sqlite',
   'better-auth-postgres',
   'scale',

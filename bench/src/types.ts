@@ -10,7 +10,7 @@ export interface RowCheck {
 
 /** One load scenario's line of the table. */
 export interface ScenarioResult {
-  readonly system: 'ceiling' | 'guestmode' | 'better-auth';
+  readonly system: 'ceiling' | 'machine' | 'guestmode' | 'better-auth';
   readonly db: 'sqlite' | 'postgres' | '-';
   readonly scenario: string;
   readonly request: string;

@@ -1,6 +1,7 @@
 // The bench's modules define things and start nothing when imported: a run starts only when
 // bench/run.ts is executed (and the load generator only when it is forked). bench/servers/ holds
-// the programs under test, which start when run, so they are not imported here.
+// the programs the bench runs (servers under test, the ES384 worker), which start when run, so
+// they are not imported here.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';

@@ -101,7 +101,7 @@ export class Guestmode {
     const json = encodeValue(name, value, limits.maxValueBytes);
     const now = this.#ctx.now();
     const attribute = { name, value: json, updatedAt: now };
-    await storage.putAttribute(checkPrincipal(principal), attribute, limits, now);
+    await storage.putAttribute({ owner: checkPrincipal(principal), attribute, limits, now });
   }
 
   /**

@@ -51,6 +51,47 @@ describe('postgres adapter', () => {
     }
   });
 
+  it('merges in five round trips, BEGIN to COMMIT, however many attributes move', async () => {
+    const { url } = await newDatabase();
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const sent: string[] = [];
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const [first] = args;
+        sent.push(typeof first === 'string' ? first : (first as { text: string }).text);
+        return query(...args);
+      };
+    });
+    const storage = await openPostgresStorage({ database: pool });
+    try {
+      const gm = createGuestmode({ storage, mergeRules: { cart: 'sum-by-key' } });
+      const { token } = await gm.createGuest({
+        cart: [{ id: 'a', quantity: 1 }],
+        theme: 'dark',
+        locale: 'fr',
+      });
+      const user = { kind: 'user', id: 'user-1' } as const;
+      await gm.setAttribute(user, 'cart', [{ id: 'a', quantity: 2 }]);
+      await gm.setAttribute(user, 'theme', 'light');
+      sent.length = 0;
+      await gm.merge({ guestToken: token, userId: 'user-1' });
+      const transaction = sent.slice(sent.indexOf('BEGIN'), sent.indexOf('COMMIT') + 1);
+      assert.equal(transaction.length, 5, transaction.join('\n'));
+      assert.deepEqual(await gm.getAttributes(user), {
+        cart: [{ id: 'a', quantity: 3 }],
+        theme: 'light',
+        locale: 'fr',
+      });
+      const again = await gm.merge({ guestToken: token, userId: 'user-1' });
+      assert.equal(again.replayed, true);
+      assert.equal((await gm.stats()).merged, 1);
+    } finally {
+      await storage.close();
+      await pool.end();
+    }
+  });
+
   it('checks its options, naming the one that is wrong', async () => {
     const { url } = await newDatabase();
     const cases: [unknown, RegExp][] = [

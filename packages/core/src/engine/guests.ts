@@ -93,17 +93,17 @@ export async function setGuestAttribute(
   const parsed = parseCredential(guestToken);
   if (!parsed) throw invalidGuestCredential();
   const now = ctx.now();
-  const times = (await ctx.storage.putAttribute(
-    { kind: 'guest', id: parsed.guestId },
-    { name, value: json, updatedAt: now },
-    ctx.limits,
+  const times = (await ctx.storage.putAttribute({
+    owner: { kind: 'guest', id: parsed.guestId },
+    attribute: { name, value: json, updatedAt: now },
+    limits: ctx.limits,
     now,
-    {
+    credential: {
       secretHash: hashSecret(parsed.secret),
       slideTo: now + ctx.ttlMs,
       slideWhenBefore: now + ctx.ttlMs / 2,
     },
-  ))!;
+  }))!;
   const guest = {
     id: parsed.guestId,
     createdAt: new Date(times.createdAt),

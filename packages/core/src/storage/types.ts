@@ -153,6 +153,16 @@ export interface StoredUser {
 /** What {@link GuestStorage.runExclusive} did: ran the work, or skipped it. */
 export type ExclusiveRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
 
+/** One attribute to write, and what the write is checked against. */
+export interface AttributeWrite {
+  readonly owner: Principal;
+  readonly attribute: StoredAttribute;
+  readonly limits: StorageLimits;
+  readonly now: number;
+  /** A guest owner's credential, checked under the guest's lock (absent for trusted callers). */
+  readonly credential?: GuestCredentialCheck | undefined;
+}
+
 export interface GuestStorage {
   /** The purge's defaults for this store. */
   readonly purgePolicy: PurgePolicy;
@@ -189,13 +199,7 @@ export interface GuestStorage {
    * missing guest (it fails with `guest_merged`, `guest_expired` or `invalid_guest_credential`),
    * so no write can slip past a concurrent merge and be lost.
    */
-  putAttribute(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null>;
+  putAttribute(write: AttributeWrite): Promise<GuestTimes | null>;
   /** Deletes one attribute; `false` when there was none. Guest owners are re-checked as above. */
   deleteAttribute(owner: Principal, name: string, now: number): Promise<boolean>;
   /**

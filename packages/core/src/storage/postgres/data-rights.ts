@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import type { GuestRow, MergeRecord, StoredAttribute, StoredUser } from '../types.js';
-import { isUnavailable, wrap } from './driver-errors.js';
-import { q } from './schema.js';
+import type { GuestRow, MergeRecord, StoredUser } from '../types.js';
+import type { Connection } from './connection.js';
+import { wrap } from './driver-errors.js';
+import { q, type RawAttribute, toAttribute } from './schema.js';
 
 /**
  * A user's data on request (export, erasure): rare, so plain queries on the pool rather than
@@ -10,19 +11,14 @@ import { q } from './schema.js';
  */
 export async function readUser(pool: pg.Pool, userId: string): Promise<StoredUser> {
   const [attributes, merges] = await Promise.all([
-    pool.query<{ name: string; value: string; updated_at: string }>(
-      'SELECT name, value, updated_at FROM gm_attributes WHERE owner = $1 ORDER BY name',
-      [`u:${userId}`],
-    ),
+    pool.query<RawAttribute>(q.readAttributes, [`u:${userId}`]),
     pool.query<{ id: string; merged_at: string; merge_result: string }>(
       'SELECT id, merged_at, merge_result FROM gm_guests WHERE merged_into = $1 ORDER BY merged_at, id',
       [userId],
     ),
   ]).catch(wrap);
   return {
-    attributes: attributes.rows.map(
-      (r): StoredAttribute => ({ name: r.name, value: r.value, updatedAt: Number(r.updated_at) }),
-    ),
+    attributes: attributes.rows.map(toAttribute),
     merges: merges.rows.map(
       (r): MergeRecord => ({
         guestId: r.id,
@@ -33,40 +29,17 @@ export async function readUser(pool: pg.Pool, userId: string): Promise<StoredUse
   };
 }
 
-export async function deleteUser(
-  pool: pg.Pool,
+export function deleteUser(
+  db: Connection,
   userId: string,
 ): Promise<{ attributes: number; merges: number }> {
-  const client = await pool.connect().catch(wrap);
-  let broken = false;
-  const markBroken = () => {
-    broken = true;
-  };
-  client.on('error', markBroken);
-  try {
-    await client.query('BEGIN');
-    try {
-      const attributes = await client.query('DELETE FROM gm_attributes WHERE owner = $1', [
-        `u:${userId}`,
-      ]);
-      const merges = await client.query('DELETE FROM gm_guests WHERE merged_into = $1', [userId]);
-      const count = merges.rowCount ?? 0;
-      if (count > 0) {
-        await client.query(q.addCounter, [count, 'purged_merged']);
-      }
-      await client.query('COMMIT');
-      return { attributes: attributes.rowCount ?? 0, merges: count };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(markBroken);
-      throw error;
-    }
-  } catch (error) {
-    broken ||= isUnavailable(error);
-    wrap(error);
-  } finally {
-    client.off('error', markBroken);
-    client.release(broken);
-  }
+  return db.transaction(async (client) => {
+    const attributes = await client.query(q.deleteOwner, [`u:${userId}`]);
+    const merges = await client.query('DELETE FROM gm_guests WHERE merged_into = $1', [userId]);
+    const count = merges.rowCount ?? 0;
+    if (count > 0) await client.query(q.addCounter, [count, 'purged_merged']);
+    return { attributes: attributes.rowCount ?? 0, merges: count };
+  });
 }
 
 /** A page of guests by id, for operators; never the secret hash. */

@@ -1,15 +1,10 @@
 import type pg from 'pg';
 import { GuestmodeError } from '../../errors.js';
 import { assertWithinLimits, guestWriteTimes } from '../checks.js';
-import type {
-  GuestCredentialCheck,
-  GuestTimes,
-  NewGuestRow,
-  StorageLimits,
-  StoredAttribute,
-} from '../types.js';
+import type { AttributeWrite, GuestTimes, NewGuestRow, StoredAttribute } from '../types.js';
 import { Batcher } from './batcher.js';
 import type { Connection } from './connection.js';
+import type { RawGuest } from './schema.js';
 
 /** A guest created with its first attributes. */
 export interface CreateWrite {
@@ -19,13 +14,9 @@ export interface CreateWrite {
 }
 
 /** One attribute written to a guest, the guest re-checked under its row lock. */
-export interface PutWrite {
+export interface PutWrite extends Omit<AttributeWrite, 'owner'> {
   readonly kind: 'put';
   readonly guestId: string;
-  readonly attribute: StoredAttribute;
-  readonly limits: StorageLimits;
-  readonly now: number;
-  readonly credential: GuestCredentialCheck | undefined;
 }
 
 export type GroupWrite = CreateWrite | PutWrite;
@@ -148,13 +139,11 @@ export class PostgresGroupCommit {
   /** Locks the guests written to, in id order (so that two groups never wait on each other). */
   async #lockGuests(client: pg.PoolClient, puts: PutWrite[]): Promise<Map<string, LockedGuest>> {
     const ids = [...new Set(puts.map((p) => p.guestId))];
-    const { rows } = await this.#db.query<{
-      id: string;
-      secret_hash: Buffer;
-      created_at: string;
-      expires_at: string;
-      merged_into: string | null;
-    }>(client, 'lockGuests', [ids]);
+    const { rows } = await this.#db.query<Omit<RawGuest, 'merged_at' | 'merge_result'>>(
+      client,
+      'lockGuests',
+      [ids],
+    );
     return new Map(
       rows.map((r) => [
         r.id,

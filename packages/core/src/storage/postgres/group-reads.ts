@@ -2,6 +2,7 @@ import type { GuestRow, StoredAttribute } from '../types.js';
 import { Batcher } from './batcher.js';
 import type { Connection } from './connection.js';
 import { wrap } from './driver-errors.js';
+import { type RawGuest, toGuestState } from './schema.js';
 
 export type GuestWithAttributes = {
   readonly guest: Omit<GuestRow, 'mergeResult'>;
@@ -14,17 +15,11 @@ interface Queued {
   readonly reject: (error: unknown) => void;
 }
 
-interface Row {
-  id: string;
-  secret_hash: Buffer;
-  created_at: string;
-  expires_at: string;
-  merged_into: string | null;
-  merged_at: string | null;
+type Row = Omit<RawGuest, 'merge_result'> & {
   name: string | null;
   value: string | null;
   attribute_updated_at: string | null;
-}
+};
 
 /** At most this many guests per statement. */
 const MAX_GROUP = 500;
@@ -66,17 +61,7 @@ export class GroupReads {
     for (const row of rows) {
       let entry = found.get(row.id);
       if (entry === undefined) {
-        entry = {
-          guest: {
-            id: row.id,
-            secretHash: row.secret_hash,
-            createdAt: Number(row.created_at),
-            expiresAt: Number(row.expires_at),
-            mergedInto: row.merged_into,
-            mergedAt: row.merged_at === null ? null : Number(row.merged_at),
-          },
-          attributes: [],
-        };
+        entry = { guest: toGuestState(row), attributes: [] };
         found.set(row.id, entry);
       }
       if (row.name !== null && row.value !== null) {

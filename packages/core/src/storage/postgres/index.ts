@@ -3,6 +3,7 @@ import { checkBoolean, checkObject, checkPositiveInteger, optionError } from '..
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
+  type AttributeWrite,
   type ExclusiveRun,
   type GuestCredentialCheck,
   type GuestRow,
@@ -15,7 +16,6 @@ import {
   ownerKey,
   type Principal,
   type PurgePolicy,
-  type StorageLimits,
   type StoredAttribute,
   type StoredUser,
 } from '../types.js';
@@ -162,7 +162,7 @@ class PostgresStorage implements GuestStorage {
   }
 
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {
-    return runExclusive(this.#db.pool, name, fn);
+    return runExclusive(this.#db, name, fn);
   }
 
   readUser(userId: string): Promise<StoredUser> {
@@ -177,7 +177,7 @@ class PostgresStorage implements GuestStorage {
   }
 
   deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
-    return deleteUser(this.#db.pool, userId);
+    return deleteUser(this.#db, userId);
   }
 
   migrate(): Promise<void> {
@@ -193,8 +193,14 @@ class PostgresStorage implements GuestStorage {
   /** A write of group commit in a transaction of its own, after its group failed as a whole. */
   #writeAlone(write: GroupWrite): Promise<GuestTimes | null> {
     if (write.kind === 'put') {
-      const owner: Principal = { kind: 'guest', id: write.guestId };
-      return this.#putAlone(owner, write.attribute, write.limits, write.now, write.credential);
+      const { guestId, attribute, limits, now, credential } = write;
+      return this.#putAlone({
+        owner: { kind: 'guest', id: guestId },
+        attribute,
+        limits,
+        now,
+        credential,
+      });
     }
     const { guest, attributes } = write;
     return this.#transaction(async (client) => {
@@ -246,33 +252,21 @@ class PostgresStorage implements GuestStorage {
     return null;
   }
 
-  putAttribute(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null> {
+  putAttribute(write: AttributeWrite): Promise<GuestTimes | null> {
+    const { owner, ...rest } = write;
     if (owner.kind === 'guest') {
-      return this.#writes.add({
-        kind: 'put',
-        guestId: owner.id,
-        attribute,
-        limits,
-        now,
-        credential,
-      });
+      return this.#writes.add({ kind: 'put', guestId: owner.id, ...rest });
     }
-    return this.#putAlone(owner, attribute, limits, now, credential);
+    return this.#putAlone(write);
   }
 
-  #putAlone(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null> {
+  #putAlone({
+    owner,
+    attribute,
+    limits,
+    now,
+    credential,
+  }: AttributeWrite): Promise<GuestTimes | null> {
     const key = ownerKey(owner);
     const size = Buffer.byteLength(attribute.value);
     return this.#transaction(async (client) => {
@@ -297,44 +291,47 @@ class PostgresStorage implements GuestStorage {
     });
   }
 
+  /**
+   * BEGIN, lock, read, write, COMMIT: five round trips whatever the plan holds (see `lockMerge`,
+   * `readOwners` and `finishMerge` for why each statement stands where it does).
+   */
   merge(work: MergeWork): Promise<MergeOutcome> {
+    const guestOwner = `g:${work.guestId}`;
+    const userOwner = `u:${work.userId}`;
     return this.#transaction(
       async (client): Promise<MergeOutcome> => {
-        const { rows } = await this.#query<RawGuest>(client, 'lockGuest', [work.guestId]);
+        const { rows } = await this.#query<RawGuest>(client, 'lockMerge', [
+          work.guestId,
+          userOwner,
+        ]);
         const early = checkMergeable(rows[0] ? toGuest(rows[0]) : null, work);
         if (early) return early;
-        const guestOwner = `g:${work.guestId}`;
-        const userOwner = `u:${work.userId}`;
-        // Two guests merging into one user at once must not both read the old user profile.
-        await this.#query(client, 'lockOwner', [userOwner]);
-        const [guestRows, userRows] = [
-          await this.#query<RawAttribute>(client, 'readAttributes', [guestOwner]),
-          await this.#query<RawAttribute>(client, 'readAttributes', [userOwner]),
-        ];
-        const plan = await work.plan(
-          guestRows.rows.map(toAttribute),
-          userRows.rows.map(toAttribute),
-          {
-            dialect: 'postgres',
-            handle: client,
-          },
-        );
+        const profiles = await this.#query<RawAttribute & { owner: string }>(client, 'readOwners', [
+          [guestOwner, userOwner],
+        ]);
+        const of = (owner: string) =>
+          profiles.rows.filter((r) => r.owner === owner).map(toAttribute);
+        const plan = await work.plan(of(guestOwner), of(userOwner), {
+          dialect: 'postgres',
+          handle: client,
+        });
         if (work.preview) return { status: 'previewed', result: plan.result };
-        for (const a of plan.writes) {
-          await this.#upsert(client, userOwner, a);
-        }
-        for (const name of plan.deletes) {
-          await this.#query(client, 'deleteAttribute', [userOwner, name]);
-        }
-        await this.#query(client, 'deleteOwner', [guestOwner]);
-        await this.#query(client, 'markMerged', [
+        const { writes } = plan;
+        await this.#query(client, 'finishMerge', [
+          userOwner,
+          writes.map((a) => a.name),
+          writes.map((a) => a.value),
+          writes.map((a) => Buffer.byteLength(a.value)),
+          writes.map((a) => a.updatedAt),
+          plan.deletes,
+          work.guestId,
           work.userId,
           work.now,
           plan.result,
           work.retainUntil,
-          work.guestId,
         ]);
-        await this.#query(client, 'addCounter', [1, 'merged']);
+        // The guest is marked merged and counted; whatever else must commit with this merge,
+        // and only with it, runs here, on `client`, before the commit.
         return { status: 'merged', result: plan.result };
       },
       (outcome) => outcome.status === 'merged',

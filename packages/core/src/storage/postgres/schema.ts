@@ -31,9 +31,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `INSERT INTO gm_counters (name, value) VALUES ('deleted', 0);`,
   // Funnel totals become counters moved in the same transactions as the rows they count (the
   // names are SQLite's), so that stats() reads a few rows instead of counting every guest. Each
-  // counter is spread over shards, one picked at random per update, so that concurrent
-  // transactions (of one instance or of several) rarely wait for one another's row lock. The
-  // table lock makes the seed exact while instances keep writing: they wait for this commit.
+  // counter is spread over shards (COUNTER_SHARDS says which one an update takes), so that
+  // concurrent transactions (of one instance or of several) rarely wait for one another's row
+  // lock. The table lock makes the seed exact while instances keep writing: they wait for this
+  // commit.
   `LOCK TABLE gm_guests IN SHARE ROW EXCLUSIVE MODE;
    ALTER TABLE gm_counters ADD COLUMN shard smallint NOT NULL DEFAULT 0;
    ALTER TABLE gm_counters DROP CONSTRAINT gm_counters_pkey;
@@ -49,8 +50,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    DROP INDEX gm_guests_expires_at;`,
 ];
 
-/** Shards per counter (see the third migration). */
-export const COUNTER_SHARDS = 16;
+/**
+ * Shards per counter (see the third migration). A transaction updates the shard of its server
+ * process (`pg_backend_pid()` modulo this): a backend runs one transaction at a time, and the
+ * pids of a pool's connections are mostly consecutive, so concurrent transactions rarely share a
+ * shard's row lock, which is held until commit. Any shard number counts; the sum reads them all.
+ */
+export const COUNTER_SHARDS = 64;
 
 export interface RawGuest {
   id: string;
@@ -69,6 +75,11 @@ export interface RawAttribute {
 }
 
 export function toGuest(row: RawGuest): GuestRow {
+  return { ...toGuestState(row), mergeResult: row.merge_result };
+}
+
+/** A guest row without its stored merge result (which the group reads leave out). */
+export function toGuestState(row: Omit<RawGuest, 'merge_result'>): Omit<GuestRow, 'mergeResult'> {
   return {
     id: row.id,
     secretHash: row.secret_hash,
@@ -76,7 +87,6 @@ export function toGuest(row: RawGuest): GuestRow {
     expiresAt: Number(row.expires_at),
     mergedInto: row.merged_into,
     mergedAt: row.merged_at === null ? null : Number(row.merged_at),
-    mergeResult: row.merge_result,
   };
 }
 
@@ -109,6 +119,35 @@ export const q = {
   deleteOwner: 'DELETE FROM gm_attributes WHERE owner = $1',
   markMerged:
     'UPDATE gm_guests SET merged_into = $1, merged_at = $2, merge_result = $3, expires_at = GREATEST(expires_at, $4) WHERE id = $5',
+  // The merge in three statements between BEGIN and COMMIT. The first locks the guest's row
+  // and takes the user's advisory lock (two merges into one user must not both read the old
+  // profile); in one statement the order of the two is the same for every merge, and no other
+  // transaction takes both. The second reads both profiles, only once both locks are held: a
+  // statement sees what was committed when it started, so a read in the locking statement could
+  // miss a write committed while it waited.
+  lockMerge: `SELECT g.*, pg_advisory_xact_lock(hashtextextended($2, 0)) AS user_locked
+     FROM gm_guests g WHERE g.id = $1 FOR UPDATE`,
+  readOwners: `SELECT owner, name, value, updated_at FROM gm_attributes
+     WHERE owner = ANY($1::text[]) ORDER BY owner, name`,
+  // The third writes the user's profile, deletes the guest's, marks the guest merged and counts
+  // it. Its parts touch different rows (user attributes written or deleted by distinct names,
+  // guest attributes, the guest, a counter), so no part needs to see another's change.
+  finishMerge: `WITH written AS (
+       INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+       SELECT $1::text, * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])
+       ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size,
+         updated_at = excluded.updated_at
+     ), removed AS (
+       DELETE FROM gm_attributes WHERE owner = $1::text AND name = ANY($6::text[])
+     ), guest_attributes AS (
+       DELETE FROM gm_attributes WHERE owner = 'g:' || $7::text
+     ), counted AS (
+       INSERT INTO gm_counters (name, shard, value)
+       VALUES ('merged', pg_backend_pid() % ${COUNTER_SHARDS}, 1)
+       ON CONFLICT (name, shard) DO UPDATE SET value = gm_counters.value + excluded.value
+     )
+     UPDATE gm_guests SET merged_into = $8, merged_at = $9, merge_result = $10,
+       expires_at = GREATEST(expires_at, $11) WHERE id = $7`,
   purgeBatch: `WITH batch AS (
        SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests
        WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -120,7 +159,7 @@ export const q = {
      SELECT COUNT(*)::int AS total, (COUNT(*) FILTER (WHERE merged))::int AS merged FROM guests`,
   deleteActiveGuest: 'DELETE FROM gm_guests WHERE id = $1 AND merged_into IS NULL',
   addCounter: `INSERT INTO gm_counters (name, shard, value)
-     VALUES ($2, floor(random() * ${COUNTER_SHARDS})::smallint, $1)
+     VALUES ($2, pg_backend_pid() % ${COUNTER_SHARDS}, $1)
      ON CONFLICT (name, shard) DO UPDATE SET value = gm_counters.value + excluded.value`,
   counters: 'SELECT name, SUM(value)::bigint AS value FROM gm_counters GROUP BY name',
   expiredUnpurged:

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migrateSqlite } from '../migrations.js';
 import {
+  type AttributeWrite,
   type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
@@ -14,7 +15,6 @@ import {
   ownerKey,
   type Principal,
   type PurgePolicy,
-  type StorageLimits,
   type StoredAttribute,
   type StoredUser,
 } from '../types.js';
@@ -220,13 +220,8 @@ export class SqliteStorage implements GuestStorage {
     );
   }
 
-  putAttribute(
-    owner: Principal,
-    attribute: StoredAttribute,
-    limits: StorageLimits,
-    now: number,
-    credential?: GuestCredentialCheck,
-  ): Promise<GuestTimes | null> {
+  putAttribute(write: AttributeWrite): Promise<GuestTimes | null> {
+    const { owner, attribute, limits, now, credential } = write;
     const key = ownerKey(owner);
     const size = Buffer.byteLength(attribute.value);
     return this.#writes.add(() => {
