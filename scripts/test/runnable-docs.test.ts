@@ -108,7 +108,8 @@ function binFolder(): string {
 }
 
 async function gitStatus(): Promise<string> {
-  return (await run('git', ['status', '--porcelain'], { cwd: REPO })).stdout;
+  return (await run('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO }))
+    .stdout;
 }
 
 function runBash(script: string, cwd: string, env: NodeJS.ProcessEnv) {
