@@ -155,6 +155,32 @@ other users of the machine.`,
       return { id, username };
     },
   },
+  token: {
+    synopsis: '--user USER --resource URI [--scope SCOPE...] [--app APP_ID]',
+    summary: 'print an access token for a user and an API resource',
+    details: `Prints {"accessToken","tokenType","expiresIn","issuer","audience","userId","clientId","scope"}:
+a JWT signed with the provider's keys, as a sign-in would get it (for curl walkthroughs and
+scripts). --user is the user's id, username or email; --resource a registered indicator (the
+token's audience); --scope narrows the scopes (default: every scope of the resource); --app
+names the traditional web app it is issued to (default: the oldest). The issuer is
+--endpoint's: give the endpoint the running provider uses.`,
+    flags: {
+      user: { type: 'string' },
+      resource: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      app: { type: 'string' },
+    },
+    run: ({ values, open }) => {
+      const scopes = list(values, 'scope');
+      const appId = str(values, 'app');
+      return open().issueAccessToken({
+        user: required(str(values, 'user'), 'user'),
+        resource: required(str(values, 'resource'), 'resource'),
+        ...(scopes ? { scopes } : {}),
+        ...(appId !== undefined ? { appId } : {}),
+      });
+    },
+  },
   'connector add': {
     synopsis: '--file connector.json',
     summary: 'add a social connector',

@@ -3,6 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkInteger, GuestmodeError, optionError, toErrorResponse } from '@guestmode/core';
 import type Provider from 'oidc-provider';
+import {
+  type IssueAccessTokenInput,
+  type IssuedAccessToken,
+  issueAccessToken,
+} from './access-token.js';
 import { accountApi } from './account-api.js';
 import { Accounts } from './accounts.js';
 import { hashApplicationSecret } from './client-secret.js';
@@ -370,6 +375,22 @@ export class Idp {
       createdAt: Date.now(),
     });
     return { indicator };
+  }
+
+  /**
+   * Signs an access token for a user and a registered API resource, as a sign-in through this
+   * provider would get one (development and scripted walkthroughs: no browser needed).
+   *
+   * @example
+   * ```ts
+   * const { accessToken } = await idp.issueAccessToken({
+   *   user: 'alice',
+   *   resource: 'https://api.bookstore.local',
+   * });
+   * ```
+   */
+  issueAccessToken(input: IssueAccessTokenInput): Promise<IssuedAccessToken> {
+    return issueAccessToken(this.#store, this.issuer, input);
   }
 
   /** Creates a username/password user. */

@@ -7,6 +7,7 @@
 // The provider's refusals are core's one error type; re-exported so `instanceof` needs no
 // second import.
 export { GuestmodeError, type GuestmodeErrorCode, isGuestmodeError } from '@guestmode/core';
+export type { IssueAccessTokenInput, IssuedAccessToken } from './access-token.js';
 export type { AccountInputError } from './accounts.js';
 export { type CliIo, runIdpCli } from './cli.js';
 export type { IdpOptions } from './config.js';

@@ -3,7 +3,7 @@ import { createAdapterFactory } from './adapter.js';
 import { applicationSecretMatches } from './client-secret.js';
 import type { ProviderKeys } from './keys.js';
 import { errorPage, LOGOUT_CSP, logoutPage, messagePage, PAGE_CSP } from './pages.js';
-import type { Store, UserRow } from './store/types.js';
+import type { ResourceRow, Store, UserRow } from './store/types.js';
 
 /** The management API's resource indicator; only machine-to-machine apps may request it. */
 export const MANAGEMENT_RESOURCE = 'https://admin.guestmode.local/api';
@@ -48,6 +48,20 @@ function setSecurityHeaders(ctx: KoaContextWithOIDC, csp: string) {
   ctx.set('X-Frame-Options', 'DENY');
   ctx.set('Referrer-Policy', 'no-referrer');
   ctx.set('Cache-Control', 'no-store');
+}
+
+/**
+ * How access tokens for a registered API resource look: ES384 JWTs whose audience is the
+ * indicator, carrying at most the resource's scopes, living as long as the resource says.
+ */
+export function resourceServerInfo(resource: ResourceRow) {
+  return {
+    scope: resource.scopes.join(' '),
+    audience: resource.indicator,
+    accessTokenTTL: resource.accessTokenTtl,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'ES384' } },
+  } as const;
 }
 
 /**
@@ -148,13 +162,7 @@ export function createOidcProvider(options: {
           }
           const resource = await store.findResource(indicator);
           if (!resource) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
-          return {
-            scope: resource.scopes.join(' '),
-            audience: resource.indicator,
-            accessTokenTTL: resource.accessTokenTtl,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES384' } },
-          };
+          return resourceServerInfo(resource);
         },
       },
     },

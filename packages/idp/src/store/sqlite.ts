@@ -98,6 +98,12 @@ export function openSqliteStore(path: string): Store {
       const row = stmt('SELECT * FROM applications WHERE id = ?').get(id) as Row | undefined;
       return row && toApplication(row);
     },
+    async firstApplication(type) {
+      const row = stmt(
+        'SELECT * FROM applications WHERE type = ? ORDER BY created_at, id LIMIT 1',
+      ).get(type) as Row | undefined;
+      return row && toApplication(row);
+    },
 
     async insertResource(row) {
       conflictOnUnique(`resource ${row.indicator}`, () =>
@@ -143,6 +149,13 @@ export function openSqliteStore(path: string): Store {
     async findUserByUsername(username) {
       const row = stmt('SELECT * FROM users WHERE username = ?').get(username) as Row | undefined;
       return row && toUser(row);
+    },
+    async findUsersByEmail(email, limit) {
+      const rows = stmt('SELECT * FROM users WHERE email = ? ORDER BY created_at, id LIMIT ?').all(
+        email,
+        limit,
+      ) as Row[];
+      return rows.map(toUser);
     },
     async updateUserProfile(id, patch, now) {
       const fields = (['name', 'email', 'avatar'] as const).filter((key) => key in patch);

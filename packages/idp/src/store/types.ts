@@ -109,6 +109,8 @@ export interface ModelWrite {
 export interface Store {
   insertApplication(row: ApplicationRow): Promise<void>;
   findApplication(id: string): Promise<ApplicationRow | undefined>;
+  /** The earliest registered application of a type, if any. */
+  firstApplication(type: ApplicationType): Promise<ApplicationRow | undefined>;
 
   insertResource(row: ResourceRow): Promise<void>;
   findResource(indicator: string): Promise<ResourceRow | undefined>;
@@ -116,6 +118,8 @@ export interface Store {
   insertUser(row: UserRow, identity?: IdentityRow): Promise<void>;
   findUser(id: string): Promise<UserRow | undefined>;
   findUserByUsername(username: string): Promise<UserRow | undefined>;
+  /** Users with this email, oldest first, at most `limit` (emails are not unique). */
+  findUsersByEmail(email: string, limit: number): Promise<UserRow[]>;
   updateUserProfile(
     id: string,
     patch: Partial<Pick<UserRow, 'name' | 'email' | 'avatar'>>,

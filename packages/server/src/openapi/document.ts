@@ -9,6 +9,7 @@ import {
   ERROR_STATUS,
   type GuestmodeErrorCode,
 } from '@guestmode/core';
+import { COOKIE_NAME, SECURE_COOKIE_NAME } from '../auth.js';
 import { anyJson, attributes, schemas } from './schemas.js';
 
 const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` });
@@ -156,7 +157,20 @@ export function openApiDocument(): Record<string, unknown> {
           bearerFormat: 'JWT',
           description: "An access token from the configured OIDC issuer, for this API's audience.",
         },
-        guestCookie: { type: 'apiKey', in: 'cookie', name: 'guestmode' },
+        // Browsers keep one name per scheme: the service sets and reads `guestmode` over plain
+        // HTTP and only `__Host-guestmode` over HTTPS.
+        guestCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: COOKIE_NAME,
+          description: `The guest cookie over plain HTTP. Over HTTPS it is \`${SECURE_COOKIE_NAME}\` instead.`,
+        },
+        guestCookieHttps: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SECURE_COOKIE_NAME,
+          description: `The guest cookie over HTTPS (TLS, or a trusted proxy's \`X-Forwarded-Proto: https\`), with \`Secure\`; the only name read there.`,
+        },
         adminToken: {
           type: 'http',
           scheme: 'bearer',
@@ -165,7 +179,12 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
     },
-    security: [{ guestToken: [] }, { accessToken: [] }, { guestCookie: [] }],
+    security: [
+      { guestToken: [] },
+      { accessToken: [] },
+      { guestCookie: [] },
+      { guestCookieHttps: [] },
+    ],
     paths: {
       '/v1/guests': {
         post: {
