@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createIdp } from '@guestmode/idp';
 import { buildServer, loadConfig } from '@guestmode/server';
+import { ensureDebianPrograms } from '@guestmode/testkit';
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const run = promisify(execFile);
@@ -158,6 +159,11 @@ test('README.md and the getting-started guide have runnable walkthroughs', () =>
 
 for (const { file, text } of docs) {
   test(`${file}: its runnable blocks succeed against a fresh provider and service`, async () => {
+    // The walkthroughs use the shell tools a reader has; a fresh machine may lack them.
+    await ensureDebianPrograms('the runnable docs', [
+      { path: '/usr/bin/curl', package: 'curl' },
+      { path: '/usr/bin/jq', package: 'jq' },
+    ]);
     const before = await gitStatus();
     const dir = mkdtempSync(join(work, 'doc-'));
     const idpDatabase = `sqlite:${join(dir, 'idp.db')}`;

@@ -1,40 +1,7 @@
-import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import type { Browser } from 'playwright-core';
+import { ensureDebianPrograms, isExecutable } from './debian.js';
 
 const DEFAULT_CHROMIUM = '/usr/bin/chromium';
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else {
-        process.stderr.write(output);
-        reject(new Error(`${command} ${args.join(' ')} failed with exit code ${code}`));
-      }
-    });
-  });
-}
-
-let installing: Promise<string> | undefined;
 
 /**
  * Path of a Chromium binary for browser tests. We use the distribution's Chromium rather than
@@ -57,31 +24,12 @@ export async function ensureChromium(): Promise<string> {
     return configured;
   }
   if (isExecutable(DEFAULT_CHROMIUM)) return DEFAULT_CHROMIUM;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `Chromium is needed for browser tests but ${DEFAULT_CHROMIUM} does not exist. ` +
-        'Install it with `sudo apt-get install chromium`, or set GUESTMODE_TEST_CHROMIUM to the ' +
-        'path of a Chromium binary.',
-    );
-  }
-  installing ??= (async () => {
-    process.stderr.write(
-      'testkit: installing Debian package chromium for browser tests (apt-get)\n',
-    );
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update', '-qq'], env);
-    await run('apt-get', ['install', '-y', '-qq', 'chromium'], env);
-    if (!isExecutable(DEFAULT_CHROMIUM)) {
-      throw new Error(`apt-get installed chromium but ${DEFAULT_CHROMIUM} is still missing`);
-    }
-    return DEFAULT_CHROMIUM;
-  })();
-  try {
-    return await installing;
-  } catch (error) {
-    installing = undefined;
-    throw error;
-  }
+  await ensureDebianPrograms(
+    'browser tests',
+    [{ path: DEFAULT_CHROMIUM, package: 'chromium' }],
+    ', or set GUESTMODE_TEST_CHROMIUM to the path of a Chromium binary',
+  );
+  return DEFAULT_CHROMIUM;
 }
 
 /**

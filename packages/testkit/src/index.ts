@@ -10,6 +10,7 @@ export {
 } from './attacker.js';
 export { Browser, type BrowserOptions, type JarCookie, parseForm } from './browser.js';
 export { CHROMIUM_ARGS, ensureChromium, launchBrowser } from './chromium.js';
+export { type DebianProgram, ensureDebianPrograms } from './debian.js';
 export { closeServer, listen } from './http.js';
 export {
   decodeJwt,
