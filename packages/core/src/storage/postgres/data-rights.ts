@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { GuestRow, MergeRecord, StoredAttribute, StoredUser } from '../types.js';
+import type { GuestRow, MergeRecord, NewEvent, StoredAttribute, StoredUser } from '../types.js';
 import { isUnavailable, wrap } from './driver-errors.js';
+import { writeEvents } from './outbox.js';
 import { q } from './schema.js';
 
 /**
@@ -36,6 +37,7 @@ export async function readUser(pool: pg.Pool, userId: string): Promise<StoredUse
 export async function deleteUser(
   pool: pg.Pool,
   userId: string,
+  event?: NewEvent,
 ): Promise<{ attributes: number; merges: number }> {
   const client = await pool.connect().catch(wrap);
   let broken = false;
@@ -54,6 +56,7 @@ export async function deleteUser(
       if (count > 0) {
         await client.query(q.addCounter, [count, 'purged_merged']);
       }
+      if (event) await writeEvents(client, [event]);
       await client.query('COMMIT');
       return { attributes: attributes.rowCount ?? 0, merges: count };
     } catch (error) {
