@@ -71,6 +71,7 @@ export {
   signDelivery,
   type WebhookEndpoint,
 } from './events/index.js';
+export { type CheckedEvents, checkEventsOptions } from './events/options.js';
 export { isWebhookSecret } from './events/signature.js';
 export type { MergeChange, MergePreview, MergeResult } from './merge/plan.js';
 export {
