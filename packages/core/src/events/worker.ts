@@ -44,7 +44,13 @@ export class EventWorker {
     if (this.#timer || this.#stopped) return;
     this.#timer = setInterval(() => this.wake(), this.#events.delivery.intervalMs);
     this.#timer.unref();
-    this.wake();
+    // The first round waits for the claims of a killed predecessor to be voided (SQLite).
+    this.#running = Promise.resolve(this.#outbox.releaseClaims?.())
+      .catch((error: unknown) => this.#events.delivery.onError(error))
+      .then(() => this.#loop())
+      .finally(() => {
+        this.#running = undefined;
+      });
   }
 
   /** Runs a round soon (an event was just committed); a running round is followed by another. */

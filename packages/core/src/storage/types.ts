@@ -303,6 +303,11 @@ export interface EventOutbox {
   list(state: EventState | undefined, afterId: string, limit: number): Promise<StoredEvent[]>;
   /** Makes an event pending again, due now, as if new; `false` when there is no such event. */
   resend(id: string, now: number): Promise<boolean>;
+  /**
+   * Voids every claim, for a store only one process delivers from (SQLite): claims left by a
+   * process that was killed are its own, and need not wait for their leases to run out.
+   */
+  releaseClaims?(): Promise<void>;
   /** Deletes delivered and dead events settled before `before`; returns how many. */
   prune(before: number, limit: number): Promise<number>;
 }

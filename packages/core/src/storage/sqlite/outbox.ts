@@ -163,6 +163,12 @@ export function sqliteOutbox(
             )
             .run(now, id).changes > 0,
       ),
+    releaseClaims: () =>
+      run(() => {
+        db.prepare(
+          "UPDATE gm_events SET claim = NULL, claimed_until = 0 WHERE state = 'pending' AND claim IS NOT NULL",
+        ).run();
+      }),
     prune: (before, limit) =>
       run(
         () =>
