@@ -91,7 +91,7 @@ test('operators list outbox events by state and resend one, never printing the s
   assert.equal(pending.code, 0, pending.err);
   const [event] = pending.out.split('\n').map((line) => JSON.parse(line) as EventRecord);
   assert.equal(event?.type, 'user.deleted');
-  assert.deepEqual((event?.payload as { data: unknown }).data, { userId: 'user-9' });
+  assert.deepEqual((event!.payload as { data: unknown }).data, { userId: 'user-9' });
   assert.equal(event?.attempts, 0, 'one-shot commands do not deliver');
   const none = await run(['events', 'list', '--state', 'dead'], env);
   assert.equal(none.out, '');
