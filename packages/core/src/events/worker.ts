@@ -88,7 +88,8 @@ export class EventWorker {
       );
       await Promise.all(claimed.map((event) => this.#attempt(event)));
       attempted += claimed.length;
-      if (claimed.length < CLAIM_BATCH) break;
+      // A delivered event makes the next one of its guest due: claim again until nothing is.
+      if (claimed.length === 0) break;
     }
     const now = this.#clock();
     if (now - this.#prunedAt >= PRUNE_EVERY_MS) {

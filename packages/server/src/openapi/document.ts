@@ -10,6 +10,7 @@ import {
   type GuestmodeErrorCode,
 } from '@guestmode/core';
 import { anyJson, attributes, schemas } from './schemas.js';
+import { eventSchemas, webhooksSection } from './webhooks.js';
 
 const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: keyof typeof schemas, description: string) => ({
@@ -143,7 +144,7 @@ export function openApiDocument(): Record<string, unknown> {
         'Guest sessions, anonymous profiles and the exactly-once merge of a guest into an OpenID Connect user. Errors are always `{"error":{"code","message"}}`.',
     },
     components: {
-      schemas,
+      schemas: { ...schemas, ...eventSchemas() },
       securitySchemes: {
         guestToken: {
           type: 'http',
@@ -166,6 +167,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     security: [{ guestToken: [] }, { accessToken: [] }, { guestCookie: [] }],
+    webhooks: webhooksSection(),
     paths: {
       '/v1/guests': {
         post: {
