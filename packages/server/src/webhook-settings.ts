@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   checkEventsOptions,
+  checkObject,
   type EventsOptions,
   isWebhookSecret,
   optionError,
@@ -52,7 +53,12 @@ function readWebhooksFile(name: string, path: string): Pick<EventsOptions, 'webh
     );
   }
   if (Array.isArray(parsed)) return { webhooks: parsed as WebhookEndpoint[] };
-  if (parsed && typeof parsed === 'object') return parsed as Pick<EventsOptions, 'webhooks'>;
+  if (parsed && typeof parsed === 'object') {
+    return checkObject(parsed, name, ['webhooks', 'include']) as Pick<
+      EventsOptions,
+      'webhooks' | 'include'
+    >;
+  }
   throw optionError(name, `${path} must hold an array of endpoints or { "webhooks": [...] }`);
 }
 
