@@ -119,7 +119,7 @@ describe('webhooks', () => {
       assert.deepEqual(new Set(hooks.requests.map((r) => r.headers['webhook-id'])).size, 1);
       await waitFor(async () => (await gm.listEvents({ state: 'delivered' })).length === 1);
       const [done] = await gm.listEvents({ state: 'delivered' });
-      assert.deepEqual(done!.deliveredTo, [new URL(hooks.url).origin + '/hooks']);
+      assert.deepEqual(done!.deliveredTo, [`${new URL(hooks.url).origin}/hooks`]);
     } finally {
       await gm.close();
     }
