@@ -2,6 +2,7 @@ import type { VerifiedAccessToken } from './access-token.js';
 import { assertAttributeName, encodeValue } from './attributes.js';
 import { createEngineContext, type EngineContext } from './engine/context.js';
 import * as rights from './engine/data-rights.js';
+import { type EventRecord, listEvents, resendEvent } from './engine/event-records.js';
 import * as guests from './engine/guests.js';
 import { type PurgeOptions, ping, purgeExpired } from './engine/maintenance.js';
 import * as merging from './engine/merge.js';
@@ -11,7 +12,7 @@ import { toProfile } from './engine/types.js';
 import { GuestmodeError } from './errors.js';
 import type { MergePreview } from './merge/plan.js';
 import type { GuestmodeMetrics } from './metrics.js';
-import type { GuestStats, Principal } from './storage/types.js';
+import type { EventState, GuestStats, Principal } from './storage/types.js';
 
 /**
  * The guest engine: guest sessions, anonymous profiles, and the exactly-once merge into a user.
@@ -45,6 +46,7 @@ export class Guestmode {
   constructor(options: api.GuestmodeOptions) {
     this.#ctx = createEngineContext(options);
     this.#purge = new PurgeSchedule(this.#ctx, this.#ctx.purge);
+    this.#ctx.events?.start();
   }
 
   /**
@@ -219,7 +221,7 @@ export class Guestmode {
    * {@link deleteGuest} with the credential). A merged guest is the user's: {@link deleteUser}.
    */
   deleteGuestById(guestId: string): Promise<boolean> {
-    return this.#ctx.storage.deleteGuest(guestId);
+    return guests.deleteGuestById(this.#ctx, guestId, 'operator');
   }
 
   /**
@@ -263,12 +265,37 @@ export class Guestmode {
     return this.#ctx.metrics;
   }
 
+  /**
+   * Events in the outbox by id, a page at a time, for operators (`guestmode events list`):
+   * what each is, its delivery state, attempts and last error (never a secret).
+   */
+  listEvents(
+    options: { state?: EventState; after?: string; limit?: number } = {},
+  ): Promise<EventRecord[]> {
+    return listEvents(this.#ctx, options);
+  }
+
+  /**
+   * One delivery round now: every due event is attempted once (the worker does this on its
+   * timer; with `events.delivery.enabled: false` the app calls this itself). Answers how many
+   * events were attempted; 0 without events configured.
+   */
+  async deliverEvents(): Promise<number> {
+    return (await this.#ctx.events?.worker.runRound()) ?? 0;
+  }
+
+  /** Delivers an event again, to every consumer, as if new; `false` when there is none. */
+  resendEvent(id: string): Promise<boolean> {
+    return resendEvent(this.#ctx, id);
+  }
+
   stats(): Promise<GuestStats> {
     return this.#ctx.storage.stats(this.#ctx.now());
   }
 
   async close(): Promise<void> {
     await this.#purge.stop();
+    await this.#ctx.events?.worker.stop();
     return this.#ctx.storage.close();
   }
 }

@@ -38,6 +38,7 @@ export {
 } from './credential.js';
 export { parseDuration } from './duration.js';
 export type { GuestRecord, UserDeletion, UserExport } from './engine/data-rights.js';
+export type { EventRecord } from './engine/event-records.js';
 export type { PurgeRound } from './engine/purge-schedule.js';
 export {
   type Guest,
@@ -60,6 +61,18 @@ export {
   RETRY_AFTER_UNAVAILABLE_SECONDS,
   toErrorResponse,
 } from './errors.js';
+export {
+  EVENT_TYPES,
+  type EventData,
+  type EventsOptions,
+  type EventType,
+  type GuestmodeEvent,
+  isInternalAddress,
+  signDelivery,
+  type WebhookEndpoint,
+} from './events/index.js';
+export { type CheckedEvents, checkEventsOptions } from './events/options.js';
+export { isWebhookSecret } from './events/signature.js';
 export type { MergeChange, MergePreview, MergeResult } from './merge/plan.js';
 export {
   BUILT_IN_RULES,
@@ -105,6 +118,8 @@ export {
   rateLimited,
 } from './rate-limit.js';
 export type {
+  EventOutbox,
+  EventState,
   ExclusiveRun,
   GuestStats,
   GuestStorage,

@@ -200,6 +200,7 @@ export const GUESTMODE_OPTION_KEYS = [
   'now',
   'purge',
   'guestCreationLimit',
+  'events',
 ] as const;
 
 export const DEFAULT_GUEST_TTL_MS = 30 * 86_400_000;

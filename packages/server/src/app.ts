@@ -52,7 +52,11 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
   };
   const guestmode =
     options.guestmode ??
-    (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
+    (await openGuestmode(config, {
+      purge,
+      onEventError: (err: unknown) => log?.error({ err }, 'event delivery failed'),
+      ...(options.now ? { now: options.now } : {}),
+    }));
   const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
 
   // Router-level refusals reach the service's error answer once it is mounted.

@@ -4,8 +4,9 @@ import { GuestmodeError, isOptionError } from '@guestmode/core';
 import { buildServer } from './app.js';
 import { loadConfig, type ServerConfig } from './config.js';
 import { openGuestmode } from './engine.js';
+import { EVENTS_HELP, eventsCommand } from './event-cli.js';
 import { MIGRATE_DATA_HELP, migrateDataCommand } from './migrate-data/index.js';
-import { OPERATOR_HELP, operatorCommand } from './operator-cli.js';
+import { OPERATOR_HELP, type OperatorCliContext, operatorCommand } from './operator-cli.js';
 import { describeSettings, SETTINGS } from './settings.js';
 import { EXIT_CODES_HELP, EXIT_FAILURE, EXIT_USAGE, UsageError, wantsHelp } from './usage.js';
 
@@ -120,7 +121,7 @@ async function purge(argv: readonly string[], io: CliIo): Promise<number> {
   let guestmode: Awaited<ReturnType<typeof openGuestmode>>;
   try {
     // Purging needs no OIDC provider; leaving it out also means no discovery fetch.
-    guestmode = await openGuestmode({ ...config, oidc: undefined });
+    guestmode = await openGuestmode({ ...config, oidc: undefined }, { deliver: false });
   } catch (error) {
     io.err(`guestmode: cannot open the database (GUESTMODE_DATABASE_URL): ${reason(error)}`);
     return EXIT_FAILURE;
@@ -158,23 +159,32 @@ async function idp(argv: readonly string[], io: CliIo): Promise<number> {
   return module.runIdpCli([...argv], { program: 'guestmode idp' });
 }
 
-/** `guestmode guests …` and `guestmode users …`: the operator's commands on the database. */
-function operatorEntry(noun: 'guests' | 'users', summary: string): Command {
+/** `guestmode guests …`, `users …` and `events …`: the operator's commands on the database. */
+function operatorEntry(noun: 'guests' | 'users' | 'events', summary: string): Command {
+  const usage = noun === 'events' ? EVENTS_HELP : OPERATOR_HELP;
   return {
     summary,
     help: () =>
-      `Usage:\n${OPERATOR_HELP.split('\n')
-        .filter((line) => line.includes(`guestmode ${noun} `))
+      `Usage:\n${usage
+        .split('\n')
+        .filter((line) => line.includes(`guestmode ${noun} `) || line.startsWith('     '))
         .join('\n')}\n\n${SETTINGS_HELP}`,
-    run: (argv, io) =>
-      operatorCommand(noun, argv, {
+    run: (argv, io) => {
+      const cli: OperatorCliContext = {
         out: io.out,
         err: io.err,
         load: (flags) => loadConfig({ env: io.env, argv: flags, warn: io.err }),
         // Operator commands need no provider and no background purge.
-        open: (config) => openGuestmode({ ...config, oidc: undefined, purgeIntervalMs: 0 }),
+        open: (config) =>
+          openGuestmode(
+            { ...config, oidc: undefined, purgeIntervalMs: 0 },
+            // The serving processes deliver; an operator command only writes its events.
+            { deliver: false },
+          ),
         reason,
-      }),
+      };
+      return noun === 'events' ? eventsCommand(argv, cli) : operatorCommand(noun, argv, cli);
+    },
   };
 }
 
@@ -203,6 +213,7 @@ ${SETTINGS_HELP}`,
   },
   guests: operatorEntry('guests', 'list, inspect or delete guests (no secrets are shown)'),
   users: operatorEntry('users', "export or erase a user's profile and merge records"),
+  events: operatorEntry('events', 'list the lifecycle events of the outbox, or resend one'),
   'migrate-data': {
     summary: 'copy every guest, attribute, merge record and counter to another store',
     help: () => MIGRATE_DATA_HELP,

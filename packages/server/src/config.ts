@@ -1,6 +1,7 @@
 import {
   type BuiltInRuleName,
   checkOneOf,
+  type EventsOptions,
   optionError,
   type TrustedProxies,
 } from '@guestmode/core';
@@ -23,6 +24,7 @@ import {
 import { BODY_LIMIT_RANGE, LOG_LEVELS } from './options.js';
 import { SETTINGS, type SettingEnv } from './settings.js';
 import { parseFlags } from './usage.js';
+import { loadEvents } from './webhook-settings.js';
 
 export { SETTINGS } from './settings.js';
 
@@ -97,6 +99,8 @@ export interface ServerConfig {
   /** How often the dashboard's time series is sampled, in ms. */
   readonly statsIntervalMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Lifecycle events and their webhooks; `undefined` when no endpoint is configured. */
+  readonly events: EventsOptions | undefined;
 }
 
 /** What {@link loadConfig} reads: the environment and the command-line arguments after the command. */
@@ -180,6 +184,7 @@ export function loadConfig(source: ConfigSource = {}): ServerConfig {
     dashboard: onOff(dashboard.name, dashboard.value),
     statsIntervalMs: duration(stats.name, stats.value, 100),
     logLevel,
+    events: loadEvents(get),
   };
 }
 

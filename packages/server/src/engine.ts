@@ -45,8 +45,15 @@ export async function openGuestmode(
   config: Pick<
     ServerConfig,
     'database' | 'oidc' | 'guestTtlMs' | 'mergeRules' | 'purgeIntervalMs' | 'rateLimit'
-  >,
-  options: { now?: () => number; purge?: GuestmodeOptions['purge'] } = {},
+  > &
+    Partial<Pick<ServerConfig, 'events'>>,
+  options: {
+    now?: () => number;
+    purge?: GuestmodeOptions['purge'];
+    /** Run the delivery worker (`guestmode serve`); one-shot commands only write events. */
+    deliver?: boolean;
+    onEventError?: (error: unknown) => void;
+  } = {},
 ): Promise<Guestmode> {
   const storage = await openStorage(config.database);
   try {
@@ -66,9 +73,24 @@ export async function openGuestmode(
           : { max: config.rateLimit.max, window: `${config.rateLimit.windowMs}ms` },
       ...(config.oidc ? { accessTokens: verifierOptions(config.oidc) } : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(config.events ? { events: withDelivery(config.events, options) } : {}),
     });
   } catch (error) {
     await storage.close();
     throw error;
   }
+}
+
+function withDelivery(
+  events: NonNullable<ServerConfig['events']>,
+  options: { deliver?: boolean; onEventError?: (error: unknown) => void },
+): NonNullable<ServerConfig['events']> {
+  return {
+    ...events,
+    delivery: {
+      ...events.delivery,
+      enabled: options.deliver ?? true,
+      ...(options.onEventError ? { onError: options.onEventError } : {}),
+    },
+  };
 }

@@ -2,6 +2,7 @@ import {
   BUILT_IN_RULES,
   type BuiltInRuleName,
   checkBoolean,
+  checkEventsOptions,
   checkFunction,
   checkInteger,
   checkObject,
@@ -37,6 +38,7 @@ export const SERVER_CONFIG_KEYS = [
   'dashboard',
   'statsIntervalMs',
   'logLevel',
+  'events',
 ] as const satisfies readonly (keyof ServerConfig)[];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -183,6 +185,8 @@ export function checkServerConfig(value: unknown, path: string): Partial<ServerC
     dashboard: checkBoolean,
     statsIntervalMs: (v, p) => checkInteger(v, p, { min: 1 }),
     logLevel: (v, p) => checkOneOf(v, p, LOG_LEVELS),
+    // The engine's own checks (`events` as `createGuestmode` takes it).
+    events: (v, p) => checkEventsOptions(v, p),
   };
   for (const key of SERVER_CONFIG_KEYS) {
     // `oidc: undefined` means guest-only; any other undefined key keeps its default.

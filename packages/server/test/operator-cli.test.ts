@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createGuestmode } from '@guestmode/core';
+import { createGuestmode, type EventRecord } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { main } from '../src/cli.js';
 import { assert } from './harness.js';
@@ -74,4 +74,36 @@ test('operators list, show and delete guests, and export and erase users', async
   const help = await run(['--help'], env);
   assert.match(help.out, /^ {2}users +export or erase/m);
   assert.match((await run(['users', '--help'], env)).out, /guestmode users export <sub>/);
+});
+
+test('operators list outbox events by state and resend one, never printing the secret', async () => {
+  const file = join(dir, 'events.db');
+  const secret = `whsec_${Buffer.from('0123456789abcdef0123').toString('base64')}`;
+  const env = {
+    GUESTMODE_DATABASE_URL: `sqlite:${file}`,
+    // Port 9 on loopback, refused by default: the command only writes, it never delivers.
+    GUESTMODE_WEBHOOK_URL: 'http://127.0.0.1:9/hooks',
+    GUESTMODE_WEBHOOK_SECRET: secret,
+  };
+  const erased = await run(['users', 'delete', 'user-9'], env);
+  assert.equal(erased.code, 0, erased.err);
+  const pending = await run(['events', 'list', '--state', 'pending'], env);
+  assert.equal(pending.code, 0, pending.err);
+  const [event] = pending.out.split('\n').map((line) => JSON.parse(line) as EventRecord);
+  assert.equal(event?.type, 'user.deleted');
+  assert.deepEqual((event!.payload as { data: unknown }).data, { userId: 'user-9' });
+  assert.equal(event?.attempts, 0, 'one-shot commands do not deliver');
+  const none = await run(['events', 'list', '--state', 'dead'], env);
+  assert.equal(none.out, '');
+  const resent = await run(['events', 'resend', event!.id], env);
+  assert.equal(resent.code, 0, resent.err);
+  const missing = await run(['events', 'resend', 'evt_nothing'], env);
+  assert.equal(missing.code, 1);
+  assert.equal((await run(['events', 'list', '--state', 'lost'], env)).code, 2);
+  assert.equal((await run(['events', 'resend'], env)).code, 2);
+  const help = await run(['events', '--help'], env);
+  assert.match(help.out, /guestmode events resend <id>/);
+  for (const output of [erased, pending, resent, help]) {
+    assert.ok(!`${output.out}${output.err}`.includes(secret));
+  }
 });

@@ -31,3 +31,4 @@ export {
   type TestDatabase,
 } from './postgres.js';
 export { freePort, randomId, type WaitForOptions, waitFor } from './util.js';
+export { type ReceivedWebhook, startWebhookReceiver, type WebhookReceiver } from './webhooks.js';

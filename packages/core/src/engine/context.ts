@@ -3,11 +3,13 @@ import {
   type AccessTokenVerifierOptions,
   createAccessTokenVerifier,
 } from '../access-token.js';
+import { checkEventsOptions } from '../events/options.js';
 import { type MergeRule, ruleName } from '../merge/rules.js';
 import { GuestmodeMetrics } from '../metrics.js';
 import { type CheckedPurgeOptions, checkGuestmodeOptions } from '../options.js';
 import { createGuestCreationLimiter, type GuestCreationLimiter } from '../rate-limit.js';
 import type { GuestStorage, StorageLimits } from '../storage/types.js';
+import { EngineEvents } from './events.js';
 
 /**
  * What the engine's operations share: the checked options, resolved once at construction so
@@ -27,6 +29,8 @@ export interface EngineContext {
   /** `undefined` when the app switched the guest-creation limit off. */
   readonly limiter: GuestCreationLimiter | undefined;
   readonly metrics: GuestmodeMetrics;
+  /** `undefined` without a consumer of events: then no operation writes one. */
+  readonly events: EngineEvents | undefined;
 }
 
 /** Checks the options (unknown keys refused, every error naming its path) and fills defaults. */
@@ -40,6 +44,7 @@ export function createEngineContext(options: unknown): EngineContext {
     return defaultRule;
   };
   const rules = [...exactRules.values(), ...prefixRules.map(([, rule]) => rule), defaultRule];
+  const events = checkEventsOptions((options as { events?: unknown }).events, 'options.events');
   return {
     storage: checked.storage,
     ttlMs: checked.ttlMs,
@@ -49,6 +54,7 @@ export function createEngineContext(options: unknown): EngineContext {
     builtInRulesOnly: rules.every((rule) => ruleName(rule) !== 'custom'),
     verifier: toVerifier(checked.accessTokens),
     purge: checked.purge,
+    events: events && new EngineEvents(checked.storage, events, checked.now),
     metrics: new GuestmodeMetrics(() => checked.storage.stats(checked.now())),
     limiter:
       checked.guestCreationLimit === false

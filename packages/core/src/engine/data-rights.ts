@@ -44,7 +44,11 @@ export async function exportUser(ctx: EngineContext, userId: string): Promise<Us
 }
 
 export async function deleteUser(ctx: EngineContext, userId: string): Promise<UserDeletion> {
-  const { attributes, merges } = await ctx.storage.deleteUser(checkUserId(userId));
+  const id = checkUserId(userId);
+  // Written even when nothing was stored: other systems may hold the user's data all the same.
+  const event = ctx.events?.event('user.deleted', `u:${id}`, { userId: id }, ctx.now());
+  const { attributes, merges } = await ctx.storage.deleteUser(id, event);
+  ctx.events?.committed(event);
   const deleted = attributes + merges > 0;
   if (deleted) ctx.metrics.userDeleted();
   return { deleted, attributes, merges };

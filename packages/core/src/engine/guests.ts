@@ -46,7 +46,15 @@ export async function createGuest(
     createdAt: now,
     expiresAt: now + ctx.ttlMs,
   };
-  await ctx.storage.createGuest(row, stored);
+  // Only `include: ['guest.created']` makes one: the create path otherwise writes nothing more.
+  const event = ctx.events?.event(
+    'guest.created',
+    `g:${guestId}`,
+    { guestId, expiresAt: new Date(row.expiresAt).toISOString() },
+    now,
+  );
+  await ctx.storage.createGuest(row, stored, event);
+  ctx.events?.committed(event);
   return { guest: toGuest(row), token };
 }
 
@@ -129,5 +137,17 @@ export async function verifiedGuestId(
 
 export async function deleteGuest(ctx: EngineContext, guestToken: string): Promise<boolean> {
   const guestId = await verifiedGuestId(ctx, guestToken);
-  return guestId === undefined ? false : ctx.storage.deleteGuest(guestId);
+  return guestId === undefined ? false : deleteGuestById(ctx, guestId, 'guest');
+}
+
+/** Deletes an active guest, with `guest.deleted` in the same transaction when events are on. */
+export async function deleteGuestById(
+  ctx: EngineContext,
+  guestId: string,
+  by: 'guest' | 'operator',
+): Promise<boolean> {
+  const event = ctx.events?.event('guest.deleted', `g:${guestId}`, { guestId, by }, ctx.now());
+  const deleted = await ctx.storage.deleteGuest(guestId, event);
+  if (deleted) ctx.events?.committed(event);
+  return deleted;
 }

@@ -25,7 +25,9 @@ export async function purgeExpired(
   let deleted = 0;
   for (let batch = 0; batch < maxBatches && !options.signal?.aborted; batch++) {
     const started = performance.now();
-    const count = await ctx.storage.purgeExpired(ctx.now(), batchSize);
+    const now = ctx.now();
+    const count = await ctx.storage.purgeExpired(now, batchSize, ctx.events?.expired(now));
+    if (count > 0) ctx.events?.committed(count);
     deleted += count;
     if (count < batchSize) break;
     const rest = pace ? (performance.now() - started) / 2 : 0;

@@ -46,16 +46,34 @@ async function runMerge(
 ): Promise<MergeOutcome> {
   const { guestId, userId } = await checkMergeInput(ctx, options);
   const now = ctx.now();
-  return ctx.storage.merge({
+  const events = preview ? undefined : ctx.events;
+  const outcome = await ctx.storage.merge({
     guestId,
     userId,
     now,
     retainUntil: now + ctx.ttlMs,
     preview,
     batchable: ctx.builtInRulesOnly,
-    plan: (guest, user, transaction) =>
-      planMerge({ guestId, userId, now, guest, user, transaction, preview, engine: ctx.plan }),
+    plan: (guest, user, transaction) => {
+      const plan = planMerge({
+        guestId,
+        userId,
+        now,
+        guest,
+        user,
+        transaction,
+        preview,
+        engine: ctx.plan,
+      });
+      if (!events) return plan;
+      // The event joins the plan, so the store writes it in the merge's own transaction.
+      return plan instanceof Promise
+        ? plan.then((p) => events.withMergeEvent(p, now))
+        : events.withMergeEvent(plan, now);
+    },
   });
+  if (outcome.status === 'merged') events?.committed(outcome);
+  return outcome;
 }
 
 async function checkMergeInput(

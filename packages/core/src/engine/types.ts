@@ -1,4 +1,5 @@
 import type { AccessTokenVerifier, AccessTokenVerifierOptions } from '../access-token.js';
+import type { EventsOptions } from '../events/types.js';
 import type { MergeResult } from '../merge/plan.js';
 import type { BuiltInRuleName, MergeRule } from '../merge/rules.js';
 import type { GuestStorage, StoredAttribute } from '../storage/types.js';
@@ -55,6 +56,12 @@ export interface GuestmodeOptions {
   readonly guestCreationLimit?:
     | false
     | { readonly max?: number; readonly window?: string | number };
+  /**
+   * Guest lifecycle events (`guest.merged`, `guest.expired`, `guest.deleted`, `user.deleted`;
+   * `guest.created` on request), written to an outbox in the transaction of the change and
+   * delivered after the commit to `webhooks` and `onEvent`. Without a consumer nothing is written.
+   */
+  readonly events?: EventsOptions;
 }
 
 /** A guest as the app sees it. */

@@ -78,6 +78,8 @@ export interface MergePlan {
   readonly deletes: readonly string[];
   /** The result to store with the merged guest and to return to retries (JSON). */
   readonly result: string;
+  /** The `guest.merged` event, written in the merge's transaction when events are on. */
+  readonly event?: NewEvent;
 }
 
 export interface MergeWork {
@@ -179,8 +181,15 @@ export interface GuestStorage {
   readonly sharedPool?: unknown;
   /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
   migrate(): Promise<void>;
-  /** Creates a guest together with its first attributes, atomically. */
-  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void>;
+  /**
+   * Creates a guest together with its first attributes, atomically (and `event`, when given, in
+   * the same transaction).
+   */
+  createGuest(
+    guest: NewGuestRow,
+    attributes: readonly StoredAttribute[],
+    event?: NewEvent,
+  ): Promise<void>;
   getGuest(id: string): Promise<GuestRow | null>;
   /**
    * The read path in one round trip: the guest (without its stored merge result, which the
@@ -212,9 +221,9 @@ export interface GuestStorage {
   /**
    * Deletes an active guest and its attributes (a visitor who discards their guest data).
    * A merged guest is kept: its record answers retries until it expires. `false` if nothing
-   * was deleted.
+   * was deleted. `event` is written in the same transaction, only when the guest was deleted.
    */
-  deleteGuest(id: string): Promise<boolean>;
+  deleteGuest(id: string, event?: NewEvent): Promise<boolean>;
   /** Up to `limit` guests whose id sorts after `afterId` (`''`: from the first), by id. */
   listGuests(
     afterId: string,
@@ -226,11 +235,85 @@ export interface GuestStorage {
    * Deletes the user's attributes and the records of the guests merged into them, in one
    * transaction; answers how many of each went. The funnel totals keep counting those merges.
    */
-  deleteUser(userId: string): Promise<{ readonly attributes: number; readonly merges: number }>;
-  /** Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. */
-  purgeExpired(now: number, batchSize: number): Promise<number>;
+  deleteUser(
+    userId: string,
+    event?: NewEvent,
+  ): Promise<{ readonly attributes: number; readonly merges: number }>;
+  /**
+   * Deletes up to `batchSize` guests whose `expiresAt` has passed; returns how many. With
+   * `expired`, the event it builds for each deleted guest that was never merged is written in
+   * the batch's transaction.
+   */
+  purgeExpired(
+    now: number,
+    batchSize: number,
+    expired?: (guestId: string) => NewEvent,
+  ): Promise<number>;
+  /** The event outbox: what the delivery worker reads and settles. */
+  readonly outbox: EventOutbox;
   stats(now: number): Promise<GuestStats>;
   close(): Promise<void>;
+}
+
+/**
+ * A lifecycle event as the outbox stores it. `subject` orders delivery (`g:<guestId>`,
+ * `u:<sub>`): an event is not handed out while an earlier one of its subject is pending.
+ * `payload` is the JSON body sent as it is.
+ */
+export interface NewEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly subject: string;
+  readonly payload: string;
+  readonly createdAt: number;
+}
+
+export type EventState = 'pending' | 'delivered' | 'dead';
+
+export interface StoredEvent extends NewEvent {
+  readonly state: EventState;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  /** The consumers that have taken the event (endpoint ids, `onEvent`). */
+  readonly done: readonly string[];
+  readonly lastError: string | null;
+}
+
+/** An event handed to one worker until `leaseUntil`; `claim` settles it. */
+export interface ClaimedEvent extends StoredEvent {
+  readonly claim: string;
+}
+
+/** How an attempt ended: delivered, retried at `nextAttemptAt`, or given up. */
+export interface EventSettlement {
+  readonly state: EventState;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly done: readonly string[];
+  readonly lastError: string | null;
+  /** Epoch ms. */
+  readonly settledAt: number;
+}
+
+/**
+ * The transactional outbox: events are written by the operations above, in their transactions;
+ * the delivery worker claims due events for a lease (on PostgreSQL several processes claim
+ * without overlap; an event whose claimer died is claimed again when its lease ends).
+ */
+export interface EventOutbox {
+  claim(now: number, leaseUntil: number, limit: number): Promise<ClaimedEvent[]>;
+  /** `false` when the claim was lost (the lease ran out and another worker took the event). */
+  settle(id: string, claim: string, settlement: EventSettlement): Promise<boolean>;
+  list(state: EventState | undefined, afterId: string, limit: number): Promise<StoredEvent[]>;
+  /** Makes an event pending again, due now, as if new; `false` when there is no such event. */
+  resend(id: string, now: number): Promise<boolean>;
+  /**
+   * Voids every claim, for a store only one process delivers from (SQLite): claims left by a
+   * process that was killed are its own, and need not wait for their leases to run out.
+   */
+  releaseClaims?(): Promise<void>;
+  /** Deletes delivered and dead events settled before `before`; returns how many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export function ownerKey(owner: Principal): string {

@@ -11,6 +11,7 @@ import {
 } from '@guestmode/core';
 import { COOKIE_NAME, SECURE_COOKIE_NAME } from '../auth.js';
 import { anyJson, attributes, schemas } from './schemas.js';
+import { eventSchemas, webhooksSection } from './webhooks.js';
 
 const ref = (name: keyof typeof schemas) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: keyof typeof schemas, description: string) => ({
@@ -144,7 +145,7 @@ export function openApiDocument(): Record<string, unknown> {
         'Guest sessions, anonymous profiles and the exactly-once merge of a guest into an OpenID Connect user. Errors are always `{"error":{"code","message"}}`.',
     },
     components: {
-      schemas,
+      schemas: { ...schemas, ...eventSchemas() },
       securitySchemes: {
         guestToken: {
           type: 'http',
@@ -185,6 +186,7 @@ export function openApiDocument(): Record<string, unknown> {
       { guestCookie: [] },
       { guestCookieHttps: [] },
     ],
+    webhooks: webhooksSection(),
     paths: {
       '/v1/guests': {
         post: {

@@ -14,6 +14,7 @@ import { createGuestmode } from '../../engine.js';
 import type { GuestStorage } from '../types.js';
 import type { SuiteContext } from './context.js';
 import { dataRightsTests } from './data-rights.js';
+import { eventTests } from './events.js';
 import { groupTests } from './groups.js';
 import { guestTests } from './guests.js';
 import { mergeTests } from './merge.js';
@@ -60,5 +61,6 @@ export function runStorageConformance(
     groupTests(ctx);
     mergeTests(ctx);
     dataRightsTests(ctx);
+    eventTests(ctx);
   });
 }

@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import type { GuestRow, MergeRecord, StoredUser } from '../types.js';
+import type { GuestRow, MergeRecord, NewEvent, StoredUser } from '../types.js';
 import type { Connection } from './connection.js';
 import { wrap } from './driver-errors.js';
+import { writeEvents } from './outbox.js';
 import { q, type RawAttribute, toAttribute } from './schema.js';
 
 /**
@@ -32,12 +33,14 @@ export async function readUser(pool: pg.Pool, userId: string): Promise<StoredUse
 export function deleteUser(
   db: Connection,
   userId: string,
+  event?: NewEvent,
 ): Promise<{ attributes: number; merges: number }> {
   return db.transaction(async (client) => {
     const attributes = await client.query(q.deleteOwner, [`u:${userId}`]);
     const merges = await client.query('DELETE FROM gm_guests WHERE merged_into = $1', [userId]);
     const count = merges.rowCount ?? 0;
     if (count > 0) await client.query(q.addCounter, [count, 'purged_merged']);
+    if (event) await writeEvents(client, [event]);
     return { attributes: attributes.rowCount ?? 0, merges: count };
   });
 }

@@ -4,6 +4,7 @@ import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.j
 import { migratePostgres } from '../migrations.js';
 import {
   type AttributeWrite,
+  type EventOutbox,
   type ExclusiveRun,
   type GuestCredentialCheck,
   type GuestRow,
@@ -12,6 +13,7 @@ import {
   type GuestTimes,
   type MergeOutcome,
   type MergeWork,
+  type NewEvent,
   type NewGuestRow,
   ownerKey,
   type Principal,
@@ -25,6 +27,7 @@ import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { wrap } from './driver-errors.js';
 import { type GroupWrite, PostgresGroupCommit } from './group-commit.js';
 import { GroupReads, type GuestWithAttributes } from './group-reads.js';
+import { postgresOutbox, purgeWithEvents, writeEvents } from './outbox.js';
 import {
   MIGRATION_LOCK,
   POSTGRES_MIGRATIONS,
@@ -118,10 +121,12 @@ class PostgresStorage implements GuestStorage {
   readonly #ownsPool: boolean;
   readonly #writes: PostgresGroupCommit;
   readonly #reads: GroupReads;
+  readonly outbox: EventOutbox;
 
   constructor(options: PostgresStorageOptions) {
     const { db, ownsPool } = openConnection(options);
     this.#db = db;
+    this.outbox = postgresOutbox(db.pool);
     this.#ownsPool = ownsPool;
     // An idle client losing its connection (server restart) must not crash the process.
     db.pool.on('error', () => {});
@@ -176,8 +181,8 @@ class PostgresStorage implements GuestStorage {
     return listGuests(this.#db.pool, afterId, limit);
   }
 
-  deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
-    return deleteUser(this.#db, userId);
+  deleteUser(userId: string, event?: NewEvent): Promise<{ attributes: number; merges: number }> {
+    return deleteUser(this.#db, userId, event);
   }
 
   migrate(): Promise<void> {
@@ -186,7 +191,18 @@ class PostgresStorage implements GuestStorage {
     });
   }
 
-  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
+  createGuest(
+    guest: NewGuestRow,
+    attributes: readonly StoredAttribute[],
+    event?: NewEvent,
+  ): Promise<void> {
+    if (event) {
+      // Only when `guest.created` is asked for: its own transaction, outside group commit.
+      return this.#transaction(async (client) => {
+        await this.#insertGuest(client, guest, attributes);
+        await writeEvents(client, [event]);
+      });
+    }
     return this.#writes.add({ kind: 'create', guest, attributes }).then(() => undefined);
   }
 
@@ -202,19 +218,26 @@ class PostgresStorage implements GuestStorage {
         credential,
       });
     }
-    const { guest, attributes } = write;
     return this.#transaction(async (client) => {
-      await this.#query(client, 'insertGuest', [
-        guest.id,
-        guest.secretHash,
-        guest.createdAt,
-        guest.expiresAt,
-      ]);
-      const owner = `g:${guest.id}`;
-      for (const a of attributes) await this.#upsert(client, owner, a);
-      await this.#query(client, 'addCounter', [1, 'created']);
+      await this.#insertGuest(client, write.guest, write.attributes);
       return null;
     });
+  }
+
+  async #insertGuest(
+    client: pg.PoolClient,
+    guest: NewGuestRow,
+    attributes: readonly StoredAttribute[],
+  ): Promise<void> {
+    await this.#query(client, 'insertGuest', [
+      guest.id,
+      guest.secretHash,
+      guest.createdAt,
+      guest.expiresAt,
+    ]);
+    const owner = `g:${guest.id}`;
+    for (const a of attributes) await this.#upsert(client, owner, a);
+    await this.#query(client, 'addCounter', [1, 'created']);
   }
 
   async getGuest(id: string): Promise<GuestRow | null> {
@@ -332,29 +355,38 @@ class PostgresStorage implements GuestStorage {
         ]);
         // The guest is marked merged and counted; whatever else must commit with this merge,
         // and only with it, runs here, on `client`, before the commit.
+        if (plan.event) await writeEvents(client, [plan.event]);
         return { status: 'merged', result: plan.result };
       },
       (outcome) => outcome.status === 'merged',
     );
   }
 
-  async deleteGuest(id: string): Promise<boolean> {
+  async deleteGuest(id: string, event?: NewEvent): Promise<boolean> {
     return this.#transaction(async (client) => {
       const deleted = await this.#query(client, 'deleteActiveGuest', [id]);
       if ((deleted.rowCount ?? 0) === 0) return false;
       await this.#query(client, 'deleteOwner', [`g:${id}`]);
       await this.#query(client, 'addCounter', [1, 'deleted']);
+      if (event) await writeEvents(client, [event]);
       return true;
     });
   }
 
-  async purgeExpired(now: number, batchSize: number): Promise<number> {
+  async purgeExpired(
+    now: number,
+    batchSize: number,
+    expired?: (guestId: string) => NewEvent,
+  ): Promise<number> {
     return this.#transaction(async (client) => {
-      const { rows } = await this.#query<{ total: number; merged: number }>(client, 'purgeBatch', [
-        now,
-        batchSize,
-      ]);
-      const { total, merged } = rows[0]!;
+      const { total, merged } = expired
+        ? await purgeWithEvents(client, now, batchSize, expired)
+        : (
+            await this.#query<{ total: number; merged: number }>(client, 'purgeBatch', [
+              now,
+              batchSize,
+            ])
+          ).rows[0]!;
       if (total - merged > 0)
         await this.#query(client, 'addCounter', [total - merged, 'purged_expired']);
       if (merged > 0) await this.#query(client, 'addCounter', [merged, 'purged_merged']);

@@ -1,4 +1,5 @@
 import type { GuestRow, StoredAttribute } from '../types.js';
+import { POSTGRES_OUTBOX_MIGRATION } from './outbox.js';
 
 /** The advisory lock every migration run holds (see `../migrations.ts`). */
 export const MIGRATION_LOCK = 7_420_151;
@@ -48,6 +49,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
        + (SELECT COALESCE(SUM(value), 0) FROM gm_counters WHERE name = 'purged_merged');
    CREATE INDEX gm_guests_expiry_state ON gm_guests (expires_at, merged_into);
    DROP INDEX gm_guests_expires_at;`,
+  POSTGRES_OUTBOX_MIGRATION,
 ];
 
 /**

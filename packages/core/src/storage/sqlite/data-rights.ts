@@ -1,5 +1,6 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import type { GuestRow, MergeRecord, StoredAttribute, StoredUser } from '../types.js';
+import type { GuestRow, MergeRecord, NewEvent, StoredAttribute, StoredUser } from '../types.js';
+import { writeEvent } from './outbox.js';
 
 /**
  * A user's data on request (export, erasure). Rare, so the statements are prepared per call
@@ -25,13 +26,18 @@ export function readUser(db: BetterSqlite3.Database, userId: string): StoredUser
 export function deleteUser(
   db: BetterSqlite3.Database,
   userId: string,
+  event?: NewEvent,
 ): { attributes: number; merges: number } {
   return db
-    .transaction(() => ({
-      attributes: db.prepare('DELETE FROM gm_attributes WHERE owner = ?').run(`u:${userId}`)
-        .changes,
-      merges: db.prepare('DELETE FROM gm_guests WHERE merged_into = ?').run(userId).changes,
-    }))
+    .transaction(() => {
+      const deleted = {
+        attributes: db.prepare('DELETE FROM gm_attributes WHERE owner = ?').run(`u:${userId}`)
+          .changes,
+        merges: db.prepare('DELETE FROM gm_guests WHERE merged_into = ?').run(userId).changes,
+      };
+      if (event) writeEvent(db, event);
+      return deleted;
+    })
     .immediate();
 }
 

@@ -3,6 +3,7 @@ import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.j
 import { migrateSqlite } from '../migrations.js';
 import {
   type AttributeWrite,
+  type EventOutbox,
   type GuestCredentialCheck,
   type GuestRow,
   type GuestStats,
@@ -11,6 +12,7 @@ import {
   type MergeOutcome,
   type MergePlan,
   type MergeWork,
+  type NewEvent,
   type NewGuestRow,
   ownerKey,
   type Principal,
@@ -23,6 +25,7 @@ import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { unavailable } from './driver-errors.js';
 import { GroupCommit } from './group-commit.js';
 import { CoherentGuestCache, type GuestWithAttributes } from './guest-cache.js';
+import { sqliteOutbox, writeEvent } from './outbox.js';
 import { Gate, TurnBatch } from './scheduler.js';
 import {
   type GuestWithAttributeRow,
@@ -34,6 +37,7 @@ import {
   toAttribute,
   toGuest,
 } from './schema.js';
+import { readStats } from './stats.js';
 
 interface QueuedRead {
   readonly id: string;
@@ -77,9 +81,11 @@ export class SqliteStorage implements GuestStorage {
    * instead of one UPDATE of the same row per guest.
    */
   #createdInGroup = 0;
+  readonly outbox: EventOutbox;
 
   constructor(setup: SqliteSetup) {
     this.#db = setup.db;
+    this.outbox = sqliteOutbox(setup.db, (fn) => this.#run(fn));
     this.#ownsDb = setup.ownsDb;
     this.#checkpointer = setup.checkpointer;
     if (setup.readCacheBytes !== false) {
@@ -131,7 +137,11 @@ export class SqliteStorage implements GuestStorage {
     return this.#gate.run(fn).catch((error: unknown) => Promise.reject(unavailable(error)));
   }
 
-  createGuest(guest: NewGuestRow, attributes: readonly StoredAttribute[]): Promise<void> {
+  createGuest(
+    guest: NewGuestRow,
+    attributes: readonly StoredAttribute[],
+    event?: NewEvent,
+  ): Promise<void> {
     return this.#writes.add(() => {
       const s = this.#s;
       s.insertGuest.run(guest.id, guest.secretHash, guest.createdAt, guest.expiresAt);
@@ -139,6 +149,7 @@ export class SqliteStorage implements GuestStorage {
       for (const a of attributes) {
         s.upsertAttribute.run(owner, a.name, a.value, Buffer.byteLength(a.value), a.updatedAt);
       }
+      if (event) writeEvent(this.#db, event);
       // Last: a create that throws half-way is rolled back to its savepoint and never counted.
       this.#createdInGroup++;
     });
@@ -334,15 +345,17 @@ export class SqliteStorage implements GuestStorage {
     s.deleteOwner.run(`g:${work.guestId}`);
     s.markMerged.run(work.userId, work.now, plan.result, work.retainUntil, work.guestId);
     s.addCounter.run(1, 'merged');
+    if (plan.event) writeEvent(this.#db, plan.event);
   }
 
-  deleteGuest(id: string): Promise<boolean> {
+  deleteGuest(id: string, event?: NewEvent): Promise<boolean> {
     return this.#writes.add(() => {
       const s = this.#s;
       this.#cache?.forget(id);
       if (s.deleteActiveGuest.run(id).changes === 0) return false;
       s.deleteOwner.run(`g:${id}`);
       s.addCounter.run(1, 'deleted');
+      if (event) writeEvent(this.#db, event);
       return true;
     });
   }
@@ -358,29 +371,33 @@ export class SqliteStorage implements GuestStorage {
     return this.#run(() => listGuests(this.#db, afterId, limit));
   }
 
-  deleteUser(userId: string): Promise<{ attributes: number; merges: number }> {
+  deleteUser(userId: string, event?: NewEvent): Promise<{ attributes: number; merges: number }> {
     return this.#run(() => {
       this.#cache?.beforeWrite();
       try {
-        return deleteUser(this.#db, userId);
+        return deleteUser(this.#db, userId, event);
       } finally {
         this.#cache?.afterWrite();
       }
     });
   }
 
-  purgeExpired(now: number, batchSize: number): Promise<number> {
+  purgeExpired(
+    now: number,
+    batchSize: number,
+    expired?: (guestId: string) => NewEvent,
+  ): Promise<number> {
     return this.#run(() => {
       this.#cache?.beforeWrite();
       try {
-        return this.#purgeBatch(now, batchSize);
+        return this.#purgeBatch(now, batchSize, expired);
       } finally {
         this.#cache?.afterWrite();
       }
     });
   }
 
-  #purgeBatch(now: number, batchSize: number): number {
+  #purgeBatch(now: number, batchSize: number, expired?: (guestId: string) => NewEvent): number {
     const s = this.#s;
     s.begin.run();
     try {
@@ -391,6 +408,7 @@ export class SqliteStorage implements GuestStorage {
         s.deleteOwner.run(`g:${row.id}`);
         s.deleteGuest.run(row.id);
         merged += row.merged;
+        if (expired && !row.merged) writeEvent(this.#db, expired(row.id));
       }
       if (rows.length > 0) {
         s.addCounter.run(rows.length - merged, 'purged_expired');
@@ -405,22 +423,7 @@ export class SqliteStorage implements GuestStorage {
   }
 
   stats(now: number): Promise<GuestStats> {
-    return this.#run(() => {
-      const s = this.#s;
-      const counters = Object.fromEntries(
-        (s.counters.all() as { name: string; value: number }[]).map((r) => [r.name, r.value]),
-      ) as Record<string, number | undefined>;
-      const { n: expiredUnpurged } = s.expiredUnpurged.get(now) as { n: number };
-      const created = counters.created ?? 0;
-      const merged = counters.merged ?? 0;
-      const expired = (counters.purged_expired ?? 0) + expiredUnpurged;
-      return {
-        active: created - merged - expired - (counters.deleted ?? 0),
-        merged,
-        expired,
-        created,
-      };
-    });
+    return this.#run(() => readStats(this.#s, now));
   }
 
   async close(): Promise<void> {

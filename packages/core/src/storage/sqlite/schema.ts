@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { GuestRow, StoredAttribute } from '../types.js';
+import { SQLITE_OUTBOX_MIGRATION } from './outbox.js';
 
 /**
  * The SQLite schema, one step per version (see `../migrations.ts`). Times are epoch
@@ -44,6 +45,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // leaves it. The purge's range scan on expires_at uses the same index, so the old one goes.
   `CREATE INDEX gm_guests_expiry_state ON gm_guests (expires_at, merged_into);
    DROP INDEX gm_guests_expires_at;`,
+  SQLITE_OUTBOX_MIGRATION,
 ];
 
 export interface RawGuest {
