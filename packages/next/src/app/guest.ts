@@ -38,6 +38,9 @@ function withWriteCheck(guest: Opened, check: () => void): AppGuest {
     get principal() {
       return guest.principal;
     },
+    get mergePending() {
+      return guest.mergePending;
+    },
     get: (name) => guest.get(name),
     all: () => guest.all(),
     profile: () => guest.profile(),
@@ -64,6 +67,8 @@ export interface AppGuestRequest {
   readonly facts: RequestFacts;
   /** `false` in Server Components: no cookie is written, writes are refused. */
   readonly writable: boolean;
+  /** The sign-in flow's `mergePending` for this request (a merge waiting to be retried). */
+  readonly mergePending: boolean;
 }
 
 /**
@@ -81,6 +86,7 @@ export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
     userId: await appUserId(ctx.logtoClient),
     guestToken: cookies.guestToken(),
     site,
+    mergePending: input.mergePending,
     setCookie: cookies.setGuestCookie,
     clearCookie: cookies.clearGuestCookie,
   });

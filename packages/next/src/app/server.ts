@@ -7,6 +7,7 @@ import {
   type MergeNotice,
   type PendingMerge,
   pathOption,
+  type RequestFacts,
   type SignInOptions,
 } from '@guestmode/core/web';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
@@ -157,14 +158,25 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     signOutPath: `${authPath}/sign-out`,
     onMerge: onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
   });
-  const getGuest = async (request?: Request) =>
-    openAppGuest({
+  // A merge that failed at sign-in for a temporary reason: retried where cookies can be written
+  // (actions, route handlers), only reported in Server Components.
+  const mergePending = async (facts: RequestFacts, writable: boolean, request?: Request) => {
+    const own = await createAppPort(ctx, { ...facts, writable });
+    const port = { ...own, request: request ?? new Request(settings.baseUrl) };
+    return flow.mergePending(port, { retry: writable });
+  };
+  const getGuest = async (request?: Request) => {
+    // A Server Action is a POST; its headers are the action request's.
+    const facts = request ? factsOf(request) : fetchRequestFacts('POST', await headers());
+    const pending = await mergePending(facts, true, request);
+    return openAppGuest({
       engine: await engine,
       ctx,
-      // A Server Action is a POST; its headers are the action request's.
-      facts: request ? factsOf(request) : fetchRequestFacts('POST', await headers()),
+      facts,
       writable: true,
+      mergePending: pending,
     });
+  };
   const routes = { ctx, flow, getGuest };
   const auth = safely(authRoute(routes, authPath));
   const guestApi = safely(guestApiRoute(routes, apiPath));
@@ -174,7 +186,14 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     getGuest,
     async readGuest() {
       const facts = fetchRequestFacts('GET', await headers());
-      return openAppGuest({ engine: await engine, ctx, facts, writable: false });
+      const pending = await mergePending(facts, false);
+      return openAppGuest({
+        engine: await engine,
+        ctx,
+        facts,
+        writable: false,
+        mergePending: pending,
+      });
     },
     getUser: () => logtoClient.getLogtoContext(),
     async getPendingMerge() {
