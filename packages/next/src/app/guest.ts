@@ -69,6 +69,8 @@ export interface AppGuestRequest {
   readonly writable: boolean;
   /** The sign-in flow's `mergePending` for this request (a merge waiting to be retried). */
   readonly mergePending: boolean;
+  /** The request's key for the engine's guest-creation limit. */
+  readonly clientKey: string;
 }
 
 /**
@@ -87,6 +89,7 @@ export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
     guestToken: cookies.guestToken(),
     site,
     mergePending: input.mergePending,
+    clientKey: input.clientKey,
     setCookie: cookies.setGuestCookie,
     clearCookie: cookies.clearGuestCookie,
   });
