@@ -85,15 +85,19 @@ export function createMergeRecovery(config: RecoveryConfig): MergeRecovery {
   // Next allowed attempt per guest id. In memory: several processes may each retry once per
   // interval, which the merge's exactly-once transaction makes harmless.
   const nextAttempt = new Map<string, number>();
+  // Guests merged by a retry whose cookies could not be cleared (a Server Component cannot write
+  // cookies): later requests clear them without merging or reporting again.
+  const merged = new Set<string>();
+  const makeRoom = (set: Set<string> | Map<string, number>) => {
+    if (set.size >= MAX_THROTTLED) set.delete(set.keys().next().value as string);
+  };
 
   const throttled = (guestId: string): boolean => {
     const at = now();
     const next = nextAttempt.get(guestId);
     if (next !== undefined && next > at) return true;
     nextAttempt.delete(guestId);
-    if (nextAttempt.size >= MAX_THROTTLED) {
-      nextAttempt.delete(nextAttempt.keys().next().value as string);
-    }
+    makeRoom(nextAttempt);
     nextAttempt.set(guestId, at + RECOVERY_RETRY_INTERVAL_MS);
     return false;
   };
@@ -139,6 +143,13 @@ export function createMergeRecovery(config: RecoveryConfig): MergeRecovery {
         if (retry) port.clearRecovery();
         return false;
       }
+      if (merged.has(record.guestId)) {
+        if (retry) {
+          port.clearGuestCookie();
+          finish(port, record.guestId, false);
+        }
+        return false;
+      }
       if (!retry || throttled(record.guestId)) return true;
       let outcome: Awaited<ReturnType<typeof attempt>>;
       try {
@@ -152,10 +163,22 @@ export function createMergeRecovery(config: RecoveryConfig): MergeRecovery {
         }
         return true;
       }
-      port.clearRecovery();
       nextAttempt.delete(record.guestId);
       if (outcome) await onOutcome(outcome);
+      finish(port, record.guestId, outcome !== undefined && outcome.action === 'merged');
       return false;
     },
   };
+
+  /** Clears the record; remembers a merged guest whose cookies stayed (a read-only request). */
+  function finish(port: SignInPort, guestId: string, justMerged = true): void {
+    port.clearRecovery();
+    if (port.loadRecovery() === undefined) {
+      merged.delete(guestId);
+      return;
+    }
+    if (!justMerged) return;
+    makeRoom(merged);
+    merged.add(guestId);
+  }
 }

@@ -182,12 +182,13 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     signOutPath: `${authPath}/sign-out`,
     onMerge: onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
   });
-  // A merge that failed at sign-in for a temporary reason: retried where cookies can be written
-  // (actions, route handlers), only reported in Server Components.
+  // A merge that failed at sign-in for a temporary reason is retried here. In a Server Component
+  // the merge can happen but its cookies cannot be cleared: the next action or route handler
+  // finds the merge done (a replay) and clears them.
   const mergePending = async (facts: RequestFacts, writable: boolean, request?: Request) => {
     const own = await createAppPort(ctx, { ...facts, writable });
     const port = { ...own, request: request ?? new Request(settings.baseUrl) };
-    return flow.mergePending(port, { retry: writable });
+    return flow.mergePending(port, { retry: true });
   };
   const getGuest = async (request?: Request) => {
     // A Server Action is a POST; its headers are the action request's.

@@ -156,7 +156,7 @@ function appRoutes(gm: GuestmodeApp) {
 /** The local provider and the fixture app on 127.0.0.1 (port 0). */
 export async function startAppFixture(
   options: Partial<Omit<GuestmodeAppOptions, 'guestmode' | 'logto'>> = {},
-  engineOptions: Partial<GuestmodeOptions> = {},
+  engineOptions: Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>) = {},
 ): Promise<AppFixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -170,7 +170,7 @@ export async function startAppFixture(
     storage: await openSqliteStorage({ database: ':memory:' }),
     mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
     accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-    ...engineOptions,
+    ...(typeof engineOptions === 'function' ? engineOptions(idp) : engineOptions),
   });
   const server = createServer();
   const url = await listen(server);
