@@ -3,48 +3,10 @@
 // Next's server sets up its environment (AsyncLocalStorage for the request store) first.
 import 'next/dist/server/node-environment-baseline.js';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Browser, put, RESOURCE, signIn } from '../helpers.js';
+import { Browser, jwksSwitch, put, RESOURCE, signIn } from '../helpers.js';
 import { type AppFixture, startAppFixture } from './helpers.js';
-
-/**
- * The provider's JWKS as the engine fetches it: forwarded while `up`, 503 otherwise. A stand-in
- * only for the fault; the keys are the real provider's.
- */
-async function jwksSwitch() {
-  const state = { up: false, issuer: '', url: '', server: undefined as unknown as Server };
-  const forward = async () => {
-    const discovery = (await (
-      await fetch(`${state.issuer}/.well-known/openid-configuration`)
-    ).json()) as { jwks_uri: string };
-    return fetch(discovery.jwks_uri);
-  };
-  state.server = createServer((req, res) => {
-    req.resume();
-    if (!state.up) {
-      res.statusCode = 503;
-      res.end();
-      return;
-    }
-    forward().then(
-      async (answer) => {
-        res.statusCode = answer.status;
-        res.setHeader('content-type', 'application/json');
-        res.end(Buffer.from(await answer.arrayBuffer()));
-      },
-      () => {
-        res.statusCode = 502;
-        res.end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
-  state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}/jwks`;
-  return state;
-}
 
 let f: AppFixture;
 let jwks: Awaited<ReturnType<typeof jwksSwitch>>;
