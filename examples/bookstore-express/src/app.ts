@@ -181,6 +181,7 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
       lang: pickLang(attributes.lang, req.headers['accept-language']),
       theme: attributes.theme === 'dark' ? 'dark' : 'light',
       kind: req.guest.kind,
+      mergePending: req.guest.mergePending,
       ...(sub ? { user: { sub, ...(name ? { name } : {}), csrf: getCsrfToken(req) } } : {}),
       cart: cartOf(attributes.cart),
       drafts: draftsOf(attributes.drafts),

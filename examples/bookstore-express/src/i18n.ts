@@ -13,6 +13,7 @@ const en = {
   signUp: 'Create account',
   signOut: 'Sign out',
   signedInAs: 'Signed in as',
+  mergePending: 'Your cart is being moved to your account…',
   guest:
     'Browsing as a guest: your cart, drafts and settings are kept and move into your account when you sign in.',
   guestNone: 'Browsing as a guest. Add a book or change a setting to start your guest session.',
@@ -54,6 +55,7 @@ const ja: typeof en = {
   signUp: 'アカウント作成',
   signOut: 'サインアウト',
   signedInAs: 'サインイン中:',
+  mergePending: 'カートをアカウントに移しています…',
   guest:
     'ゲストとして閲覧中です。カート・下書き・設定は保存され、サインインするとアカウントに引き継がれます。',
   guestNone:

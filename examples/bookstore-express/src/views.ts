@@ -19,6 +19,8 @@ export interface PageContext {
   readonly lang: Lang;
   readonly theme: 'light' | 'dark';
   readonly kind: 'user' | 'guest' | 'none';
+  /** The guest's merge failed at sign-in for a temporary reason and is being retried. */
+  readonly mergePending?: boolean;
   /** The signed-in user, with the CSRF token their sign-out form posts. */
   readonly user?: { readonly sub: string; readonly name?: string; readonly csrf: string };
   readonly cart: readonly CartLine[];
@@ -118,7 +120,14 @@ ${
 
 export function layout(ctx: PageContext, heading: string, body: SafeHtml, notice?: string): string {
   const t = messages(ctx.lang);
-  const status = ctx.kind === 'user' ? undefined : ctx.kind === 'guest' ? t.guest : t.guestNone;
+  const status =
+    ctx.kind === 'user'
+      ? ctx.mergePending
+        ? t.mergePending
+        : undefined
+      : ctx.kind === 'guest'
+        ? t.guest
+        : t.guestNone;
   return html`<!doctype html>
 <html lang="${ctx.lang}" data-theme="${ctx.theme}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

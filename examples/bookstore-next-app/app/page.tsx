@@ -75,7 +75,13 @@ export default async function Home() {
   const theme = attributes.theme === 'dark' ? 'dark' : 'light';
   return (
     <Layout theme={theme} prefs={<Prefs theme={theme} />}>
-      {guest.kind === 'user' ? null : (
+      {guest.kind === 'user' ? (
+        guest.mergePending ? (
+          <p className="notice" role="status">
+            Your cart is being moved to your account…
+          </p>
+        ) : null
+      ) : (
         <p className="notice">
           {guest.kind === 'guest'
             ? 'You are shopping as a guest. Sign in or create an account and your cart comes with you.'

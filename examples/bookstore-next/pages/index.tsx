@@ -53,7 +53,7 @@ function Cart(props: { lines: CartLine[]; onClear: () => void }) {
 }
 
 export default function Home({ profile }: Props) {
-  const { attributes, kind, set, remove } = useGuest({ fallbackData: profile });
+  const { attributes, kind, set, remove, profile: current } = useGuest({ fallbackData: profile });
   const [failure, setFailure] = useState<string>();
   const theme = attributes.theme === 'dark' ? 'dark' : 'light';
   const report = (promise: Promise<unknown>) => {
@@ -86,7 +86,13 @@ export default function Home({ profile }: Props) {
         <p className="notice" role="alert">
           {failure}
         </p>
-      ) : kind === 'user' ? null : (
+      ) : kind === 'user' ? (
+        current?.mergePending ? (
+          <p className="notice" role="status">
+            Your cart is being moved to your account…
+          </p>
+        ) : null
+      ) : (
         <p className="notice">
           {kind === 'guest'
             ? 'You are shopping as a guest. Sign in or create an account and your cart comes with you.'

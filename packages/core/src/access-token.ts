@@ -1,5 +1,6 @@
 import {
   createRemoteJWKSet,
+  customFetch,
   type JWTPayload,
   type JWTVerifyGetKey,
   errors as joseErrors,
@@ -95,8 +96,36 @@ function invalid(message: string, cause?: unknown): GuestmodeError {
   return new GuestmodeError('invalid_access_token', message, cause ? { cause } : undefined);
 }
 
+/** The JWKS endpoint could not be reached, or answered that it is failing (5xx, 429). */
+class KeysUnreachable extends Error {}
+
+/**
+ * Fetches the JWKS for jose, telling an unreachable or failing provider apart from a bad answer:
+ * jose reports both as a generic error, and only the first is worth retrying.
+ */
+async function fetchKeys(url: string, init: RequestInit): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    // jose turns a timeout into its own JWKSTimeout.
+    if ((cause as Error | null)?.name === 'TimeoutError') throw cause;
+    throw new KeysUnreachable('The JWKS could not be fetched.', { cause });
+  }
+  if (response.status >= 500 || response.status === 429) {
+    await response.body?.cancel();
+    throw new KeysUnreachable(`The JWKS endpoint answered ${response.status}.`);
+  }
+  return response;
+}
+
 function describe(error: unknown): GuestmodeError {
   if (error instanceof GuestmodeError) return error;
+  if (error instanceof KeysUnreachable) {
+    return new GuestmodeError('provider_unavailable', "The provider's keys could not be fetched.", {
+      cause: error,
+    });
+  }
   if (error instanceof joseErrors.JWTExpired)
     return invalid('The access token has expired.', error);
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
@@ -263,6 +292,7 @@ export function createAccessTokenVerifier(
       cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
       cooldownDuration: options.jwksCooldownMs ?? 30_000,
       timeoutDuration,
+      [customFetch]: fetchKeys,
     });
   };
 

@@ -88,8 +88,8 @@ export function createClientAddressResolver(
 ) => string {
   const hops = typeof trust === 'number' ? trust : undefined;
   if (
-    hops !== undefined &&
-    !(Number.isSafeInteger(hops) && hops >= 0 && hops <= MAX_TRUSTED_HOPS)
+    (hops === undefined && !Array.isArray(trust)) ||
+    (hops !== undefined && !(Number.isSafeInteger(hops) && hops >= 0 && hops <= MAX_TRUSTED_HOPS))
   ) {
     throw optionError('trustProxy', `must be a hop count from 0 to ${MAX_TRUSTED_HOPS} or a list`);
   }
@@ -152,4 +152,47 @@ export function createRateLimitKeyResolver(
 ) => string {
   const clientOf = createClientAddressResolver(trust);
   return (socketAddress, forwardedFor) => rateLimitKey(clientOf(socketAddress, forwardedFor));
+}
+
+/**
+ * The key every client shares when no proxy is trusted and the request carries no socket address
+ * to count by (Next's App Router): one budget for all, which a client cannot dodge by naming
+ * another address.
+ */
+export const SHARED_CLIENT_KEY = 'shared';
+
+/**
+ * The rate-limit key for a server that only sees headers, not the peer's socket (Next's App
+ * Router behind `next start`, which copies the peer into `X-Forwarded-For` only when the request
+ * has none, so a client can write that header itself). `trust` counts the proxies in front of
+ * the server: the rightmost `X-Forwarded-For` entry (or `X-Real-IP` without it) is what the
+ * nearest proxy saw, and the chain is walked back as far as `trust` reaches. With nothing
+ * trusted, or no address at all, the answer is {@link SHARED_CLIENT_KEY}.
+ *
+ * @example
+ * ```ts
+ * const keyOf = createForwardedKeyResolver(1);
+ * keyOf('spoofed, 203.0.113.7', undefined); // '203.0.113.7'
+ * createForwardedKeyResolver(0)('203.0.113.7', undefined); // 'shared'
+ * ```
+ */
+export function createForwardedKeyResolver(
+  trust: TrustedProxies,
+): (forwardedFor: string | undefined, realIp: string | undefined) => string {
+  createClientAddressResolver(trust); // checks the setting
+  const none = trust === 0 || (Array.isArray(trust) && trust.length === 0);
+  // The nearest proxy is one of the trusted hops; the rest of the chain is walked from it.
+  const clientOf = none
+    ? undefined
+    : createClientAddressResolver(typeof trust === 'number' ? trust - 1 : trust);
+  return (forwardedFor, realIp) => {
+    if (!clientOf) return SHARED_CLIENT_KEY;
+    const chain = (forwardedFor ?? realIp ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.length > 0);
+    const nearest = chain.pop();
+    if (nearest === undefined || isIP(normalise(nearest)) === 0) return SHARED_CLIENT_KEY;
+    return rateLimitKey(clientOf(nearest, chain.length > 0 ? chain.join(',') : undefined));
+  };
 }

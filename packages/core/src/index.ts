@@ -22,10 +22,12 @@ export {
 } from './attributes.js';
 export {
   createClientAddressResolver,
+  createForwardedKeyResolver,
   createRateLimitKeyResolver,
   MAX_TRUSTED_HOPS,
   parseTrustedProxies,
   rateLimitKey,
+  SHARED_CLIENT_KEY,
   type TrustedProxies,
 } from './client-address.js';
 export {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createAccessTokenVerifier, GuestmodeError } from '@guestmode/core';
-import { startTestIssuer, type TestIssuer } from '@guestmode/testkit';
+import { closeServer, listen, startTestIssuer, type TestIssuer } from '@guestmode/testkit';
 
 async function refused(promise: Promise<unknown>, code = 'invalid_access_token'): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -143,6 +144,27 @@ describe('access token verification', () => {
       timeoutMs: 500,
     });
     await refused(v.verify(await issuer.accessToken()), 'provider_unavailable');
+  });
+
+  it('reports a JWKS that cannot be reached or answers 5xx as provider_unavailable', async () => {
+    const failing = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    const url = await listen(failing);
+    try {
+      const token = await issuer.accessToken();
+      for (const jwksUri of [`${url}/jwks`, 'http://127.0.0.1:9/jwks']) {
+        const v = createAccessTokenVerifier({
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          jwksUri,
+        });
+        await refused(v.verify(token), 'provider_unavailable');
+      }
+    } finally {
+      await closeServer(failing);
+    }
   });
 
   it('remembers a token that verified, never one that did not, and not past its expiry', async () => {

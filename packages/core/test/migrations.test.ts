@@ -117,3 +117,47 @@ describe('the adapters refuse a schema newer than the code', () => {
     }
   });
 });
+
+describe("a user's merged guests are found through an index", () => {
+  const BY_USER =
+    'SELECT id, merged_at, merge_result FROM gm_guests WHERE merged_into = %s ORDER BY merged_at, id';
+
+  it('SQLite', async () => {
+    const file = join(dir, 'merged-into.db');
+    const storage = await openSqliteStorage({ database: file, backgroundCheckpoints: false });
+    await storage.close();
+    const db = new Database(file);
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${BY_USER.replace('%s', '?')}`).all('user-1') as {
+        detail: string;
+      }[];
+      const details = plan.map((step) => step.detail).join('\n');
+      assert.match(details, /USING INDEX gm_guests_merged_into/);
+      assert.doesNotMatch(details, /TEMP B-TREE/, 'the index gives the order too');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('PostgreSQL', async () => {
+    const own = await createTestDatabase();
+    try {
+      const storage = await openPostgresStorage({ database: own.url });
+      await storage.close();
+      const client = new pg.Client({ connectionString: own.url });
+      await client.connect();
+      try {
+        // An empty table is scanned whatever indexes exist; the plan must be able to avoid it.
+        await client.query('SET enable_seqscan = off');
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN ${BY_USER.replace('%s', "'user-1'")}`,
+        );
+        assert.match(rows.map((r) => r['QUERY PLAN']).join('\n'), /gm_guests_merged_into/);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+});

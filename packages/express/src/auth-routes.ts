@@ -11,6 +11,7 @@ import {
   type PendingMergeReason,
   type PendingMergeRecord,
   pathOption,
+  type RecoveryRecord,
   readForm,
   type SignInFlow,
   type SignInOptions,
@@ -35,6 +36,7 @@ import {
 const START_KEY = 'guestmode:sign-in';
 const PENDING_KEY = 'guestmode:pending';
 const CSRF_KEY = 'guestmode:csrf';
+const RECOVERY_KEY = 'guestmode:recover';
 
 export type { PendingMerge, PendingMergeReason };
 
@@ -132,6 +134,9 @@ function createPort(
     loadPending: () => readSessionJson<PendingMergeRecord>(req, PENDING_KEY),
     savePending: (record) => writeSessionJson(req, PENDING_KEY, record),
     clearPending: () => writeSessionJson(req, PENDING_KEY, undefined),
+    loadRecovery: () => readSessionJson<RecoveryRecord>(req, RECOVERY_KEY),
+    saveRecovery: (record) => writeSessionJson(req, RECOVERY_KEY, record),
+    clearRecovery: () => writeSessionJson(req, RECOVERY_KEY, undefined),
     csrfToken(create) {
       const session = sessionOf(req);
       if (typeof session[CSRF_KEY] !== 'string' && create) {

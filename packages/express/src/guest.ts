@@ -114,6 +114,13 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
     const secure = url.protocol === 'https:';
     const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
     const userId = getUserId(req);
+    // A merge that failed at sign-in for a temporary reason is retried here, before the
+    // request reads the user's profile.
+    const routes = routesState(req);
+    const mergePending =
+      userId !== undefined && routes !== undefined
+        ? await routes.flow.mergePending(routes.port(req, res), { retry: true })
+        : false;
     req.guest = await openGuestAccessor({
       engine,
       userId,
@@ -122,6 +129,7 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
       guestToken: userId === undefined ? cookie.guestToken() : undefined,
       site: requestSite(nodeRequestFacts(req), url.origin),
       clientKey: clientKey(req),
+      mergePending,
       setCookie: cookie.setGuestCookie,
       clearCookie: cookie.clearGuestCookie,
     });

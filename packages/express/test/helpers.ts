@@ -36,6 +36,10 @@ export interface Fixture {
  */
 export async function startFixture(
   routes: Partial<Omit<GuestmodeAuthRoutesOptions, 'guestmode' | 'logto'>> = {},
+  options: {
+    /** The engine to use instead of one on in-memory SQLite (the fixture closes it). */
+    engine?: (idp: Idp) => Promise<Guestmode>;
+  } = {},
 ): Promise<Fixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -45,11 +49,13 @@ export async function startFixture(
     warn: () => {},
   });
   await idp.listen();
-  const engine = createGuestmode({
-    storage: await openSqliteStorage({ database: ':memory:' }),
-    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-  });
+  const engine = options.engine
+    ? await options.engine(idp)
+    : createGuestmode({
+        storage: await openSqliteStorage({ database: ':memory:' }),
+        mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
+        accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+      });
   const server = createServer();
   const url = await listen(server);
   const { appId, appSecret } = await idp.createApplication({
@@ -81,7 +87,12 @@ export async function startFixture(
       id: req.guest.id ?? null,
       userId: req.guest.userId ?? null,
       attributes: await req.guest.all(),
+      ...(req.guest.mergePending ? { mergePending: true } : {}),
     });
+  });
+  // Reads no attributes, so it answers while the database is down.
+  app.get('/whoami', (req, res) => {
+    res.json({ kind: req.guest.kind, mergePending: req.guest.mergePending });
   });
   app.post('/attributes/:name', express.json(), async (req, res) => {
     await req.guest.set(String(req.params.name), req.body.value);
@@ -130,6 +141,7 @@ export async function profile(browser: Browser, url: string) {
     id: string | null;
     userId: string | null;
     attributes: Record<string, unknown>;
+    mergePending?: true;
   };
 }
 

@@ -210,9 +210,12 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
     const own = port(req, res);
     const [userId, ready] = await Promise.all([own.userId(), engine]);
+    // A merge that failed at sign-in for a temporary reason is retried before the profile is read.
+    const mergePending = userId !== undefined && (await flow.mergePending(own, { retry: true }));
     return openGuestAccessor({
       engine: ready,
       userId,
+      mergePending,
       guestToken: own.guestToken(),
       site: requestSite(own, settings.appOrigin),
       clientKey: clientKey(req),

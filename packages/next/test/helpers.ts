@@ -96,7 +96,7 @@ const API_CONTEXT = {
  */
 export async function startFixture(
   options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
-  engineOptions: Partial<GuestmodeOptions> = {},
+  engineOptions: Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>) = {},
 ): Promise<Fixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -110,7 +110,7 @@ export async function startFixture(
     storage: await openSqliteStorage({ database: ':memory:' }),
     mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
     accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-    ...engineOptions,
+    ...(typeof engineOptions === 'function' ? engineOptions(idp) : engineOptions),
   });
   const server = createServer();
   const url = await listen(server);
@@ -274,4 +274,40 @@ export async function endProviderSession(browser: Browser, location: string) {
   const { res, url: at } = await browser.follow(location);
   const form = parseForm(await res.text(), '/session/end/confirm');
   return browser.submit(new URL(form.action, at).href, form.fields);
+}
+
+/**
+ * The provider's JWKS as the engine fetches it: forwarded while `up`, 503 otherwise. A stand-in
+ * only for the fault; the keys are the real provider's.
+ */
+export async function jwksSwitch() {
+  const state = { up: false, issuer: '', url: '', server: undefined as unknown as Server };
+  const forward = async () => {
+    const discovery = (await (
+      await fetch(`${state.issuer}/.well-known/openid-configuration`)
+    ).json()) as { jwks_uri: string };
+    return fetch(discovery.jwks_uri);
+  };
+  state.server = createServer((req, res) => {
+    req.resume();
+    if (!state.up) {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
+    forward().then(
+      async (answer) => {
+        res.statusCode = answer.status;
+        res.setHeader('content-type', 'application/json');
+        res.end(Buffer.from(await answer.arrayBuffer()));
+      },
+      () => {
+        res.statusCode = 502;
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}/jwks`;
+  return state;
 }

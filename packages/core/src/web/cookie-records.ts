@@ -1,12 +1,13 @@
 /**
  * The sign-in flow's records kept in cookies, for adapters without a server-side session (Next's
  * Pages Router, and any fetch-style adapter): the guest cookie, the sign-in start (sealed and
- * tied to the OAuth `state` of its sign-in), the pending merge (sealed) and the sign-out CSRF
- * token. The adapter only reads and writes cookies by name.
+ * tied to the OAuth `state` of its sign-in), the pending merge (sealed), the merge to retry after
+ * an outage at the callback (sealed) and the sign-out CSRF token. The adapter only reads and writes cookies by name.
  */
 import { randomBytes } from 'node:crypto';
 import { guestCookieName } from './cookie.js';
 import type { SignInPort, SignInSettings } from './flow.js';
+import { RECOVERY_TTL_MS, type RecoveryRecord } from './recovery.js';
 import type { Sealer } from './seal.js';
 import { PENDING_MERGE_TTL_MS, type PendingMergeRecord, type SignInStart } from './sign-in.js';
 
@@ -23,7 +24,15 @@ export interface CookieJar {
 /** The records of {@link cookieRecords}: port methods, plus what only cookie adapters need. */
 export type CookieRecords = Pick<
   SignInPort,
-  'guestToken' | 'clearGuestCookie' | 'clearStart' | 'loadPending' | 'savePending' | 'clearPending'
+  | 'guestToken'
+  | 'clearGuestCookie'
+  | 'clearStart'
+  | 'loadPending'
+  | 'savePending'
+  | 'clearPending'
+  | 'loadRecovery'
+  | 'saveRecovery'
+  | 'clearRecovery'
 > & {
   setGuestCookie(token: string, expires: Date): void;
   /** The start record of the sign-in whose OAuth `state` the callback carries. */
@@ -64,9 +73,9 @@ export function cookieRecords(
   sealer: Sealer,
   settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
 ): CookieRecords {
-  const [start, pending, csrf] = ['-signin', '-pending', '-csrf'].map((suffix) =>
-    guestCookieName(`${settings.cookieName}${suffix}`, settings.secure),
-  ) as [string, string, string];
+  const [start, pending, csrf, recovery] = ['-signin', '-pending', '-csrf', '-recover'].map(
+    (suffix) => guestCookieName(`${settings.cookieName}${suffix}`, settings.secure),
+  ) as [string, string, string, string];
   const seal = (name: string, purpose: string, value: unknown, ttl: number) => {
     const expires = Date.now() + ttl;
     jar.set(name, sealer.seal(purpose, value, expires), new Date(expires));
@@ -88,6 +97,11 @@ export function cookieRecords(
     loadPending: () => unseal<PendingMergeRecord>(pending, 'pending'),
     savePending: (record) => seal(pending, 'pending', record, PENDING_MERGE_TTL_MS),
     clearPending: () => clear(pending),
+    loadRecovery: () => unseal<RecoveryRecord>(recovery, 'recovery'),
+    saveRecovery: (record) => seal(recovery, 'recovery', record, RECOVERY_TTL_MS),
+    clearRecovery() {
+      if (jar.get(recovery) !== undefined) clear(recovery);
+    },
     csrfToken(create) {
       const token = jar.get(csrf);
       if (token !== undefined || !create) return token;

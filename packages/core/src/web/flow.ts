@@ -7,19 +7,19 @@
 import type { Guestmode } from '../engine.js';
 import { GuestmodeError } from '../errors.js';
 import type { MergePreview, MergeResult } from '../merge/plan.js';
-import { checkCookieName, DEFAULT_COOKIE_NAME } from './cookie.js';
 import { renderConfirmPage, renderSignOutPage } from './pages.js';
+import { createMergeRecovery, isTemporaryFailure, type RecoveryRecord } from './recovery.js';
 import {
   applyMergeDecision,
   type ConfirmPolicy,
   checkCsrf,
   checkMergeDecision,
-  checkMergeOptions,
   completeSignIn,
   notifyMerge,
   type PendingMergeReason,
   type PendingMergeRecord,
   previewPendingMerge,
+  type SignInOutcome,
   type SignInStart,
   signInGuestId,
 } from './sign-in.js';
@@ -41,8 +41,11 @@ export interface MergeNotice {
   readonly result: MergeResult;
   /** `true` when the guest had already been merged into this user (a retry). */
   readonly replayed: boolean;
-  /** `callback` for the automatic merge, `confirm` after the user accepted. */
-  readonly via: 'callback' | 'confirm';
+  /**
+   * `callback` for the automatic merge, `confirm` after the user accepted, `retry` for a merge
+   * that failed at the callback for a temporary reason and succeeded on a later request.
+   */
+  readonly via: 'callback' | 'confirm' | 'retry';
 }
 
 /**
@@ -60,6 +63,10 @@ export interface SignInPort extends RequestFacts {
   loadPending(): PendingMergeRecord | undefined;
   savePending(record: PendingMergeRecord): void;
   clearPending(): void;
+  /** The merge to retry after a temporary failure at the callback (see `recovery.ts`). */
+  loadRecovery(): RecoveryRecord | undefined;
+  saveRecovery(record: RecoveryRecord): void;
+  clearRecovery(): void;
   /** This browser's sign-out CSRF token; with `create`, one is made and kept when absent. */
   csrfToken(create: boolean): string | undefined;
   readForm(): Promise<Record<string, string>>;
@@ -104,6 +111,13 @@ export interface SignInFlow<P extends SignInPort> {
   handle(port: P, route: SignInRoute): Promise<void>;
   /** The merge waiting for this browser's decision, for an app's own confirm page. */
   pendingMerge(port: P): Promise<PendingMerge | undefined>;
+  /**
+   * `true` while a merge that failed at the callback for a temporary reason waits to be retried
+   * for this signed-in session. With `retry` (a request that may write cookies) it is first
+   * retried, at most once every few seconds per guest; a retry that succeeds clears the guest
+   * cookie and calls `onMerge` (`via: 'retry'`) as the callback would have.
+   */
+  mergePending(port: P, options: { readonly retry: boolean }): Promise<boolean>;
 }
 
 function allow(port: RequestFacts, methods: readonly string[]): void {
@@ -162,29 +176,58 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
     return userId;
   };
 
+  const recovery = createMergeRecovery(config);
+
+  const apply = async (port: P, outcome: SignInOutcome, via: MergeNotice['via']) => {
+    if (outcome.action === 'merged') {
+      await notify(port, { result: outcome.result, replayed: outcome.replayed, via });
+    }
+    if (outcome.clearCookie) port.clearGuestCookie();
+    if (outcome.action === 'confirm') port.savePending(outcome.pending);
+  };
+
   const callback = async (port: P) => {
     allow(port, ['GET']);
     const engine = await config.engine;
-    const userId = await verifiedUser(port, engine);
+    let userId: string;
+    let outage = false;
+    try {
+      userId = await verifiedUser(port, engine);
+    } catch (error) {
+      // The provider's keys are unreachable but the SDK has signed the user in (it checked the
+      // ID token): the merge waits for the keys, and the retry verifies the access token.
+      if (!isTemporaryFailure(error)) throw error;
+      const sub = (await port.getIdTokenClaims()).sub;
+      if (typeof sub !== 'string' || sub.length === 0) throw error;
+      userId = sub;
+      outage = true;
+    }
     const started = port.loadStart();
     port.clearStart();
     port.clearPending();
+    port.clearRecovery();
     // A session that existed before sign-in may have been planted (session fixation).
     await port.renewSession?.();
-    const outcome = await completeSignIn({
-      engine,
-      guestToken: port.guestToken(),
-      userId,
-      started,
-      confirm: config.confirm,
-    });
-    if (outcome.action === 'merged') {
-      await notify(port, { result: outcome.result, replayed: outcome.replayed, via: 'callback' });
+    let outcome: SignInOutcome | undefined;
+    if (!outage) {
+      try {
+        outcome = await completeSignIn({
+          engine,
+          guestToken: port.guestToken(),
+          userId,
+          started,
+          confirm: config.confirm,
+        });
+      } catch (error) {
+        if (!isTemporaryFailure(error)) throw error;
+      }
     }
-    if (outcome.clearCookie) port.clearGuestCookie();
-    if (outcome.action !== 'confirm') return port.redirect(config.redirectTo, 302);
-    port.savePending(outcome.pending);
-    port.redirect(config.confirmPath, 302);
+    if (!outcome) {
+      recovery.defer(port, userId, started);
+      return port.redirect(config.redirectTo, 302);
+    }
+    await apply(port, outcome, 'callback');
+    port.redirect(outcome.action === 'confirm' ? config.confirmPath : config.redirectTo, 302);
   };
 
   const pendingMerge = async (port: P): Promise<PendingMerge | undefined> => {
@@ -255,7 +298,9 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
     refuseCrossSite(port);
     checkCsrf(port.csrfToken(false), (await port.readForm()).csrf);
     if ((await port.userId()) === undefined) return port.redirect(config.redirectTo, 303);
-    port.clearGuestCookie();
+    // A merge still waiting to be retried keeps its guest: a later sign-in merges it.
+    if (!port.loadRecovery()) port.clearGuestCookie();
+    port.clearRecovery();
     port.clearStart();
     port.clearPending();
     await port.signOut();
@@ -269,139 +314,20 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
     confirm: confirmPage,
     merge: decide,
   };
-  return { handle: (port, route) => routes[route](port), pendingMerge };
-}
-
-/**
- * The engine option: an engine, or a promise of one (an app's route modules may load before its
- * storage is open). The promise never rejects unhandled: requests that need it fail instead.
- */
-export function checkEngine(given: unknown, option: string): Promise<Guestmode> {
-  const isEngine = (value: unknown): value is Guestmode =>
-    typeof (value as Guestmode | null)?.merge === 'function';
-  if (!isEngine(given) && typeof (given as Promise<unknown> | null)?.then !== 'function') {
-    throw new TypeError(`${option} must be the engine from createGuestmode() or a promise of it`);
-  }
-  const ready = Promise.resolve(given).then((value) => {
-    if (!isEngine(value)) {
-      throw new TypeError(`${option} must resolve to the engine from createGuestmode()`);
-    }
-    return value;
-  });
-  ready.catch(() => {});
-  return ready;
-}
-
-/** A configured path: must start with a single `/`; trailing slashes are dropped. */
-export function pathOption(value: unknown, option: string, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) {
-    throw new TypeError(`${option} must be a path starting with a single "/"`);
-  }
-  return value.replace(/\/+$/, '') || '/';
-}
-
-/** The sign-in options every adapter takes (beside its own); `E` is its `onMerge` event. */
-export interface SignInOptions<E> {
-  /**
-   * The API resource whose access token proves the user at merge time (its `sub` is the user
-   * id). Must be listed in `logto.resources`. Default: the first of `logto.resources`.
-   */
-  readonly resource?: string;
-  /**
-   * `never` (default): the browser's own guest is merged in the callback when the sign-in was
-   * started from the app's own pages. `on-conflict`: conflicts also go to the confirm page. A
-   * guest the browser did not have at the start, or a sign-in started from another site, is
-   * never merged without asking.
-   */
-  readonly confirm?: 'never' | 'on-conflict';
-  /** The app's own confirm page (using `getPendingMerge`). Default: a minimal built-in page. */
-  readonly confirmPath?: string;
-  /** Where users land after sign-in or a merge decision. Default `logto.baseUrl`. */
-  readonly redirectTo?: string;
-  /** Base name of the guest cookie (default `guestmode`; `__Host-guestmode` over HTTPS). */
-  readonly cookieName?: string;
-  /** Called after each merge (metrics, audit log). Errors it throws are ignored. */
-  readonly onMerge?: (event: E) => void | Promise<void>;
-}
-
-/** The options every adapter's sign-in flow takes, as the app gives them. */
-export interface SignInOptionsInput {
-  readonly logto?: unknown;
-  readonly resource?: unknown;
-  readonly confirm?: unknown;
-  readonly confirmPath?: unknown;
-  readonly redirectTo?: unknown;
-  readonly cookieName?: unknown;
-  readonly onMerge?: unknown;
-}
-
-/** {@link SignInOptionsInput} checked, with defaults applied. */
-export interface SignInSettings {
-  /** `logto.baseUrl` without trailing slashes. */
-  readonly baseUrl: string;
-  readonly appOrigin: string;
-  /** The app is served over HTTPS (decided from the base URL, never from the request). */
-  readonly secure: boolean;
-  readonly resource: string;
-  readonly confirm: ConfirmPolicy;
-  readonly redirectTo: string;
-  readonly cookieName: string;
-  /** `undefined` when the built-in confirm page is used. */
-  readonly confirmPath: string | undefined;
-}
-
-/** Checks an absolute `http:`/`https:` URL option; throws a `TypeError` naming `option`. */
-export function checkBaseUrl(value: unknown, option: string): URL {
-  let url: URL | undefined;
-  try {
-    url = typeof value === 'string' ? new URL(value) : undefined;
-  } catch {
-    url = undefined;
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new TypeError(`${option} must be an absolute http: or https: URL`);
-  }
-  return url;
-}
-
-/**
- * Checks the options the adapters share, once at construction; every error is a `TypeError`
- * naming the option.
- */
-export function checkSignInOptions(options: SignInOptionsInput): SignInSettings {
-  const logto = options.logto as { baseUrl?: unknown; resources?: readonly string[] } | undefined;
-  if (!logto || typeof logto !== 'object') {
-    throw new TypeError('options.logto must be the configuration given to the Logto SDK');
-  }
-  const base = checkBaseUrl(logto.baseUrl, 'options.logto.baseUrl');
-  const baseUrl = String(logto.baseUrl).replace(/\/+$/, '');
-  const { resource, confirm } = checkMergeOptions({
-    resource: options.resource,
-    resources: logto.resources,
-    confirm: options.confirm,
-  });
-  const redirectTo = options.redirectTo ?? baseUrl;
-  if (typeof redirectTo !== 'string' || redirectTo.length === 0) {
-    throw new TypeError('options.redirectTo must be a URL or path');
-  }
-  if (options.onMerge !== undefined && typeof options.onMerge !== 'function') {
-    throw new TypeError('options.onMerge must be a function');
-  }
   return {
-    baseUrl,
-    appOrigin: base.origin,
-    secure: base.protocol === 'https:',
-    resource,
-    confirm,
-    redirectTo,
-    cookieName:
-      options.cookieName === undefined
-        ? DEFAULT_COOKIE_NAME
-        : checkCookieName(options.cookieName, 'options.cookieName'),
-    confirmPath:
-      options.confirmPath === undefined
-        ? undefined
-        : pathOption(options.confirmPath, 'options.confirmPath', '/'),
+    handle: (port, route) => routes[route](port),
+    pendingMerge,
+    mergePending: (port, { retry }) =>
+      recovery.resume(port, retry, (outcome) => apply(port, outcome, 'retry')),
   };
 }
+
+export {
+  checkBaseUrl,
+  checkEngine,
+  checkSignInOptions,
+  pathOption,
+  type SignInOptions,
+  type SignInOptionsInput,
+  type SignInSettings,
+} from './sign-in-options.js';

@@ -17,6 +17,12 @@ export interface GuestAccessor {
   readonly userId: string | undefined;
   /** The guest or user whose attributes are read and written; `undefined` before the first write. */
   readonly principal: Principal | undefined;
+  /**
+   * `true` while the guest of this signed-in browser is still being moved into the account: its
+   * merge failed at sign-in for a temporary reason (database or provider unreachable) and is
+   * retried on the next requests. Apps show a short notice ("your cart is being moved").
+   */
+  readonly mergePending: boolean;
   /** One attribute, parsed; `undefined` when absent. */
   get<T = unknown>(name: string): Promise<T | undefined>;
   /** Every attribute, parsed. */
@@ -55,6 +61,8 @@ export interface GuestProfileView {
   readonly id: string | null;
   readonly userId: string | null;
   readonly attributes: Readonly<Record<string, unknown>>;
+  /** Present (`true`) only while {@link GuestAccessor.mergePending}. */
+  readonly mergePending?: true;
 }
 
 /** What the adapter must do with the guest cookie after {@link openGuest}. */
@@ -133,6 +141,8 @@ export interface GuestAccessorInit {
    * not applied, so every adapter passes it.
    */
   readonly clientKey?: string | undefined;
+  /** From the sign-in flow's `mergePending`: the guest's merge is waiting to be retried. */
+  readonly mergePending?: boolean | undefined;
 }
 
 class PrincipalGuest implements GuestAccessor {
@@ -142,6 +152,7 @@ class PrincipalGuest implements GuestAccessor {
   readonly #sameOrigin: boolean;
   readonly #clientKey: string | undefined;
   readonly #onErase: (() => void) | undefined;
+  readonly #mergePending: boolean;
   #guestToken: string | undefined;
   #guestId: string | undefined;
   #cache: Record<string, unknown> | undefined;
@@ -154,6 +165,7 @@ class PrincipalGuest implements GuestAccessor {
     this.#sameOrigin = init.site === 'same-origin';
     this.#clientKey = init.clientKey;
     this.#onErase = init.onErase;
+    this.#mergePending = init.mergePending === true && init.userId !== undefined;
     this.#guestToken = init.guestToken;
     this.#guestId = init.guestId;
     this.#cache = init.attributes;
@@ -170,6 +182,10 @@ class PrincipalGuest implements GuestAccessor {
 
   get userId(): string | undefined {
     return this.#userId;
+  }
+
+  get mergePending(): boolean {
+    return this.#mergePending;
   }
 
   get principal(): Principal | undefined {
@@ -250,7 +266,8 @@ class PrincipalGuest implements GuestAccessor {
 
   async profile(): Promise<GuestProfileView> {
     const attributes = await this.all();
-    return { kind: this.kind, id: this.id ?? null, userId: this.userId ?? null, attributes };
+    const view = { kind: this.kind, id: this.id ?? null, userId: this.userId ?? null, attributes };
+    return this.#mergePending ? { ...view, mergePending: true } : view;
   }
 }
 
@@ -281,6 +298,8 @@ export interface GuestRequest {
   readonly site: 'same-origin' | 'cross-site';
   /** The request's rate-limit key, for the guest-creation limit (see {@link GuestAccessorInit}). */
   readonly clientKey?: string | undefined;
+  /** The guest's merge is waiting to be retried (the sign-in flow's `mergePending`). */
+  readonly mergePending?: boolean | undefined;
   /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
   setCookie(token: string, expires: Date): void;
   /** Deletes the guest cookie (invalid, expired or merged). */
@@ -306,6 +325,7 @@ export async function openGuestAccessor(
     attributes: opened.attributes,
     site: request.site,
     clientKey: request.clientKey,
+    mergePending: request.mergePending,
     guestToken: opened.guestId === undefined ? undefined : request.guestToken,
     onErase: () => request.clearCookie(),
     onCreate: (token, expires) => request.setCookie(token, expires),

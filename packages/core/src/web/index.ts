@@ -63,6 +63,11 @@ export {
 } from './node.js';
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
+export {
+  isTemporaryFailure,
+  RECOVERY_RETRY_INTERVAL_MS,
+  type RecoveryRecord,
+} from './recovery.js';
 export { createSealer, type Sealer } from './seal.js';
 export type {
   PendingMergeReason,

@@ -38,6 +38,9 @@ function withWriteCheck(guest: Opened, check: () => void): AppGuest {
     get principal() {
       return guest.principal;
     },
+    get mergePending() {
+      return guest.mergePending;
+    },
     get: (name) => guest.get(name),
     all: () => guest.all(),
     profile: () => guest.profile(),
@@ -64,6 +67,10 @@ export interface AppGuestRequest {
   readonly facts: RequestFacts;
   /** `false` in Server Components: no cookie is written, writes are refused. */
   readonly writable: boolean;
+  /** The sign-in flow's `mergePending` for this request (a merge waiting to be retried). */
+  readonly mergePending: boolean;
+  /** The request's key for the engine's guest-creation limit. */
+  readonly clientKey: string;
 }
 
 /**
@@ -81,6 +88,8 @@ export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
     userId: await appUserId(ctx.logtoClient),
     guestToken: cookies.guestToken(),
     site,
+    mergePending: input.mergePending,
+    clientKey: input.clientKey,
     setCookie: cookies.setGuestCookie,
     clearCookie: cookies.clearGuestCookie,
   });

@@ -1,4 +1,9 @@
-import { checkObject, type Guestmode } from '@guestmode/core';
+import {
+  checkObject,
+  createForwardedKeyResolver,
+  type Guestmode,
+  type TrustedProxies,
+} from '@guestmode/core';
 import {
   checkEngine,
   checkSignInOptions,
@@ -7,6 +12,7 @@ import {
   type MergeNotice,
   type PendingMerge,
   pathOption,
+  type RequestFacts,
   type SignInOptions,
 } from '@guestmode/core/web';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
@@ -40,6 +46,15 @@ export interface GuestmodeAppOptions extends SignInOptions<AppMergeEvent> {
   readonly authPath?: string;
   /** Key for the signed sign-in and pending-merge cookies (32+ characters). Default `logto.cookieSecret`. */
   readonly secret?: string;
+  /**
+   * The proxies in front of the app, for the guest-creation limit (`guestCreationLimit` of the
+   * engine): a hop count, or their addresses and CIDR ranges. Route handlers and Server Actions
+   * see no socket address, so the client is read from `X-Forwarded-For` (or `X-Real-IP`) as far
+   * as these proxies reach. Default `0`: nothing is trusted and every visitor counts against one
+   * shared budget (`next start` alone copies the peer into `X-Forwarded-For` only when the
+   * client sent none, so the header proves nothing there).
+   */
+  readonly trustProxy?: TrustedProxies;
 }
 
 /** A route handler: `export const { GET, POST } = gm.authRoutes`. */
@@ -93,6 +108,7 @@ const OPTION_KEYS = [
   'redirectTo',
   'cookieName',
   'onMerge',
+  'trustProxy',
 ];
 
 /** Checks the options once; errors are `TypeError`s naming the option. */
@@ -108,7 +124,16 @@ function checkOptions(options: GuestmodeAppOptions) {
       'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
     );
   }
-  return { engine, settings, apiPath, authPath, sealer: createSealer(secret) };
+  let keyOf: ReturnType<typeof createForwardedKeyResolver>;
+  try {
+    keyOf = createForwardedKeyResolver(options.trustProxy ?? 0);
+  } catch (error) {
+    // The resolver names its setting `trustProxy`; the option path is `options.trustProxy`.
+    throw new TypeError(`options.${(error as Error).message}`);
+  }
+  const clientKey = (facts: RequestFacts) =>
+    keyOf(facts.header('x-forwarded-for'), facts.header('x-real-ip'));
+  return { engine, settings, apiPath, authPath, clientKey, sealer: createSealer(secret) };
 }
 
 /** Runs a route; every refusal becomes core's error answer. */
@@ -139,7 +164,7 @@ const safely =
  * ```
  */
 export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
-  const { engine, settings, apiPath, authPath, sealer } = checkOptions(options);
+  const { engine, settings, apiPath, authPath, clientKey, sealer } = checkOptions(options);
   const logtoClient = new LogtoClient(options.logto);
   const ctx: AppContext = {
     settings,
@@ -157,14 +182,27 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     signOutPath: `${authPath}/sign-out`,
     onMerge: onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
   });
-  const getGuest = async (request?: Request) =>
-    openAppGuest({
+  // A merge that failed at sign-in for a temporary reason is retried here. In a Server Component
+  // the merge can happen but its cookies cannot be cleared: the next action or route handler
+  // finds the merge done (a replay) and clears them.
+  const mergePending = async (facts: RequestFacts, writable: boolean, request?: Request) => {
+    const own = await createAppPort(ctx, { ...facts, writable });
+    const port = { ...own, request: request ?? new Request(settings.baseUrl) };
+    return flow.mergePending(port, { retry: true });
+  };
+  const getGuest = async (request?: Request) => {
+    // A Server Action is a POST; its headers are the action request's.
+    const facts = request ? factsOf(request) : fetchRequestFacts('POST', await headers());
+    const pending = await mergePending(facts, true, request);
+    return openAppGuest({
       engine: await engine,
       ctx,
-      // A Server Action is a POST; its headers are the action request's.
-      facts: request ? factsOf(request) : fetchRequestFacts('POST', await headers()),
+      facts,
       writable: true,
+      mergePending: pending,
+      clientKey: clientKey(facts),
     });
+  };
   const routes = { ctx, flow, getGuest };
   const auth = safely(authRoute(routes, authPath));
   const guestApi = safely(guestApiRoute(routes, apiPath));
@@ -174,7 +212,15 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     getGuest,
     async readGuest() {
       const facts = fetchRequestFacts('GET', await headers());
-      return openAppGuest({ engine: await engine, ctx, facts, writable: false });
+      const pending = await mergePending(facts, false);
+      return openAppGuest({
+        engine: await engine,
+        ctx,
+        facts,
+        writable: false,
+        mergePending: pending,
+        clientKey: clientKey(facts),
+      });
     },
     getUser: () => logtoClient.getLogtoContext(),
     async getPendingMerge() {

@@ -7,7 +7,12 @@
 // write the way a Server Action makes it) and `app/api/rsc` (what a Server Component reads).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGuestmode, type Guestmode, toErrorResponse } from '@guestmode/core';
+import {
+  createGuestmode,
+  type Guestmode,
+  type GuestmodeOptions,
+  toErrorResponse,
+} from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import type { LogtoNextConfig } from '@logto/next';
 import { AppRouteRouteModule } from 'next/dist/server/route-modules/app-route/module.js';
@@ -151,6 +156,7 @@ function appRoutes(gm: GuestmodeApp) {
 /** The local provider and the fixture app on 127.0.0.1 (port 0). */
 export async function startAppFixture(
   options: Partial<Omit<GuestmodeAppOptions, 'guestmode' | 'logto'>> = {},
+  engineOptions: Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>) = {},
 ): Promise<AppFixture> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
@@ -164,6 +170,7 @@ export async function startAppFixture(
     storage: await openSqliteStorage({ database: ':memory:' }),
     mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
     accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+    ...(typeof engineOptions === 'function' ? engineOptions(idp) : engineOptions),
   });
   const server = createServer();
   const url = await listen(server);

@@ -46,6 +46,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `CREATE INDEX gm_guests_expiry_state ON gm_guests (expires_at, merged_into);
    DROP INDEX gm_guests_expires_at;`,
   SQLITE_OUTBOX_MIGRATION,
+  // A user's merged guests (data export, erasure) are found by merged_into, in merge order;
+  // without this index each lookup scans every guest. Partial: unmerged guests are not in it.
+  `CREATE INDEX gm_guests_merged_into ON gm_guests (merged_into, merged_at, id)
+     WHERE merged_into IS NOT NULL;`,
 ];
 
 export interface RawGuest {
