@@ -1,0 +1,168 @@
+// The Japanese documentation keeps the English outline and links (see docs-ja.ts), and the check
+// itself catches a missing section, a missing link back and a broken relative link.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { anchors, checkPair, findPairs, outline } from './docs-ja.ts';
+
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+describe('Japanese documentation', () => {
+  const { pairs, unpaired } = findPairs(REPO);
+  for (const pair of pairs) {
+    test(`${pair.japanese} follows ${pair.english}`, () => {
+      const problems = checkPair(REPO, pair);
+      assert.equal(problems.length, 0, `\n${problems.join('\n')}`);
+    });
+  }
+  for (const pair of unpaired) {
+    test(`${pair.japanese} is checked once ${pair.english} exists`, { skip: true }, () => {});
+  }
+});
+
+describe('the documentation check', () => {
+  const root = mkdtempSync(join(tmpdir(), 'guestmode-docs-ja-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const write = (path: string, text: string) => {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  };
+  const fence = '```';
+  const english = [
+    '# Thing',
+    '',
+    '日本語: [ja/thing.md](ja/thing.md)',
+    '',
+    '## Set-up',
+    '',
+    `${fence}sh`,
+    '# not a heading',
+    fence,
+    '',
+    '## Merge recovery',
+    '',
+    '### Retries',
+    '',
+    '## Limits',
+    '',
+  ].join('\n');
+  const pair = { english: 'docs/thing.md', japanese: 'docs/ja/thing.md' };
+
+  test('a page in step passes', () => {
+    write(pair.english, english);
+    write(
+      pair.japanese,
+      [
+        '# もの',
+        '',
+        'English: [../thing.md](../thing.md)',
+        '',
+        '## セットアップ',
+        '',
+        `${fence}sh`,
+        '# 見出しではありません',
+        fence,
+        '',
+        '## マージの回復',
+        '',
+        '### 再試行',
+        '',
+        '## 制限',
+        '',
+        '[制限](#制限)、[セットアップ](../thing.md#set-up)、[表](../../README.md)',
+      ].join('\n'),
+    );
+    write('README.md', '# Readme\n');
+    assert.deepEqual(checkPair(root, pair), []);
+  });
+
+  test('a section added in English names the English heading', () => {
+    write(
+      pair.japanese,
+      [
+        '# もの',
+        '',
+        'English: [../thing.md](../thing.md)',
+        '',
+        '## セットアップ',
+        '',
+        `${fence}sh`,
+        fence,
+        '',
+        '## 制限',
+        '',
+      ].join('\n'),
+    );
+    const [problem, ...rest] = checkPair(root, pair);
+    assert.deepEqual(rest, []);
+    assert.match(
+      problem!,
+      /^docs\/ja\/thing\.md does not follow docs\/thing\.md at English heading 4 of 5/,
+    );
+    assert.match(
+      problem!,
+      /the English section "### Retries" \(line 13, 0 code blocks\) is missing/,
+    );
+    assert.match(problem!, /> en: "### Retries"/);
+  });
+
+  test('a missing code block, missing links back and broken links are reported', () => {
+    write(pair.english, english.replace('日本語: [ja/thing.md](ja/thing.md)', 'Intro.'));
+    write(
+      pair.japanese,
+      [
+        '# もの',
+        '',
+        '## セットアップ',
+        '',
+        '## マージの回復',
+        '',
+        '### 再試行',
+        '',
+        '## 制限',
+        '',
+        '[なし](missing.md)、[見出し](../thing.md#nowhere)、`[コード](ignored.md)`',
+        '',
+      ].join('\n'),
+    );
+    const problems = checkPair(root, pair);
+    assert.equal(problems.length, 5, problems.join('\n'));
+    assert.match(
+      problems[0]!,
+      /the English section "## Set-up" \(line 5, 1 code block\) has a different number of code blocks in Japanese/,
+    );
+    assert.match(problems[1]!, /^docs\/thing\.md: no link to the Japanese page at the top/);
+    assert.match(problems[2]!, /^docs\/ja\/thing\.md: no link to the English page at the top/);
+    assert.match(
+      problems[3]!,
+      /^docs\/ja\/thing\.md:11: link "missing\.md" points at docs\/ja\/missing\.md, which does not exist/,
+    );
+    assert.match(
+      problems[4]!,
+      /^docs\/ja\/thing\.md:11: link "\.\.\/thing\.md#nowhere": docs\/thing\.md has no heading with anchor #nowhere/,
+    );
+  });
+
+  test('a missing page is reported, and unpaired Japanese pages wait for their English page', () => {
+    assert.deepEqual(checkPair(root, { english: 'docs/thing.md', japanese: 'docs/ja/none.md' }), [
+      'docs/ja/none.md does not exist',
+    ]);
+    write('docs/ja/later.md', '# 後で\n');
+    const { pairs, unpaired } = findPairs(root);
+    assert.deepEqual(unpaired, [{ english: 'docs/later.md', japanese: 'docs/ja/later.md' }]);
+    assert.ok(pairs.some((p) => p.japanese === 'docs/ja/thing.md'));
+  });
+
+  test('anchors follow GitHub: punctuation dropped, any script kept, repeats numbered', () => {
+    const { headings } = outline(
+      '# A\n## The `req.guest` object\n## 環境変数（一覧）\n## Limits\n## Limits\n',
+    );
+    assert.deepEqual(
+      [...anchors(headings)],
+      ['a', 'the-reqguest-object', '環境変数一覧', 'limits', 'limits-1'],
+    );
+  });
+});

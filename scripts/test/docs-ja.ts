@@ -1,0 +1,240 @@
+// The structure check that keeps the Japanese documentation in step with the English one. A
+// translation may word things freely, but it keeps the English page's outline: the same heading
+// levels in the same order, and the same number of fenced code blocks under each heading. When an
+// English section has no Japanese counterpart yet, the message names the English heading, so the
+// person translating knows which section to add.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+export interface Heading {
+  level: number;
+  text: string;
+  line: number;
+  /** Fenced code blocks between this heading and the next one. */
+  fences: number;
+}
+
+export interface Outline {
+  /** Fenced code blocks before the first heading. */
+  preambleFences: number;
+  headings: Heading[];
+  /** The page with fenced code blocks blanked out, line for line. */
+  prose: string[];
+}
+
+/** One translated page: paths relative to the repository root. */
+export interface DocPair {
+  english: string;
+  japanese: string;
+}
+
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+
+/** Headings and fenced code blocks of a Markdown page (ATX headings, backtick and tilde fences). */
+export function outline(markdown: string): Outline {
+  const lines = markdown.split(/\r?\n/);
+  const result: Outline = { preambleFences: 0, headings: [], prose: [] };
+  let open: string | undefined;
+  lines.forEach((line, index) => {
+    const fence = FENCE.exec(line);
+    if (open !== undefined) {
+      // A closing fence uses the opening character, at least as many times, and nothing else.
+      if (fence && fence[1]![0] === open[0] && fence[1]!.length >= open.length) {
+        if (line.trim() === fence[1]) open = undefined;
+      }
+      result.prose.push('');
+      return;
+    }
+    if (fence) {
+      open = fence[1]!;
+      const last = result.headings.at(-1);
+      if (last) last.fences += 1;
+      else result.preambleFences += 1;
+      result.prose.push('');
+      return;
+    }
+    result.prose.push(line);
+    const heading = HEADING.exec(line);
+    if (heading) {
+      result.headings.push({
+        level: heading[1]!.length,
+        text: (heading[2] ?? '').trim(),
+        line: index + 1,
+        fences: 0,
+      });
+    }
+  });
+  return result;
+}
+
+function describe(heading: Heading | undefined): string {
+  if (!heading) return '(nothing: the page ends)';
+  const blocks = `${heading.fences} code block${heading.fences === 1 ? '' : 's'}`;
+  return `"${'#'.repeat(heading.level)} ${heading.text}" (line ${heading.line}, ${blocks})`;
+}
+
+/**
+ * Compares the Japanese outline with the English one. Returns an empty list when they match, or
+ * one message naming the first English heading whose section the Japanese page does not mirror,
+ * with the two outlines side by side around it.
+ */
+export function compareOutlines(pair: DocPair, english: Outline, japanese: Outline): string[] {
+  const problems: string[] = [];
+  if (english.preambleFences !== japanese.preambleFences) {
+    problems.push(
+      `${pair.japanese}: ${japanese.preambleFences} code block(s) before the first heading, ` +
+        `${pair.english} has ${english.preambleFences}`,
+    );
+  }
+  const count = Math.max(english.headings.length, japanese.headings.length);
+  for (let i = 0; i < count; i++) {
+    const en = english.headings[i];
+    const ja = japanese.headings[i];
+    if (en && ja && en.level === ja.level && en.fences === ja.fences) continue;
+    const what = !en
+      ? `the Japanese page has a heading the English page does not: ${describe(ja)}`
+      : !ja
+        ? `the English section ${describe(en)} is missing: the Japanese page ends after ${japanese.headings.length} headings (English: ${english.headings.length})`
+        : en.level !== ja.level
+          ? `the English section ${describe(en)} is missing or moved: the Japanese page has ${describe(ja)} in its place`
+          : `the English section ${describe(en)} has a different number of code blocks in Japanese: ${describe(ja)}`;
+    const context: string[] = [];
+    for (let j = Math.max(0, i - 2); j <= Math.min(count - 1, i + 2); j++) {
+      const mark = j === i ? '>' : ' ';
+      context.push(
+        `  ${mark} en: ${describe(english.headings[j])}\n    ja: ${describe(japanese.headings[j])}`,
+      );
+    }
+    problems.push(
+      `${pair.japanese} does not follow ${pair.english} at English heading ${i + 1} of ` +
+        `${english.headings.length}: ${what}\n${context.join('\n')}`,
+    );
+    break;
+  }
+  return problems;
+}
+
+/**
+ * The anchor GitHub gives a heading: lower case, punctuation and symbols dropped (letters of any
+ * script, digits, marks, `-` and `_` stay), spaces turned into hyphens, `-1`, `-2`… for repeats.
+ */
+export function anchors(headings: Heading[]): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  for (const heading of headings) {
+    const text = heading.text.replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1');
+    const base = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-');
+    const repeats = seen.get(base) ?? 0;
+    seen.set(base, repeats + 1);
+    result.add(repeats === 0 ? base : `${base}-${repeats}`);
+  }
+  return result;
+}
+
+/** Link targets in the prose: inline links, images, reference definitions and autolinks. */
+export function linkTargets(prose: string[]): { target: string; line: number }[] {
+  const found: { target: string; line: number }[] = [];
+  prose.forEach((raw, index) => {
+    const line = raw.replace(/(`+)[^`]*?\1/g, '');
+    for (const match of line.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+      found.push({ target: match[1]!, line: index + 1 });
+    }
+    const definition = /^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/.exec(line);
+    if (definition) found.push({ target: definition[1]!, line: index + 1 });
+    for (const match of line.matchAll(/<([a-z][a-z0-9+.-]*:[^\s>]+)>/gi)) {
+      found.push({ target: match[1]!, line: index + 1 });
+    }
+  });
+  return found;
+}
+
+/** Relative links of a page that point at no file, or at no heading of the file they name. */
+export function brokenLinks(root: string, page: string, pageOutline: Outline): string[] {
+  const problems: string[] = [];
+  for (const { target, line } of linkTargets(pageOutline.prose)) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('//')) continue;
+    const [path = '', fragment] = target.split('#', 2);
+    const file = path === '' ? join(root, page) : resolve(root, dirname(page), decodeURI(path));
+    const where = `${page}:${line}: link "${target}"`;
+    if (relative(root, file).startsWith('..')) {
+      problems.push(`${where} leaves the repository`);
+      continue;
+    }
+    if (!existsSync(file)) {
+      problems.push(`${where} points at ${relative(root, file)}, which does not exist`);
+      continue;
+    }
+    if (fragment === undefined || !file.endsWith('.md') || statSync(file).isDirectory()) continue;
+    const targetOutline = path === '' ? pageOutline : outline(readFileSync(file, 'utf8'));
+    if (!anchors(targetOutline.headings).has(decodeURIComponent(fragment))) {
+      problems.push(`${where}: ${relative(root, file)} has no heading with anchor #${fragment}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Whether the lines before the page's first section heading hold a line starting with `label`
+ * (such as `日本語:`) whose link resolves to `other`.
+ */
+function linksAtTop(root: string, page: string, text: Outline, label: string, other: string) {
+  const firstSection = text.headings.find((h) => h.level > 1)?.line ?? text.prose.length;
+  const top = text.prose.slice(0, firstSection - 1);
+  return top.some(
+    (line) =>
+      line.startsWith(label) &&
+      linkTargets([line]).some(
+        ({ target }) =>
+          resolve(root, dirname(page), target.split('#')[0]!) === resolve(root, other),
+      ),
+  );
+}
+
+/** Every problem of one English–Japanese pair; empty when the translation is in step. */
+export function checkPair(root: string, pair: DocPair): string[] {
+  const missing = [pair.english, pair.japanese].filter((page) => !existsSync(join(root, page)));
+  if (missing.length > 0) return missing.map((page) => `${page} does not exist`);
+  const english = outline(readFileSync(join(root, pair.english), 'utf8'));
+  const japanese = outline(readFileSync(join(root, pair.japanese), 'utf8'));
+  const problems = compareOutlines(pair, english, japanese);
+  const toJapanese = relative(dirname(join(root, pair.english)), join(root, pair.japanese));
+  const toEnglish = relative(dirname(join(root, pair.japanese)), join(root, pair.english));
+  if (!linksAtTop(root, pair.english, english, '日本語:', pair.japanese)) {
+    problems.push(
+      `${pair.english}: no link to the Japanese page at the top (a line "日本語: [${pair.japanese}](${toJapanese})" before the first section)`,
+    );
+  }
+  if (!linksAtTop(root, pair.japanese, japanese, 'English:', pair.english)) {
+    problems.push(
+      `${pair.japanese}: no link to the English page at the top (a line "English: [${toEnglish}](${toEnglish})" before the first section)`,
+    );
+  }
+  problems.push(...brokenLinks(root, pair.japanese, japanese));
+  return problems;
+}
+
+/** The pages that must have a Japanese translation. */
+export const TRANSLATED: readonly DocPair[] = [];
+
+/**
+ * The required pairs, plus every other `docs/ja/X.md` with its `docs/X.md`. A pair whose English
+ * page is not in the repository (yet) comes back in `unpaired` instead of being checked.
+ */
+export function findPairs(root: string): { pairs: DocPair[]; unpaired: DocPair[] } {
+  const pairs: DocPair[] = [...TRANSLATED];
+  const folder = join(root, 'docs/ja');
+  const extra = existsSync(folder) ? readdirSync(folder).filter((f) => f.endsWith('.md')) : [];
+  for (const file of extra.sort()) {
+    const pair = { english: `docs/${file}`, japanese: `docs/ja/${file}` };
+    if (!pairs.some((p) => p.japanese === pair.japanese)) pairs.push(pair);
+  }
+  const required = new Set<string>(TRANSLATED.map((p) => p.japanese));
+  return {
+    pairs: pairs.filter((p) => required.has(p.japanese) || existsSync(join(root, p.english))),
+    unpaired: pairs.filter((p) => !required.has(p.japanese) && !existsSync(join(root, p.english))),
+  };
+}
