@@ -218,7 +218,9 @@ export function checkPair(root: string, pair: DocPair): string[] {
 }
 
 /** The pages that must have a Japanese translation. */
-export const TRANSLATED: readonly DocPair[] = [];
+export const TRANSLATED: readonly DocPair[] = [
+  ...['express'].map((name) => ({ english: `docs/${name}.md`, japanese: `docs/ja/${name}.md` })),
+];
 
 /**
  * The required pairs, plus every other `docs/ja/X.md` with its `docs/X.md`. A pair whose English
