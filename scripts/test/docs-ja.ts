@@ -219,7 +219,10 @@ export function checkPair(root: string, pair: DocPair): string[] {
 
 /** The pages that must have a Japanese translation. */
 export const TRANSLATED: readonly DocPair[] = [
-  ...['express'].map((name) => ({ english: `docs/${name}.md`, japanese: `docs/ja/${name}.md` })),
+  ...['express', 'server'].map((name) => ({
+    english: `docs/${name}.md`,
+    japanese: `docs/ja/${name}.md`,
+  })),
 ];
 
 /**
