@@ -219,7 +219,7 @@ export function checkPair(root: string, pair: DocPair): string[] {
 
 /** The pages that must have a Japanese translation. */
 export const TRANSLATED: readonly DocPair[] = [
-  ...['express', 'server'].map((name) => ({
+  ...['express', 'next', 'server'].map((name) => ({
     english: `docs/${name}.md`,
     japanese: `docs/ja/${name}.md`,
   })),
