@@ -219,7 +219,8 @@ export function checkPair(root: string, pair: DocPair): string[] {
 
 /** The pages that must have a Japanese translation. */
 export const TRANSLATED: readonly DocPair[] = [
-  ...['express', 'next', 'server'].map((name) => ({
+  { english: 'README.md', japanese: 'README.ja.md' },
+  ...['express', 'next', 'server', 'security'].map((name) => ({
     english: `docs/${name}.md`,
     japanese: `docs/ja/${name}.md`,
   })),
