@@ -44,9 +44,13 @@ describe('the documentation check', () => {
     '',
     '## Merge recovery',
     '',
+    'Call `retryMerge()`.',
+    '',
     '### Retries',
     '',
     '## Limits',
+    '',
+    'Past it: `429 rate_limited`.',
     '',
   ].join('\n');
   const pair = { english: 'docs/thing.md', japanese: 'docs/ja/thing.md' };
@@ -68,10 +72,13 @@ describe('the documentation check', () => {
         '',
         '## マージの回復',
         '',
+        '`retryMerge()` を呼びます。',
+        '',
         '### 再試行',
         '',
         '## 制限',
         '',
+        '超えると `429 rate_limited` です。',
         '[制限](#制限)、[セットアップ](../thing.md#set-up)、[表](../../README.md)',
       ].join('\n'),
     );
@@ -79,7 +86,7 @@ describe('the documentation check', () => {
     assert.deepEqual(checkPair(root, pair), []);
   });
 
-  test('a section added in English names the English heading', () => {
+  test('a section added in English is named by its English heading and its place', () => {
     write(
       pair.japanese,
       [
@@ -94,19 +101,46 @@ describe('the documentation check', () => {
         '',
         '## 制限',
         '',
+        '超えると `429 rate_limited` です。',
       ].join('\n'),
     );
-    const [problem, ...rest] = checkPair(root, pair);
-    assert.deepEqual(rest, []);
-    assert.match(
-      problem!,
-      /^docs\/ja\/thing\.md does not follow docs\/thing\.md at English heading 4 of 5/,
+    const problems = checkPair(root, pair);
+    assert.deepEqual(problems, [
+      'docs/ja/thing.md does not follow docs/thing.md (English: 5 headings, Japanese: 3):\n' +
+        '  - missing in Japanese: "## Merge recovery" (docs/thing.md:11, 0 code blocks); ' +
+        'translate it after "## セットアップ" (docs/ja/thing.md:5, 1 code block)\n' +
+        '  - missing in Japanese: "### Retries" (docs/thing.md:15, 0 code blocks); ' +
+        'translate it after "## セットアップ" (docs/ja/thing.md:5, 1 code block)',
+    ]);
+  });
+
+  test('a heading only in Japanese, or a level changed, is reported', () => {
+    write(
+      pair.japanese,
+      [
+        '# もの',
+        '',
+        'English: [../thing.md](../thing.md)',
+        '',
+        '## セットアップ',
+        '',
+        `${fence}sh`,
+        fence,
+        '',
+        '## マージの回復',
+        '',
+        '`retryMerge()` を呼びます。',
+        '',
+        '#### 再試行',
+        '',
+        '## 制限',
+        '',
+        '超えると `429 rate_limited` です。',
+      ].join('\n'),
     );
-    assert.match(
-      problem!,
-      /the English section "### Retries" \(line 13, 0 code blocks\) is missing/,
-    );
-    assert.match(problem!, /> en: "### Retries"/);
+    const [problem] = checkPair(root, pair);
+    assert.match(problem!, /- missing in Japanese: "### Retries" \(docs\/thing\.md:15/);
+    assert.match(problem!, /- not in English: "#### 再試行" \(docs\/ja\/thing\.md:14/);
   });
 
   test('a missing code block, missing links back and broken links are reported', () => {
@@ -132,7 +166,7 @@ describe('the documentation check', () => {
     assert.equal(problems.length, 5, problems.join('\n'));
     assert.match(
       problems[0]!,
-      /the English section "## Set-up" \(line 5, 1 code block\) has a different number of code blocks in Japanese/,
+      /- code blocks differ: English "## Set-up" \(docs\/thing\.md:5, 1 code block\), Japanese "## セットアップ" \(docs\/ja\/thing\.md:3, 0 code blocks\)/,
     );
     assert.match(problems[1]!, /^docs\/thing\.md: no link to the Japanese page at the top/);
     assert.match(problems[2]!, /^docs\/ja\/thing\.md: no link to the English page at the top/);

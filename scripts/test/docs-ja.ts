@@ -12,6 +12,11 @@ export interface Heading {
   line: number;
   /** Fenced code blocks between this heading and the next one. */
   fences: number;
+  /**
+   * What a translation keeps verbatim in the section: inline code spans and code lines that are
+   * not comments. Telling sections apart by these finds which one a translation lacks.
+   */
+  marks: Set<string>;
 }
 
 export interface Outline {
@@ -29,6 +34,8 @@ export interface DocPair {
 }
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const CODE_SPAN = /(`+)(.+?)\1/g;
+const COMMENT = /^(\/\/|#|\/?\*)/;
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
 
 /** Headings and fenced code blocks of a Markdown page (ATX headings, backtick and tilde fences). */
@@ -38,17 +45,19 @@ export function outline(markdown: string): Outline {
   let open: string | undefined;
   lines.forEach((line, index) => {
     const fence = FENCE.exec(line);
+    const last = result.headings.at(-1);
     if (open !== undefined) {
       // A closing fence uses the opening character, at least as many times, and nothing else.
       if (fence && fence[1]![0] === open[0] && fence[1]!.length >= open.length) {
         if (line.trim() === fence[1]) open = undefined;
       }
+      const code = line.trim();
+      if (open !== undefined && code !== '' && !COMMENT.test(code)) last?.marks.add(code);
       result.prose.push('');
       return;
     }
     if (fence) {
       open = fence[1]!;
-      const last = result.headings.at(-1);
       if (last) last.fences += 1;
       else result.preambleFences += 1;
       result.prose.push('');
@@ -62,22 +71,86 @@ export function outline(markdown: string): Outline {
         text: (heading[2] ?? '').trim(),
         line: index + 1,
         fences: 0,
+        marks: new Set(),
       });
     }
+    const section = result.headings.at(-1);
+    for (const span of line.matchAll(CODE_SPAN)) section?.marks.add(span[2]!.trim());
   });
   return result;
 }
 
-function describe(heading: Heading | undefined): string {
-  if (!heading) return '(nothing: the page ends)';
+function describe(page: string, heading: Heading): string {
   const blocks = `${heading.fences} code block${heading.fences === 1 ? '' : 's'}`;
-  return `"${'#'.repeat(heading.level)} ${heading.text}" (line ${heading.line}, ${blocks})`;
+  return `"${'#'.repeat(heading.level)} ${heading.text}" (${page}:${heading.line}, ${blocks})`;
+}
+
+function sameShape(en: Heading | undefined, ja: Heading | undefined): boolean {
+  return en !== undefined && ja !== undefined && en.level === ja.level && en.fences === ja.fences;
+}
+
+/** How alike two sections are: 0 when they cannot correspond (other levels), else above 1. */
+function likeness(en: Heading, ja: Heading): number {
+  if (en.level !== ja.level) return 0;
+  let shared = 0;
+  for (const mark of en.marks) if (ja.marks.has(mark)) shared += 1;
+  const union = en.marks.size + ja.marks.size - shared;
+  return 1 + (union === 0 ? 0 : shared / union) + (en.fences === ja.fences ? 0.25 : 0);
+}
+
+type Step = { en?: Heading; ja?: Heading };
+
+/**
+ * Pairs the English sections with the Japanese ones in order, favouring pairs that share code
+ * (an alignment over the two heading lists, as a diff does over lines), so that an English section
+ * added since the translation shows up as unpaired instead of shifting every later comparison.
+ */
+function align(english: Heading[], japanese: Heading[]): Step[] {
+  const n = english.length;
+  const m = japanese.length;
+  const best = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      const pair = likeness(english[i]!, japanese[j]!);
+      const paired = pair > 0 ? pair + best[i + 1]![j + 1]! : 0;
+      best[i]![j] = Math.max(paired, best[i + 1]![j]!, best[i]![j + 1]!);
+    }
+  }
+  const steps: Step[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    const en = english[i];
+    const ja = japanese[j];
+    if (en && ja) {
+      const pair = likeness(en, ja);
+      if (pair > 0 && best[i]![j] === pair + best[i + 1]![j + 1]!) {
+        steps.push({ en, ja });
+        i += 1;
+        j += 1;
+      } else if (best[i]![j] === best[i + 1]![j]) {
+        steps.push({ en });
+        i += 1;
+      } else {
+        steps.push({ ja });
+        j += 1;
+      }
+    } else if (en) {
+      steps.push({ en });
+      i += 1;
+    } else {
+      steps.push({ ja });
+      j += 1;
+    }
+  }
+  return steps;
 }
 
 /**
- * Compares the Japanese outline with the English one. Returns an empty list when they match, or
- * one message naming the first English heading whose section the Japanese page does not mirror,
- * with the two outlines side by side around it.
+ * Compares the Japanese outline with the English one: the heading levels in order, and the code
+ * blocks under each heading. Returns an empty list when they match, else one message listing what
+ * the Japanese page lacks (each English section by its heading text and line, and the Japanese
+ * heading it belongs after), what it has that English does not, and where code blocks differ.
  */
 export function compareOutlines(pair: DocPair, english: Outline, japanese: Outline): string[] {
   const problems: string[] = [];
@@ -87,31 +160,36 @@ export function compareOutlines(pair: DocPair, english: Outline, japanese: Outli
         `${pair.english} has ${english.preambleFences}`,
     );
   }
-  const count = Math.max(english.headings.length, japanese.headings.length);
-  for (let i = 0; i < count; i++) {
-    const en = english.headings[i];
-    const ja = japanese.headings[i];
-    if (en && ja && en.level === ja.level && en.fences === ja.fences) continue;
-    const what = !en
-      ? `the Japanese page has a heading the English page does not: ${describe(ja)}`
-      : !ja
-        ? `the English section ${describe(en)} is missing: the Japanese page ends after ${japanese.headings.length} headings (English: ${english.headings.length})`
-        : en.level !== ja.level
-          ? `the English section ${describe(en)} is missing or moved: the Japanese page has ${describe(ja)} in its place`
-          : `the English section ${describe(en)} has a different number of code blocks in Japanese: ${describe(ja)}`;
-    const context: string[] = [];
-    for (let j = Math.max(0, i - 2); j <= Math.min(count - 1, i + 2); j++) {
-      const mark = j === i ? '>' : ' ';
-      context.push(
-        `  ${mark} en: ${describe(english.headings[j])}\n    ja: ${describe(japanese.headings[j])}`,
-      );
-    }
-    problems.push(
-      `${pair.japanese} does not follow ${pair.english} at English heading ${i + 1} of ` +
-        `${english.headings.length}: ${what}\n${context.join('\n')}`,
-    );
-    break;
+  const en = english.headings;
+  const ja = japanese.headings;
+  if (en.length === ja.length && en.every((heading, i) => sameShape(heading, ja[i]))) {
+    return problems;
   }
+  const items: string[] = [];
+  let previous: Heading | undefined;
+  for (const step of align(en, ja)) {
+    if (step.en && step.ja) {
+      if (step.en.fences !== step.ja.fences) {
+        items.push(
+          `code blocks differ: English ${describe(pair.english, step.en)}, Japanese ` +
+            describe(pair.japanese, step.ja),
+        );
+      }
+      previous = step.ja;
+    } else if (step.en) {
+      const where = previous
+        ? `after ${describe(pair.japanese, previous)}`
+        : 'before the first Japanese heading';
+      items.push(`missing in Japanese: ${describe(pair.english, step.en)}; translate it ${where}`);
+    } else if (step.ja) {
+      items.push(`not in English: ${describe(pair.japanese, step.ja)}`);
+      previous = step.ja;
+    }
+  }
+  problems.push(
+    `${pair.japanese} does not follow ${pair.english} (English: ${en.length} headings, ` +
+      `Japanese: ${ja.length}):\n${items.map((item) => `  - ${item}`).join('\n')}`,
+  );
   return problems;
 }
 
