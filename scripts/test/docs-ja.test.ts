@@ -1,5 +1,5 @@
-// The Japanese documentation keeps the English outline and links (see docs-ja.ts), and the check
-// itself catches a missing section, a missing link back and a broken relative link.
+// The Japanese documentation keeps the English outline, code and links (see docs-ja.ts), and the
+// check itself catches a missing section, changed code, a missing link back and a broken link.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,7 @@ describe('the documentation check', () => {
     '',
     `${fence}sh`,
     '# not a heading',
+    'npm start   # starts the demo',
     fence,
     '',
     '## Merge recovery',
@@ -68,6 +69,7 @@ describe('the documentation check', () => {
         '',
         `${fence}sh`,
         '# 見出しではありません',
+        'npm start   # デモを起動します',
         fence,
         '',
         '## マージの回復',
@@ -97,6 +99,7 @@ describe('the documentation check', () => {
         '## セットアップ',
         '',
         `${fence}sh`,
+        'npm start',
         fence,
         '',
         '## 制限',
@@ -107,10 +110,44 @@ describe('the documentation check', () => {
     const problems = checkPair(root, pair);
     assert.deepEqual(problems, [
       'docs/ja/thing.md does not follow docs/thing.md (English: 5 headings, Japanese: 3):\n' +
-        '  - missing in Japanese: "## Merge recovery" (docs/thing.md:11, 0 code blocks); ' +
+        '  - missing in Japanese: "## Merge recovery" (docs/thing.md:12, 0 code blocks); ' +
         'translate it after "## セットアップ" (docs/ja/thing.md:5, 1 code block)\n' +
-        '  - missing in Japanese: "### Retries" (docs/thing.md:15, 0 code blocks); ' +
+        '  - missing in Japanese: "### Retries" (docs/thing.md:16, 0 code blocks); ' +
         'translate it after "## セットアップ" (docs/ja/thing.md:5, 1 code block)',
+    ]);
+  });
+
+  test('a code change in English is reported, a translated comment is not', () => {
+    const japanese = (command: string) =>
+      [
+        '# もの',
+        '',
+        'English: [../thing.md](../thing.md)',
+        '',
+        '## セットアップ',
+        '',
+        `${fence}sh`,
+        `${command}   # デモを起動します`,
+        fence,
+        '',
+        '## マージの回復',
+        '',
+        '`retryMerge()` を呼びます。',
+        '',
+        '### 再試行',
+        '',
+        '## 制限',
+        '',
+        '超えると `429 rate_limited` です。',
+      ].join('\n');
+    write(pair.japanese, japanese('npm start'));
+    assert.deepEqual(checkPair(root, pair), []);
+    write(pair.japanese, japanese('npm run start:next'));
+    assert.deepEqual(checkPair(root, pair), [
+      'docs/ja/thing.md does not follow docs/thing.md (English: 5 headings, Japanese: 5):\n' +
+        '  - code block 1 of English "## Set-up" (docs/thing.md:5, 1 code block) is not the one ' +
+        'under Japanese "## セットアップ" (docs/ja/thing.md:5, 1 code block): first difference at ' +
+        'code "npm start"',
     ]);
   });
 
@@ -125,6 +162,7 @@ describe('the documentation check', () => {
         '## セットアップ',
         '',
         `${fence}sh`,
+        'npm start',
         fence,
         '',
         '## マージの回復',
@@ -139,8 +177,8 @@ describe('the documentation check', () => {
       ].join('\n'),
     );
     const [problem] = checkPair(root, pair);
-    assert.match(problem!, /- missing in Japanese: "### Retries" \(docs\/thing\.md:15/);
-    assert.match(problem!, /- not in English: "#### 再試行" \(docs\/ja\/thing\.md:14/);
+    assert.match(problem!, /- missing in Japanese: "### Retries" \(docs\/thing\.md:16/);
+    assert.match(problem!, /- not in English: "#### 再試行" \(docs\/ja\/thing\.md:15/);
   });
 
   test('a missing code block, missing links back and broken links are reported', () => {

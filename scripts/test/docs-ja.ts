@@ -1,8 +1,8 @@
 // The structure check that keeps the Japanese documentation in step with the English one. A
 // translation may word things freely, but it keeps the English page's outline: the same heading
-// levels in the same order, and the same number of fenced code blocks under each heading. When an
-// English section has no Japanese counterpart yet, the message names the English heading, so the
-// person translating knows which section to add.
+// levels in the same order, and the same fenced code blocks under each heading (the same code;
+// comments may be translated). When an English section has no Japanese counterpart yet, or its code
+// changed, the message names the English heading, so the person translating knows what to add.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -12,6 +12,8 @@ export interface Heading {
   line: number;
   /** Fenced code blocks between this heading and the next one. */
   fences: number;
+  /** Their code without comments, which a translation may translate. */
+  blocks: string[];
   /**
    * What a translation keeps verbatim in the section: inline code spans and code lines that are
    * not comments. Telling sections apart by these finds which one a translation lacks.
@@ -36,6 +38,14 @@ export interface DocPair {
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 const CODE_SPAN = /(`+)(.+?)\1/g;
 const COMMENT = /^(\/\/|#|\/?\*)/;
+/** A `//` or `#` comment to the end of the line, at its start or after a space. */
+const TRAILING_COMMENT = /(^|\s)(\/\/|#)(\s.*)?$/;
+
+/** A code line as the comparison sees it: comments, and the space around the code, dropped. */
+function code(line: string): string {
+  const trimmed = line.trim();
+  return COMMENT.test(trimmed) ? '' : trimmed.replace(TRAILING_COMMENT, '').trim();
+}
 const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
 
 /** Headings and fenced code blocks of a Markdown page (ATX headings, backtick and tilde fences). */
@@ -43,6 +53,7 @@ export function outline(markdown: string): Outline {
   const lines = markdown.split(/\r?\n/);
   const result: Outline = { preambleFences: 0, headings: [], prose: [] };
   let open: string | undefined;
+  let body: string[] = [];
   lines.forEach((line, index) => {
     const fence = FENCE.exec(line);
     const last = result.headings.at(-1);
@@ -51,13 +62,18 @@ export function outline(markdown: string): Outline {
       if (fence && fence[1]![0] === open[0] && fence[1]!.length >= open.length) {
         if (line.trim() === fence[1]) open = undefined;
       }
-      const code = line.trim();
-      if (open !== undefined && code !== '' && !COMMENT.test(code)) last?.marks.add(code);
+      if (open === undefined) {
+        last?.blocks.push(body.join('\n'));
+      } else if (code(line) !== '') {
+        body.push(code(line));
+        last?.marks.add(code(line));
+      }
       result.prose.push('');
       return;
     }
     if (fence) {
       open = fence[1]!;
+      body = [];
       if (last) last.fences += 1;
       else result.preambleFences += 1;
       result.prose.push('');
@@ -71,6 +87,7 @@ export function outline(markdown: string): Outline {
         text: (heading[2] ?? '').trim(),
         line: index + 1,
         fences: 0,
+        blocks: [],
         marks: new Set(),
       });
     }
@@ -146,6 +163,24 @@ function align(english: Heading[], japanese: Heading[]): Step[] {
   return steps;
 }
 
+/** The code blocks of two corresponding sections whose code (comments aside) differs. */
+function changedBlocks(pair: DocPair, en: Heading, ja: Heading): string[] {
+  const items: string[] = [];
+  en.blocks.forEach((block, k) => {
+    const other = ja.blocks[k] ?? '';
+    if (block === other) return;
+    const enLines = block.split('\n');
+    const jaLines = other.split('\n');
+    const at = enLines.findIndex((line, i) => line !== jaLines[i]);
+    const line = at === -1 ? jaLines[enLines.length] : enLines[at];
+    items.push(
+      `code block ${k + 1} of English ${describe(pair.english, en)} is not the one under ` +
+        `Japanese ${describe(pair.japanese, ja)}: first difference at code "${line ?? ''}"`,
+    );
+  });
+  return items;
+}
+
 /**
  * Compares the Japanese outline with the English one: the heading levels in order, and the code
  * blocks under each heading. Returns an empty list when they match, else one message listing what
@@ -162,18 +197,21 @@ export function compareOutlines(pair: DocPair, english: Outline, japanese: Outli
   }
   const en = english.headings;
   const ja = japanese.headings;
-  if (en.length === ja.length && en.every((heading, i) => sameShape(heading, ja[i]))) {
-    return problems;
-  }
+  const inStep = en.length === ja.length && en.every((heading, i) => sameShape(heading, ja[i]));
+  const steps: Step[] = inStep
+    ? en.map((heading, i) => ({ en: heading, ja: ja[i] }))
+    : align(en, ja);
   const items: string[] = [];
   let previous: Heading | undefined;
-  for (const step of align(en, ja)) {
+  for (const step of steps) {
     if (step.en && step.ja) {
       if (step.en.fences !== step.ja.fences) {
         items.push(
           `code blocks differ: English ${describe(pair.english, step.en)}, Japanese ` +
             describe(pair.japanese, step.ja),
         );
+      } else {
+        items.push(...changedBlocks(pair, step.en, step.ja));
       }
       previous = step.ja;
     } else if (step.en) {
@@ -186,6 +224,7 @@ export function compareOutlines(pair: DocPair, english: Outline, japanese: Outli
       previous = step.ja;
     }
   }
+  if (items.length === 0) return problems;
   problems.push(
     `${pair.japanese} does not follow ${pair.english} (English: ${en.length} headings, ` +
       `Japanese: ${ja.length}):\n${items.map((item) => `  - ${item}`).join('\n')}`,
