@@ -63,6 +63,75 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
+/** What both routers' fixtures start from: the provider, the engine, and a server for the app. */
+export interface FixtureBase {
+  idp: Idp;
+  engine: Guestmode;
+  /** The `@logto/next` configuration of the app registered with the provider. */
+  logto: LogtoNextConfig;
+  url: string;
+  server: Server;
+  users: { alice: string; bob: string };
+  close(): Promise<void>;
+}
+
+/**
+ * The local provider (with the app `name`, the resource, and the users alice and bob), the
+ * engine on an in-memory SQLite database, and an HTTP server on 127.0.0.1 (port 0) whose
+ * `request` handler the caller adds.
+ */
+export async function startFixtureBase(
+  name: string,
+  engineOptions: Partial<GuestmodeOptions> = {},
+): Promise<FixtureBase> {
+  const idp = createIdp({
+    endpoint: 'http://127.0.0.1',
+    port: 0,
+    database: ':memory:',
+    env: {},
+    warn: () => {},
+  });
+  await idp.listen();
+  const engine = createGuestmode({
+    storage: await openSqliteStorage({ database: ':memory:' }),
+    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
+    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+    ...engineOptions,
+  });
+  const server = createServer();
+  const url = await listen(server);
+  const { appId, appSecret } = await idp.createApplication({
+    name,
+    redirectUris: [`${url}/api/logto/sign-in-callback`],
+    postLogoutRedirectUris: [url],
+  });
+  await idp.createResource({ indicator: RESOURCE });
+  const alice = (await idp.createUser({ username: 'alice', password: 'alice password 1' })).id;
+  const bob = (await idp.createUser({ username: 'bob', password: 'bob password 12' })).id;
+  const logto: LogtoNextConfig = {
+    endpoint: idp.url,
+    appId,
+    appSecret,
+    baseUrl: url,
+    cookieSecret: 'a-test-cookie-secret-of-at-least-32-chars',
+    cookieSecure: false,
+    resources: [RESOURCE],
+  };
+  return {
+    idp,
+    engine,
+    logto,
+    url,
+    server,
+    users: { alice, bob },
+    async close() {
+      await closeServer(server);
+      await idp.close();
+      await engine.close();
+    },
+  };
+}
+
 /** The jar as Next sees cookies: values URI-decoded when stored, URI-encoded when sent. */
 export class Browser extends TestBrowser {
   constructor() {
@@ -70,15 +139,8 @@ export class Browser extends TestBrowser {
   }
 }
 
-export interface Fixture {
-  idp: Idp;
-  engine: Guestmode;
-  logto: LogtoNextConfig;
+export interface Fixture extends FixtureBase {
   gm: GuestmodeNext;
-  url: string;
-  server: Server;
-  users: { alice: string; bob: string };
-  close(): Promise<void>;
 }
 
 const API_CONTEXT = {
@@ -98,39 +160,8 @@ export async function startFixture(
   options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
   engineOptions: Partial<GuestmodeOptions> = {},
 ): Promise<Fixture> {
-  const idp = createIdp({
-    endpoint: 'http://127.0.0.1',
-    port: 0,
-    database: ':memory:',
-    env: {},
-    warn: () => {},
-  });
-  await idp.listen();
-  const engine = createGuestmode({
-    storage: await openSqliteStorage({ database: ':memory:' }),
-    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-    ...engineOptions,
-  });
-  const server = createServer();
-  const url = await listen(server);
-  const { appId, appSecret } = await idp.createApplication({
-    name: 'Test shop',
-    redirectUris: [`${url}/api/logto/sign-in-callback`],
-    postLogoutRedirectUris: [url],
-  });
-  await idp.createResource({ indicator: RESOURCE });
-  const alice = (await idp.createUser({ username: 'alice', password: 'alice password 1' })).id;
-  const bob = (await idp.createUser({ username: 'bob', password: 'bob password 12' })).id;
-  const logto: LogtoNextConfig = {
-    endpoint: idp.url,
-    appId,
-    appSecret,
-    baseUrl: url,
-    cookieSecret: 'a-test-cookie-secret-of-at-least-32-chars',
-    cookieSecure: false,
-    resources: [RESOURCE],
-  };
+  const base = await startFixtureBase('Test shop', engineOptions);
+  const { engine, logto, url, server } = base;
   const logtoClient = new LogtoClient(logto);
   const gm = createGuestmodeNext({ guestmode: engine, logtoClient, logto, ...options });
 
@@ -183,20 +214,7 @@ export async function startFixture(
     );
   });
 
-  return {
-    idp,
-    engine,
-    logto,
-    gm,
-    url,
-    server,
-    users: { alice, bob },
-    async close() {
-      await closeServer(server);
-      await idp.close();
-      await engine.close();
-    },
-  };
+  return { ...base, gm };
 }
 
 export interface Me {
