@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type NextDemo,
   type NextDemoOptions,
+  pickBuild,
   startNextDemo,
 } from '@guestmode/example-bookstore-next';
 
@@ -9,6 +10,7 @@ import {
 export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export type { NextDemo };
+export { pickBuild };
 
 /**
  * The App Router Bookstore: the same launcher as the Pages Router one (the local provider, a

@@ -4,5 +4,6 @@ export {
   DEMO_USERNAME,
   type NextDemo,
   type NextDemoOptions,
+  pickBuild,
   startNextDemo,
 } from './demo.js';

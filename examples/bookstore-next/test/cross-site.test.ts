@@ -3,10 +3,9 @@
 // than the Bookstore on 127.0.0.1) try to create or replace a guest, merge a guest silently at
 // sign-in, and sign the visitor out. No request another site can cause may do any of that.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import {
@@ -21,7 +20,7 @@ import {
 } from '@guestmode/testkit';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { APP_DIR, type NextDemo, startNextDemo } from '../src/index.js';
+import { APP_DIR, type NextDemo, pickBuild, startNextDemo } from '../src/index.js';
 
 // The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
 const { Database } = loadSqliteDriver();
@@ -38,43 +37,6 @@ let attackerA: AttackerSite;
 let attackerB: AttackerSite;
 let db: BetterSqlite3.Database | undefined;
 
-/** Newest modification time of what the build is made from (as the build helper counts it). */
-function newestSource(): number {
-  let newest = 0;
-  const walk = (path: string) => {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return;
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) {
-        if (entry !== 'node_modules' && entry !== 'test') walk(join(path, entry));
-      }
-    } else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of ['pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
-    walk(join(APP_DIR, path));
-  }
-  walk(resolve(APP_DIR, '../../packages/next/src'));
-  walk(resolve(APP_DIR, '../../packages/core/src'));
-  return newest;
-}
-
-/**
- * The end-to-end test's build when it is complete and up to date, so a run after it builds
- * nothing; otherwise a build of our own. Building into the e2e test's folder could collide with
- * that test building there at the same moment (`npm test` runs two files at once), and Next's
- * lock on the folder would fail one of the two builds. A build in progress still holds its
- * `lock` file (and may already have written BUILD_ID), so that counts as not complete.
- */
-function pickBuild(): { distDir: string; build: 'never' | 'auto' } {
-  const shared = join(APP_DIR, '.tmp/next-e2e');
-  const buildId = join(shared, 'BUILD_ID');
-  const complete = existsSync(buildId) && !existsSync(join(shared, 'lock'));
-  if (complete && statSync(buildId).mtimeMs >= newestSource()) {
-    return { distDir: '.tmp/next-e2e', build: 'never' };
-  }
-  return { distDir: '.tmp/next-cross-site', build: 'auto' };
-}
-
 before(
   async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'bookstore-next-cross-site-'));
@@ -90,7 +52,7 @@ before(
     demo = await startNextDemo({
       dataDir,
       test: { appPort: port },
-      ...pickBuild(),
+      ...pickBuild(APP_DIR, '.tmp/next-e2e', '.tmp/next-cross-site'),
       log: (line) => process.stderr.write(`${line}\n`),
     });
   },
