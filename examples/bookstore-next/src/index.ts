@@ -7,3 +7,4 @@ export {
   pickBuild,
   startNextDemo,
 } from './demo.js';
+export { printDemo, stopOnSignals } from './serve.js';
