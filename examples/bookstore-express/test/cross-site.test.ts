@@ -14,6 +14,7 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -102,18 +103,6 @@ async function isSignedIn(page: Page): Promise<boolean> {
   return /sub: \w+/.test((await page.locator('header').textContent()) ?? '');
 }
 
-/**
- * Opens an attacker's page and waits until the navigations it starts have come to rest
- * anywhere but on the attacker sites (the Bookstore, or the provider).
- */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
-}
-
 test("pages that show the visitor's cart are never cached: Cache-Control: no-store, Vary: Cookie", async () => {
   const { context, page } = await newPage();
   await addToCart(page, 0);
@@ -140,6 +129,7 @@ test('a plain cross-site form post to /cart/add creates no guest and keeps the g
       `/plain-${randomId(4)}`,
       autoSubmitForm(`${demo.url}/cart/add`, { book: 'moby-dick', back: '/' }),
     ),
+    [attackerA, attackerB],
   );
 
   // What Chromium sent: the attacker's origin, cross-site, and no SameSite=Lax guest cookie.
@@ -169,6 +159,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
   await visitAttack(
     page,
     attackerA.page(`/start-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    [attackerA, attackerB],
   );
 
   // Attacker B saw the post from A; the Bookstore saw it re-sent with an opaque origin.
@@ -204,6 +195,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   // Wait for the round trip through the provider to end back on the Bookstore.
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
@@ -233,10 +225,12 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
   await visitAttack(
     page,
     attackerA.page(`/plant-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    [attackerA, attackerB],
   );
   await visitAttack(
     page,
     attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
 
@@ -258,6 +252,7 @@ test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
@@ -281,6 +276,7 @@ test('a forced GET of /logto/sign-out leaves a signed-in user signed in', async 
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);

@@ -15,6 +15,7 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -98,15 +99,6 @@ async function isSignedIn(page: Page): Promise<boolean> {
   return (user as { isAuthenticated?: unknown }).isAuthenticated === true;
 }
 
-/** Opens an attacker's page and waits until its navigations come to rest off the attacker sites. */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
-}
-
 test("the page that shows the visitor's cart is never cached: private, no-store; the guest API also says Vary: Cookie", {
   timeout: 90_000,
 }, async () => {
@@ -151,6 +143,7 @@ test("a cross-site form post to the shop's Server Action creates no guest and ch
       `/action-${randomId(4)}`,
       autoSubmitForm(`${demo.url}/`, fields, { enctype: 'multipart/form-data' }),
     ),
+    [attackerA, attackerB],
   );
   const [post] = await wire.sent((r) => r.method === 'POST' && r.url === `${demo.url}/`);
   assert.ok(post, 'the form post reached the Bookstore');
@@ -179,6 +172,7 @@ test('a plain cross-site form post, or a 307 bounce of one (Origin: null), to th
       `/plain-${id}`,
       autoSubmitForm(`${demo.url}${CART_API}`, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}${CART_API}`, 307);
   await visitAttack(
@@ -187,6 +181,7 @@ test('a plain cross-site form post, or a 307 bounce of one (Origin: null), to th
       `/start-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
 
   const posts = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
@@ -221,6 +216,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
 
@@ -246,6 +242,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and a user s
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
   assert.equal(signOut?.headers['sec-fetch-site'], 'cross-site');
@@ -258,6 +255,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and a user s
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
   assert.ok(await isSignedIn(page), 'still signed in');
   await context.close();

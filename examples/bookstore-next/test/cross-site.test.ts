@@ -16,6 +16,7 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -147,18 +148,6 @@ async function isSignedIn(page: Page): Promise<boolean> {
   return (user as { isAuthenticated?: unknown }).isAuthenticated === true;
 }
 
-/**
- * Opens an attacker's page and waits until the navigations it starts have come to rest
- * anywhere but on the attacker sites (the Bookstore, or the provider).
- */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
-}
-
 test("the page that shows the visitor's cart is never cached: Cache-Control: no-store, Vary: Cookie", async () => {
   const { context, page } = await newPage();
   await addToCart(page, 0);
@@ -185,6 +174,7 @@ test('a plain cross-site form post or fetch to the cart API creates no guest and
       `/plain-${id}`,
       autoSubmitForm(`${demo.url}${CART_API}`, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
   assert.ok(post, 'the form post reached the Bookstore');
@@ -237,6 +227,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
       `/start-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
 
   const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
@@ -272,6 +263,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   // Wait for the round trip through the provider to end back on the Bookstore.
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
@@ -304,10 +296,12 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
       `/plant-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   await visitAttack(
     page,
     attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
 
@@ -329,6 +323,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', a
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
@@ -352,6 +347,7 @@ test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', as
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
