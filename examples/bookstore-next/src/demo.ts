@@ -90,6 +90,7 @@ function newestSource(appDir: string): number {
   // The App Router Bookstore's build is made from the Pages Router one's shared modules too.
   walk(join(APP_DIR, 'lib'));
   walk(join(APP_DIR, 'styles'));
+  walk(join(APP_DIR, 'next-config.mjs'));
   walk(join(ROOT, 'packages/next/src'));
   walk(join(ROOT, 'packages/core/src'));
   return newest;
