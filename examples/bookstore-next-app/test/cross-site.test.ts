@@ -18,16 +18,14 @@ import {
   visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { NextDemo } from '../src/index.js';
 import {
-  AppDatabase,
-  addToCart as clickAddToCart,
   guestCookie as cookieOf,
   newPage,
-  PASSWORD,
-  startTestDemo,
-} from './fixture.js';
+  BOOKSTORE_PASSWORD as PASSWORD,
+} from '@guestmode/testkit/bookstore';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { NextDemo } from '../src/index.js';
+import { AppDatabase, addToCart as clickAddToCart, startTestDemo } from './fixture.js';
 
 const CART_API = '/api/guestmode/attributes/cart';
 /** A form field whose `name=value` in a text/plain post is this JSON cart. */
