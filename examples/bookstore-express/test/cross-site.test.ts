@@ -17,10 +17,13 @@ import {
   visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
+import {
+  guestCookie as cookieOf,
+  newPage,
+  BOOKSTORE_PASSWORD as PASSWORD,
+} from '@guestmode/testkit/bookstore';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type Demo, startDemo } from '../src/index.js';
-
-const PASSWORD = 'a long demo password 1';
 
 let browser: Browser;
 let demo: Demo;
@@ -46,19 +49,12 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale: 'en-US' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-}
-
 const engine = () => demo.bookstore.guestmode;
 const guestsCreated = async () => (await engine().stats()).created;
 
 /** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
 async function guestCookie(context: BrowserContext): Promise<string | undefined> {
-  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+  return (await cookieOf(context, demo.url))?.value;
 }
 
 async function guestCart(token: string): Promise<unknown> {
@@ -104,7 +100,7 @@ async function isSignedIn(page: Page): Promise<boolean> {
 }
 
 test("pages that show the visitor's cart are never cached: Cache-Control: no-store, Vary: Cookie", async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   for (const path of ['/', '/books/i-am-a-cat']) {
     const res = await page.goto(`${demo.url}${path}`);
@@ -116,7 +112,7 @@ test("pages that show the visitor's cart are never cached: Cache-Control: no-sto
 });
 
 test('a plain cross-site form post to /cart/add creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -147,7 +143,7 @@ test('a plain cross-site form post to /cart/add creates no guest and keeps the g
 });
 
 test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -180,7 +176,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
 });
 
 test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -214,7 +210,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
 });
 
 test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -243,7 +239,7 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
 });
 
 test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 2);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -267,7 +263,7 @@ test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async
 });
 
 test('a forced GET of /logto/sign-out leaves a signed-in user signed in', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await signIn(page, user.username);
   assert.ok(await isSignedIn(page));

@@ -19,6 +19,11 @@ import {
   visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
+import {
+  guestCookie as cookieOf,
+  newPage,
+  BOOKSTORE_PASSWORD as PASSWORD,
+} from '@guestmode/testkit/bookstore';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { APP_DIR, type NextDemo, pickBuild, startNextDemo } from '../src/index.js';
@@ -26,7 +31,6 @@ import { APP_DIR, type NextDemo, pickBuild, startNextDemo } from '../src/index.j
 // The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
 const { Database } = loadSqliteDriver();
 
-const PASSWORD = 'a long demo password 1';
 const CART_API = '/api/guestmode/attributes/cart';
 /** A form field whose `name=value` in a text/plain post is this JSON cart. */
 const JSON_CART_FIELD = { '[{"id":"moby-dick","quantity":1,"x":"': '"}]' };
@@ -69,14 +73,6 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale: 'en-US' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on('pageerror', (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return { context, page };
-}
-
 /**
  * The app's database, read directly: its engine runs in the `next start` process and opens the
  * file on the first request that needs it.
@@ -111,7 +107,7 @@ const userCart = (sub: string) => cartOf(`u:${sub}`);
 
 /** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
 async function guestCookie(context: BrowserContext): Promise<string | undefined> {
-  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+  return (await cookieOf(context, demo.url))?.value;
 }
 
 /** Same-origin "Add to cart", as the visitor clicks it; waits until the server stored it. */
@@ -149,7 +145,7 @@ async function isSignedIn(page: Page): Promise<boolean> {
 }
 
 test("the page that shows the visitor's cart is never cached: Cache-Control: no-store, Vary: Cookie", async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const res = await page.goto(demo.url);
   assert.equal(res?.status(), 200);
@@ -159,7 +155,7 @@ test("the page that shows the visitor's cart is never cached: Cache-Control: no-
 });
 
 test('a plain cross-site form post or fetch to the cart API creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -212,7 +208,7 @@ test('a plain cross-site form post or fetch to the cart API creates no guest and
 });
 
 test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -247,7 +243,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
 });
 
 test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -282,7 +278,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
 });
 
 test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -314,7 +310,7 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
 });
 
 test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 2);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -338,7 +334,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', a
 });
 
 test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await signIn(page, user.username);
   assert.ok(await isSignedIn(page));
