@@ -19,8 +19,9 @@ import {
 } from '@guestmode/testkit';
 import {
   guestCookie as cookieOf,
+  createAccount,
   newPage,
-  BOOKSTORE_PASSWORD as PASSWORD,
+  signInWithPassword,
 } from '@guestmode/testkit/bookstore';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type Demo, startDemo } from '../src/index.js';
@@ -75,23 +76,12 @@ async function addToCart(page: Page, index: number) {
   ]);
 }
 
-/** A fresh account on the local provider: its `sub`, username and password. */
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 /** Signs in from the Bookstore's own link, which also opens a provider session. */
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 async function isSignedIn(page: Page): Promise<boolean> {

@@ -20,8 +20,9 @@ import {
 } from '@guestmode/testkit';
 import {
   guestCookie as cookieOf,
+  createAccount,
   newPage,
-  BOOKSTORE_PASSWORD as PASSWORD,
+  signInWithPassword,
 } from '@guestmode/testkit/bookstore';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { NextDemo } from '../src/index.js';
@@ -74,21 +75,11 @@ async function addToCart(page: Page, index: number) {
   await clickAddToCart(page, index);
 }
 
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 async function isSignedIn(page: Page): Promise<boolean> {

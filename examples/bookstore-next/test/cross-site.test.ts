@@ -21,8 +21,9 @@ import {
 } from '@guestmode/testkit';
 import {
   guestCookie as cookieOf,
+  createAccount,
   newPage,
-  BOOKSTORE_PASSWORD as PASSWORD,
+  signInWithPassword,
 } from '@guestmode/testkit/bookstore';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -119,22 +120,12 @@ async function addToCart(page: Page, index: number) {
   ]);
 }
 
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 /** Signs in from the Bookstore's own link, which also opens a provider session. */
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 /** `/api/logto/user` as the Bookstore's own pages read it (a same-origin fetch). */

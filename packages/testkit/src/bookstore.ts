@@ -101,6 +101,22 @@ export async function signInWithPassword(page: Page, url: string, username: stri
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
+/** The part of the Bookstore's local provider that makes accounts. */
+export interface AccountMaker {
+  createUser(input: { username: string; password: string }): Promise<{ id: string }>;
+}
+
+/** A fresh account on the Bookstore's local provider (password {@link BOOKSTORE_PASSWORD}). */
+export async function createAccount(
+  idp: AccountMaker | undefined,
+  prefix = 'victim',
+): Promise<{ sub: string; username: string }> {
+  assert.ok(idp, 'the local provider runs');
+  const username = `${prefix}-${randomId(4)}`;
+  const { id } = await idp.createUser({ username, password: BOOKSTORE_PASSWORD });
+  return { sub: id, username };
+}
+
 export async function signOut(page: Page, url: string) {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${url}/`);
