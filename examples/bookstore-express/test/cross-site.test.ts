@@ -14,12 +14,17 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
+import {
+  guestCookie as cookieOf,
+  createAccount,
+  newPage,
+  signInWithPassword,
+} from '@guestmode/testkit/bookstore';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { type Demo, startDemo } from '../src/index.js';
-
-const PASSWORD = 'a long demo password 1';
 
 let browser: Browser;
 let demo: Demo;
@@ -45,19 +50,12 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale: 'en-US' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-}
-
 const engine = () => demo.bookstore.guestmode;
 const guestsCreated = async () => (await engine().stats()).created;
 
 /** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
 async function guestCookie(context: BrowserContext): Promise<string | undefined> {
-  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+  return (await cookieOf(context, demo.url))?.value;
 }
 
 async function guestCart(token: string): Promise<unknown> {
@@ -78,23 +76,12 @@ async function addToCart(page: Page, index: number) {
   ]);
 }
 
-/** A fresh account on the local provider: its `sub`, username and password. */
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 /** Signs in from the Bookstore's own link, which also opens a provider session. */
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 async function isSignedIn(page: Page): Promise<boolean> {
@@ -102,20 +89,8 @@ async function isSignedIn(page: Page): Promise<boolean> {
   return /sub: \w+/.test((await page.locator('header').textContent()) ?? '');
 }
 
-/**
- * Opens an attacker's page and waits until the navigations it starts have come to rest
- * anywhere but on the attacker sites (the Bookstore, or the provider).
- */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
-}
-
 test("pages that show the visitor's cart are never cached: Cache-Control: no-store, Vary: Cookie", async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   for (const path of ['/', '/books/i-am-a-cat']) {
     const res = await page.goto(`${demo.url}${path}`);
@@ -127,7 +102,7 @@ test("pages that show the visitor's cart are never cached: Cache-Control: no-sto
 });
 
 test('a plain cross-site form post to /cart/add creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -140,6 +115,7 @@ test('a plain cross-site form post to /cart/add creates no guest and keeps the g
       `/plain-${randomId(4)}`,
       autoSubmitForm(`${demo.url}/cart/add`, { book: 'moby-dick', back: '/' }),
     ),
+    [attackerA, attackerB],
   );
 
   // What Chromium sent: the attacker's origin, cross-site, and no SameSite=Lax guest cookie.
@@ -157,7 +133,7 @@ test('a plain cross-site form post to /cart/add creates no guest and keeps the g
 });
 
 test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -169,6 +145,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
   await visitAttack(
     page,
     attackerA.page(`/start-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    [attackerA, attackerB],
   );
 
   // Attacker B saw the post from A; the Bookstore saw it re-sent with an opaque origin.
@@ -189,7 +166,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
 });
 
 test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -204,6 +181,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   // Wait for the round trip through the provider to end back on the Bookstore.
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
@@ -222,7 +200,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
 });
 
 test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -233,10 +211,12 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
   await visitAttack(
     page,
     attackerA.page(`/plant-${id}`, autoSubmitForm(bounce, { book: 'moby-dick', back: '/' })),
+    [attackerA, attackerB],
   );
   await visitAttack(
     page,
     attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/logto/'));
 
@@ -249,7 +229,7 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
 });
 
 test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 2);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -258,6 +238,7 @@ test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);
@@ -272,7 +253,7 @@ test('a forced GET of /logto/sign-out leaves a guest its cookie and cart', async
 });
 
 test('a forced GET of /logto/sign-out leaves a signed-in user signed in', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await signIn(page, user.username);
   assert.ok(await isSignedIn(page));
@@ -281,6 +262,7 @@ test('a forced GET of /logto/sign-out leaves a signed-in user signed in', async 
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/logto/sign-out`);

@@ -2,13 +2,17 @@ import { fileURLToPath } from 'node:url';
 import {
   type NextDemo,
   type NextDemoOptions,
+  pickBuild,
+  printDemo,
   startNextDemo,
+  stopOnSignals,
 } from '@guestmode/example-bookstore-next';
 
 /** The example's folder (where `app/` and `next.config.mjs` live). */
 export const APP_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 export type { NextDemo };
+export { pickBuild, printDemo, stopOnSignals };
 
 /**
  * The App Router Bookstore: the same launcher as the Pages Router one (the local provider, a

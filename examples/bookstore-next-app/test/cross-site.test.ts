@@ -15,18 +15,18 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
+import {
+  guestCookie as cookieOf,
+  createAccount,
+  newPage,
+  signInWithPassword,
+} from '@guestmode/testkit/bookstore';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { NextDemo } from '../src/index.js';
-import {
-  AppDatabase,
-  addToCart as clickAddToCart,
-  guestCookie as cookieOf,
-  newPage,
-  PASSWORD,
-  startTestDemo,
-} from './fixture.js';
+import { AppDatabase, addToCart as clickAddToCart, startTestDemo } from './fixture.js';
 
 const CART_API = '/api/guestmode/attributes/cart';
 /** A form field whose `name=value` in a text/plain post is this JSON cart. */
@@ -75,36 +75,17 @@ async function addToCart(page: Page, index: number) {
   await clickAddToCart(page, index);
 }
 
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 async function isSignedIn(page: Page): Promise<boolean> {
   await page.goto(demo.url);
   const user = await page.evaluate(async () => (await fetch('/api/logto/user')).json());
   return (user as { isAuthenticated?: unknown }).isAuthenticated === true;
-}
-
-/** Opens an attacker's page and waits until its navigations come to rest off the attacker sites. */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
 }
 
 test("the page that shows the visitor's cart is never cached: private, no-store; the guest API also says Vary: Cookie", {
@@ -151,6 +132,7 @@ test("a cross-site form post to the shop's Server Action creates no guest and ch
       `/action-${randomId(4)}`,
       autoSubmitForm(`${demo.url}/`, fields, { enctype: 'multipart/form-data' }),
     ),
+    [attackerA, attackerB],
   );
   const [post] = await wire.sent((r) => r.method === 'POST' && r.url === `${demo.url}/`);
   assert.ok(post, 'the form post reached the Bookstore');
@@ -179,6 +161,7 @@ test('a plain cross-site form post, or a 307 bounce of one (Origin: null), to th
       `/plain-${id}`,
       autoSubmitForm(`${demo.url}${CART_API}`, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   const bounce = attackerB.redirect(`/bounce-${id}`, `${demo.url}${CART_API}`, 307);
   await visitAttack(
@@ -187,6 +170,7 @@ test('a plain cross-site form post, or a 307 bounce of one (Origin: null), to th
       `/start-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
 
   const posts = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
@@ -221,6 +205,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
 
@@ -246,6 +231,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and a user s
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
   assert.equal(signOut?.headers['sec-fetch-site'], 'cross-site');
@@ -258,6 +244,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and a user s
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
   assert.ok(await isSignedIn(page), 'still signed in');
   await context.close();

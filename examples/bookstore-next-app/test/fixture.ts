@@ -1,90 +1,25 @@
-// What the App Router Bookstore's browser tests share: the demo on a production build (one build
-// for both test files when it is up to date), Chromium pages, the app's database read directly,
-// and the shop's actions as a visitor clicks them.
+// What the App Router Bookstore's browser tests share beyond @guestmode/testkit/bookstore: the
+// demo on a production build (one build for both test files when it is up to date), the app's
+// database read directly, and the shop's Server Actions as a visitor clicks them.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { freePort } from '@guestmode/testkit';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { APP_DIR, type NextDemo, startNextAppDemo } from '../src/index.js';
+import type { Page } from 'playwright-core';
+import { APP_DIR, type NextDemo, pickBuild, startNextAppDemo } from '../src/index.js';
 
 // The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
 const { Database } = loadSqliteDriver();
-
-export const PASSWORD = 'a long demo password 1';
-
-/** Newest modification time of what the build is made from (as the build helper counts it). */
-function newestSource(): number {
-  let newest = 0;
-  const walk = (path: string) => {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return;
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) {
-        if (entry !== 'node_modules' && entry !== 'test') walk(join(path, entry));
-      }
-    } else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of ['app', 'lib', 'next.config.mjs', 'tsconfig.json']) walk(join(APP_DIR, path));
-  walk(resolve(APP_DIR, '../../packages/next/src'));
-  walk(resolve(APP_DIR, '../../packages/core/src'));
-  return newest;
-}
-
-/**
- * The shared build when it is complete and up to date; otherwise `own`, a folder of this test
- * file's (two test files building into one folder at once would fail on Next's lock).
- */
-function pickBuild(own: string): { distDir: string; build: 'never' | 'auto' } {
-  const shared = join(APP_DIR, '.tmp/next-e2e');
-  const buildId = join(shared, 'BUILD_ID');
-  const complete = existsSync(buildId) && !existsSync(join(shared, 'lock'));
-  if (complete && statSync(buildId).mtimeMs >= newestSource()) {
-    return { distDir: '.tmp/next-e2e', build: 'never' };
-  }
-  return { distDir: own, build: 'auto' };
-}
 
 /** The demo (provider and `next start`) for a test file, on 127.0.0.1 and a free port. */
 export async function startTestDemo(dataDir: string, ownBuild: string): Promise<NextDemo> {
   return startNextAppDemo({
     dataDir,
     test: { appPort: await freePort() },
-    ...pickBuild(ownBuild),
+    ...pickBuild(APP_DIR, '.tmp/next-e2e', ownBuild),
     log: (line) => process.stderr.write(`${line}\n`),
   });
-}
-
-export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    locale: 'en-US',
-    viewport: { width: 1200, height: 860 },
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on('pageerror', (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return { context, page };
-}
-
-export function cart(page: Page) {
-  return page.getByRole('region', { name: 'Cart' });
-}
-
-export async function cartLines(page: Page): Promise<string[]> {
-  return (await cart(page).getByRole('listitem').allTextContents()).map((t) => t.trim());
-}
-
-/** Waits (bounded) until the cart shows `expected`; fails with what it shows otherwise. */
-export async function cartIs(page: Page, expected: string[]): Promise<void> {
-  let lines: string[] = [];
-  for (let attempt = 0; attempt < 100; attempt++) {
-    lines = await cartLines(page);
-    if (JSON.stringify(lines) === JSON.stringify(expected)) return;
-    await page.waitForTimeout(100);
-  }
-  assert.deepEqual(lines, expected);
 }
 
 /** Submits a form's Server Action with `click`, and waits for the action's answer. */
@@ -104,10 +39,6 @@ export function addToCart(page: Page, index: number): Promise<void> {
   return runAction(page, () =>
     page.getByRole('button', { name: 'Add to cart' }).nth(index).click(),
   );
-}
-
-export async function guestCookie(context: BrowserContext, url: string) {
-  return (await context.cookies(url)).find((c) => c.name === 'guestmode');
 }
 
 /** The app's database, read directly (its engine runs in the `next start` process). */

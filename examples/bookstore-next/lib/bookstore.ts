@@ -1,69 +1,26 @@
-// Server-only: the engine, the Logto client and the Guestmode helpers, created on first use from
-// the environment (`next build` imports the routes without any of it configured).
-import { join } from 'node:path';
-import { createGuestmode } from '@guestmode/core';
-import { openSqliteStorage } from '@guestmode/core/sqlite';
+// Server-only: the engine, the Logto client and the Guestmode helpers, made once per process.
 import { createGuestmodeNext, type GuestmodeNext } from '@guestmode/next';
-import LogtoClient, { type LogtoNextConfig } from '@logto/next';
+import LogtoClient from '@logto/next';
+import { configFromEnv, oncePerProcess, openBookstoreEngine } from './setup';
 
 export interface Bookstore {
   readonly logtoClient: LogtoClient;
   readonly guestmode: GuestmodeNext;
 }
 
-/** Where the app's SQLite database lives, the resource, and the rest, from the environment. */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env) {
-  const baseUrl = (env.BASE_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-  const cookieSecret = env.COOKIE_SECRET;
-  if (!cookieSecret || cookieSecret.length < 32) {
-    throw new TypeError('COOKIE_SECRET must be set to a random string of at least 32 characters');
-  }
-  const appId = env.LOGTO_APP_ID;
-  const appSecret = env.LOGTO_APP_SECRET;
-  if (!appId || !appSecret) {
-    throw new TypeError('LOGTO_APP_ID and LOGTO_APP_SECRET must be set (the Logto app)');
-  }
-  const resource = env.LOGTO_RESOURCE ?? 'https://api.bookstore.local';
-  const logto: LogtoNextConfig = {
-    endpoint: (env.LOGTO_ENDPOINT ?? 'http://localhost:3001').replace(/\/+$/, ''),
-    appId,
-    appSecret,
-    baseUrl,
-    cookieSecret,
-    cookieSecure: baseUrl.startsWith('https:'),
-    resources: [resource],
-  };
-  return { logto, resource, dataDir: env.DATA_DIR ?? './data' };
-}
-
-const KEY = Symbol.for('@guestmode/example-bookstore-next');
-
-/**
- * One instance per server process: Next may evaluate this module once per route bundle, and
- * every route must share one engine (one SQLite connection pool, one access-token key cache).
- */
 export function bookstore(): Bookstore {
-  const holder = globalThis as typeof globalThis & { [KEY]?: Bookstore };
-  if (holder[KEY]) return holder[KEY];
-  const { logto, resource, dataDir } = configFromEnv();
-  const engine = openSqliteStorage({ database: join(dataDir, 'guestmode.db') }).then((storage) =>
-    createGuestmode({
-      storage,
-      mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-      accessTokens: { issuer: `${logto.endpoint}/oidc`, audience: resource },
-    }),
-  );
-  const logtoClient = new LogtoClient(logto);
-  const created: Bookstore = {
-    logtoClient,
-    guestmode: createGuestmodeNext({
-      guestmode: engine,
+  return oncePerProcess('@guestmode/example-bookstore-next', () => {
+    const config = configFromEnv();
+    const logtoClient = new LogtoClient(config.logto);
+    return {
       logtoClient,
-      logto,
-      confirm: 'on-conflict',
-      confirmPath: '/merge',
-    }),
-  };
-  holder[KEY] = created;
-  return created;
+      guestmode: createGuestmodeNext({
+        guestmode: openBookstoreEngine(config),
+        logtoClient,
+        logto: config.logto,
+        confirm: 'on-conflict',
+        confirmPath: '/merge',
+      }),
+    };
+  });
 }

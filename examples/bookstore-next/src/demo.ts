@@ -87,9 +87,34 @@ function newestSource(appDir: string): number {
   for (const path of ['app', 'pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
     walk(join(appDir, path));
   }
+  // The App Router Bookstore's build is made from the Pages Router one's shared modules too.
+  walk(join(APP_DIR, 'lib'));
+  walk(join(APP_DIR, 'styles'));
+  walk(join(APP_DIR, 'next-config.mjs'));
   walk(join(ROOT, 'packages/next/src'));
   walk(join(ROOT, 'packages/core/src'));
   return newest;
+}
+
+/**
+ * For a test file of the app in `appDir`: the end-to-end test's build (`shared`) when it is
+ * complete and up to date, so a run after it builds nothing; otherwise a build in the file's
+ * `own` folder. Building into the shared folder could collide with that test building there at
+ * the same moment (`npm test` runs two files at once), and Next's lock on the folder would fail
+ * one of the two builds. A build in progress still holds its `lock` file (and may already have
+ * written BUILD_ID), so that counts as not complete.
+ */
+export function pickBuild(
+  appDir: string,
+  shared: string,
+  own: string,
+): { distDir: string; build: 'never' | 'auto' } {
+  const buildId = join(appDir, shared, 'BUILD_ID');
+  const complete = existsSync(buildId) && !existsSync(join(appDir, shared, 'lock'));
+  if (complete && statSync(buildId).mtimeMs >= newestSource(appDir)) {
+    return { distDir: shared, build: 'never' };
+  }
+  return { distDir: own, build: 'auto' };
 }
 
 function run(appDir: string, args: string[], env: NodeJS.ProcessEnv, log: (line: string) => void) {

@@ -4,5 +4,7 @@ export {
   DEMO_USERNAME,
   type NextDemo,
   type NextDemoOptions,
+  pickBuild,
   startNextDemo,
 } from './demo.js';
+export { printDemo, stopOnSignals } from './serve.js';

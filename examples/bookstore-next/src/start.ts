@@ -3,34 +3,10 @@
 // at a Logto tenant, only the Bookstore.
 import { resolve } from 'node:path';
 import { startNextDemo } from './demo.js';
+import { printDemo, stopOnSignals } from './serve.js';
 
 const demo = await startNextDemo({
   dataDir: resolve(process.env.DATA_DIR ?? 'data/next'),
 });
-
-const lines = [
-  '',
-  `  Bookstore (Next.js)   ${demo.url}`,
-  demo.idpUrl
-    ? `  Local IdP             ${demo.idpUrl}  (Logto-compatible, development only)`
-    : undefined,
-  demo.demoUser
-    ? `  Demo user             username: ${demo.demoUser.username}   password: ${demo.demoUser.password}`
-    : `  Provider              ${process.env.LOGTO_ENDPOINT} (from LOGTO_ENDPOINT)`,
-  '',
-  `  Open ${demo.url} — press Ctrl-C to stop.`,
-  '',
-];
-console.log(lines.filter((line) => line !== undefined).join('\n'));
-
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`\n${signal}: stopping…`);
-  await demo.close();
-  console.log('Stopped.');
-  process.exit(0);
-};
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
+printDemo(demo, 'Bookstore (Next.js)');
+stopOnSignals(demo);

@@ -3,10 +3,9 @@
 // than the Bookstore on 127.0.0.1) try to create or replace a guest, merge a guest silently at
 // sign-in, and sign the visitor out. No request another site can cause may do any of that.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import {
@@ -17,16 +16,22 @@ import {
   launchBrowser,
   randomId,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from '@guestmode/testkit';
+import {
+  guestCookie as cookieOf,
+  createAccount,
+  newPage,
+  signInWithPassword,
+} from '@guestmode/testkit/bookstore';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { APP_DIR, type NextDemo, startNextDemo } from '../src/index.js';
+import { APP_DIR, type NextDemo, pickBuild, startNextDemo } from '../src/index.js';
 
 // The driver this Node.js can load (better-sqlite3 13 segfaults on Node 20).
 const { Database } = loadSqliteDriver();
 
-const PASSWORD = 'a long demo password 1';
 const CART_API = '/api/guestmode/attributes/cart';
 /** A form field whose `name=value` in a text/plain post is this JSON cart. */
 const JSON_CART_FIELD = { '[{"id":"moby-dick","quantity":1,"x":"': '"}]' };
@@ -37,43 +42,6 @@ let dataDir: string;
 let attackerA: AttackerSite;
 let attackerB: AttackerSite;
 let db: BetterSqlite3.Database | undefined;
-
-/** Newest modification time of what the build is made from (as the build helper counts it). */
-function newestSource(): number {
-  let newest = 0;
-  const walk = (path: string) => {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    if (!stat) return;
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(path)) {
-        if (entry !== 'node_modules' && entry !== 'test') walk(join(path, entry));
-      }
-    } else newest = Math.max(newest, stat.mtimeMs);
-  };
-  for (const path of ['pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
-    walk(join(APP_DIR, path));
-  }
-  walk(resolve(APP_DIR, '../../packages/next/src'));
-  walk(resolve(APP_DIR, '../../packages/core/src'));
-  return newest;
-}
-
-/**
- * The end-to-end test's build when it is complete and up to date, so a run after it builds
- * nothing; otherwise a build of our own. Building into the e2e test's folder could collide with
- * that test building there at the same moment (`npm test` runs two files at once), and Next's
- * lock on the folder would fail one of the two builds. A build in progress still holds its
- * `lock` file (and may already have written BUILD_ID), so that counts as not complete.
- */
-function pickBuild(): { distDir: string; build: 'never' | 'auto' } {
-  const shared = join(APP_DIR, '.tmp/next-e2e');
-  const buildId = join(shared, 'BUILD_ID');
-  const complete = existsSync(buildId) && !existsSync(join(shared, 'lock'));
-  if (complete && statSync(buildId).mtimeMs >= newestSource()) {
-    return { distDir: '.tmp/next-e2e', build: 'never' };
-  }
-  return { distDir: '.tmp/next-cross-site', build: 'auto' };
-}
 
 before(
   async () => {
@@ -90,7 +58,7 @@ before(
     demo = await startNextDemo({
       dataDir,
       test: { appPort: port },
-      ...pickBuild(),
+      ...pickBuild(APP_DIR, '.tmp/next-e2e', '.tmp/next-cross-site'),
       log: (line) => process.stderr.write(`${line}\n`),
     });
   },
@@ -105,14 +73,6 @@ after(async () => {
   await demo?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale: 'en-US' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on('pageerror', (error) => process.stderr.write(`page error: ${error.message}\n`));
-  return { context, page };
-}
 
 /**
  * The app's database, read directly: its engine runs in the `next start` process and opens the
@@ -148,7 +108,7 @@ const userCart = (sub: string) => cartOf(`u:${sub}`);
 
 /** The Bookstore's guest cookie (the provider, on another port of 127.0.0.1, has its own). */
 async function guestCookie(context: BrowserContext): Promise<string | undefined> {
-  return (await context.cookies(demo.url)).find((c) => c.name === 'guestmode')?.value;
+  return (await cookieOf(context, demo.url))?.value;
 }
 
 /** Same-origin "Add to cart", as the visitor clicks it; waits until the server stored it. */
@@ -160,22 +120,12 @@ async function addToCart(page: Page, index: number) {
   ]);
 }
 
-async function createUser(): Promise<{ sub: string; username: string }> {
-  const username = `victim-${randomId(4)}`;
-  const { id } = await demo.idp!.createUser({ username, password: PASSWORD });
-  return { sub: id, username };
-}
+const createUser = () => createAccount(demo.idp);
 
 /** Signs in from the Bookstore's own link, which also opens a provider session. */
 async function signIn(page: Page, username: string) {
   await page.goto(demo.url);
-  await page.getByRole('link', { name: 'Sign in' }).click();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${demo.url}/`),
-    page.getByRole('button', { name: 'Sign in' }).click(),
-  ]);
+  await signInWithPassword(page, demo.url, username);
 }
 
 /** `/api/logto/user` as the Bookstore's own pages read it (a same-origin fetch). */
@@ -185,20 +135,8 @@ async function isSignedIn(page: Page): Promise<boolean> {
   return (user as { isAuthenticated?: unknown }).isAuthenticated === true;
 }
 
-/**
- * Opens an attacker's page and waits until the navigations it starts have come to rest
- * anywhere but on the attacker sites (the Bookstore, or the provider).
- */
-async function visitAttack(page: Page, url: string) {
-  await page.goto(url, { waitUntil: 'commit' });
-  await page.waitForURL(
-    (u) => u.origin !== attackerA.url && u.origin !== attackerB.url && u.protocol === 'http:',
-  );
-  await page.waitForLoadState('load');
-}
-
 test("the page that shows the visitor's cart is never cached: Cache-Control: no-store, Vary: Cookie", async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const res = await page.goto(demo.url);
   assert.equal(res?.status(), 200);
@@ -208,7 +146,7 @@ test("the page that shows the visitor's cart is never cached: Cache-Control: no-
 });
 
 test('a plain cross-site form post or fetch to the cart API creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -223,6 +161,7 @@ test('a plain cross-site form post or fetch to the cart API creates no guest and
       `/plain-${id}`,
       autoSubmitForm(`${demo.url}${CART_API}`, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   const [post] = await wire.sent((r) => r.method === 'POST' && r.url.endsWith(CART_API));
   assert.ok(post, 'the form post reached the Bookstore');
@@ -260,7 +199,7 @@ test('a plain cross-site form post or fetch to the cart API creates no guest and
 });
 
 test('a 307 bounce through a second site (Origin: null) creates no guest and keeps the guest cookie', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 0);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -275,6 +214,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
       `/start-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
 
   const atB = attackerB.seen.find((r) => r.path === `/bounce-${id}`);
@@ -294,7 +234,7 @@ test('a 307 bounce through a second site (Origin: null) creates no guest and kee
 });
 
 test('a forced navigation to sign-in with a provider session does not merge the guest silently', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -310,6 +250,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
   await visitAttack(
     page,
     attackerA.page(`/sign-in-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   // Wait for the round trip through the provider to end back on the Bookstore.
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
@@ -328,7 +269,7 @@ test('a forced navigation to sign-in with a provider session does not merge the 
 });
 
 test('the reproduced attack: a 307-planted guest and a forced sign-in put nothing in the account', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await addToCart(page, 0);
   await signIn(page, user.username);
@@ -342,10 +283,12 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
       `/plant-${id}`,
       autoSubmitForm(bounce, JSON_CART_FIELD, { enctype: 'text/plain' }),
     ),
+    [attackerA, attackerB],
   );
   await visitAttack(
     page,
     attackerA.page(`/merge-${id}`, forcedNavigation(`${demo.url}/api/logto/sign-in`)),
+    [attackerA, attackerB],
   );
   await page.waitForURL((u) => u.origin === demo.url && !u.pathname.startsWith('/api/logto/'));
 
@@ -358,7 +301,7 @@ test('the reproduced attack: a 307-planted guest and a forced sign-in put nothin
 });
 
 test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   await addToCart(page, 2);
   const before = await guestCookie(context);
   assert.ok(before, 'the visitor is a guest');
@@ -367,6 +310,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', a
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);
@@ -381,7 +325,7 @@ test('a forced GET of /api/logto/sign-out leaves a guest its cookie and cart', a
 });
 
 test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', async () => {
-  const { context, page } = await newPage();
+  const { context, page } = await newPage(browser);
   const user = await createUser();
   await signIn(page, user.username);
   assert.ok(await isSignedIn(page));
@@ -390,6 +334,7 @@ test('a forced GET of /api/logto/sign-out leaves a signed-in user signed in', as
   await visitAttack(
     page,
     attackerA.page(`/sign-out-${randomId(4)}`, forcedNavigation(`${demo.url}/api/logto/sign-out`)),
+    [attackerA, attackerB],
   );
 
   const [signOut] = await wire.sent((r) => r.url === `${demo.url}/api/logto/sign-out`);

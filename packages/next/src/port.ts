@@ -12,12 +12,12 @@ import {
   type Sealer,
   type SignInPort,
   type SignInSettings,
-  type SignInStart,
   signedInUserId,
 } from '@guestmode/core/web';
 import type LogtoClient from '@logto/next';
 import type { LogtoContext } from '@logto/next';
 import type { NextApiHandler, NextApiRequest, NextApiResponse } from 'next';
+import { pendingStart, stateOf } from './pending-start.js';
 
 /** A request as Next gives it to API routes and `getServerSideProps` (cookies parsed). */
 export type NextRequestLike = IncomingMessage & { cookies: Partial<Record<string, string>> };
@@ -33,14 +33,6 @@ export interface PortContext {
   readonly sealer: Sealer;
   readonly logtoClient: LogtoClient;
   getUser(req: NextRequestLike, res: ServerResponse): Promise<LogtoContext>;
-}
-
-function stateOf(location: string | undefined): string | null {
-  try {
-    return location === undefined ? null : new URL(location).searchParams.get('state');
-  } catch {
-    return null; // Not an absolute URL: not the provider's authorization endpoint.
-  }
 }
 
 /** Makes `res.redirect` (as `@logto/next` calls it) use `status` and report the location. */
@@ -88,24 +80,18 @@ export function createPort(
     return nodeClient;
   };
   const api = res as NextApiResponse;
-  let starting: SignInStart | undefined;
+  const start = pendingStart(records);
   return {
     req,
     ...nodeRequestFacts(req),
     ...records,
     loadStart: () => records.loadStart(stateOf(`${settings.baseUrl}${req.url ?? ''}`)),
-    saveStart(record) {
-      starting = record;
-    },
+    saveStart: start.saveStart,
     readForm: () => readForm(req),
     userId: async () => signedInUserId(await ctx.getUser(req, res)),
     async handleSignIn() {
-      // The record is written once @logto/next has made the authorization request, tied to its
-      // `state`: a record planted from another sign-in cannot match the callback.
-      onRedirect(api, 302, (location) => {
-        const state = stateOf(location);
-        if (state && starting) records.saveStart(starting, state);
-      });
+      // The record is written once @logto/next has made the authorization request.
+      onRedirect(api, 302, start.tieTo);
       await inner!(req as NextApiRequest, api);
     },
     async handleSignInCallback() {

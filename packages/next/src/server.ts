@@ -2,10 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   type GuestAccessor as CoreGuestAccessor,
-  checkEngine,
-  checkSignInOptions,
-  createSealer,
-  createSignInFlow,
   handleGuestApi,
   type MergeNotice,
   nodeClientKeyReader,
@@ -13,7 +9,6 @@ import {
   openGuestAccessor,
   type PendingMerge,
   type PendingMergeReason,
-  pathOption,
   readJson,
   requestSite,
   type SignInOptions,
@@ -29,6 +24,7 @@ import type {
   NextApiResponse,
 } from 'next';
 import { createPort, type NextPort, type NextRequestLike, sendAnswer, sendError } from './port.js';
+import { checkSharedOptions, createNextFlow } from './setup.js';
 import type { GuestProfile } from './types.js';
 
 export type { NextRequestLike, PendingMerge, PendingMergeReason };
@@ -127,21 +123,13 @@ const AUTH_ROUTES = new Map<unknown, SignInRoute>([
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeNextOptions) {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = checkEngine(options.guestmode, 'options.guestmode');
   const logtoClient = options.logtoClient;
   if (!logtoClient || typeof logtoClient.createNodeClientFromNextApi !== 'function') {
     throw new TypeError('options.logtoClient must be a LogtoClient from @logto/next');
   }
-  const settings = checkSignInOptions(options);
-  const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
-  const secret = options.secret ?? options.logto.cookieSecret;
-  if (typeof secret !== 'string' || secret.length < 32) {
-    throw new TypeError(
-      'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
-    );
-  }
+  const shared = checkSharedOptions(options);
   const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
-  return { engine, logtoClient, settings, apiPath, clientKey, sealer: createSealer(secret) };
+  return { ...shared, logtoClient, clientKey };
 }
 
 /** One value per request, made on first use (the user and guest are read once per request). */
@@ -191,16 +179,14 @@ function userRoute(port: NextPort, res: NextApiResponse, inner: () => unknown) {
  * ```
  */
 export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNext {
-  const { engine, logtoClient, settings, apiPath, clientKey, sealer } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { engine, logtoClient, settings, apiPath, clientKey, sealer } = checked;
   const onMerge = options.onMerge;
-  const flow = createSignInFlow<NextPort>({
-    ...settings,
-    engine,
-    confirmPath: settings.confirmPath ?? `${apiPath}/confirm`,
-    mergePath: `${apiPath}/merge`,
-    signOutPath: '/api/logto/sign-out',
-    onMerge: onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),
-  });
+  const flow = createNextFlow<NextPort>(
+    checked,
+    '/api/logto/sign-out',
+    onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),
+  );
   const getUser = perRequest((req, res) =>
     logtoClient.createNodeClientFromNextApi(req, res).then((client) => client.getContext()),
   );

@@ -63,41 +63,30 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** The jar as Next sees cookies: values URI-decoded when stored, URI-encoded when sent. */
-export class Browser extends TestBrowser {
-  constructor() {
-    super({ uriEncodedValues: true });
-  }
-}
-
-export interface Fixture {
+/** What both routers' fixtures start from: the provider, the engine, and a server for the app. */
+export interface FixtureBase {
   idp: Idp;
   engine: Guestmode;
+  /** The `@logto/next` configuration of the app registered with the provider. */
   logto: LogtoNextConfig;
-  gm: GuestmodeNext;
   url: string;
   server: Server;
   users: { alice: string; bob: string };
   close(): Promise<void>;
 }
 
-const API_CONTEXT = {
-  previewModeId: 'test',
-  previewModeEncryptionKey: 'test',
-  previewModeSigningKey: 'test',
-  dev: false,
-};
-
 /**
- * The local provider, and an app whose routes are what the docs say:
- * `pages/api/logto/[action].ts` = `gm.handleAuthRoutes(logtoClient.handleAuthRoutes())`,
- * `pages/api/guestmode/[...path].ts` = `gm.handleGuestRoutes()`, plus `pages/api/me.ts` with
- * `gm.withGuest` and `pages/api/ssr.ts` running a `getServerSideProps` made by `gm.withGuestSsr`.
+ * The local provider (with the app `name`, the resource, and the users alice and bob), the
+ * engine on an in-memory SQLite database, and an HTTP server on 127.0.0.1 (port 0) whose
+ * `request` handler the caller adds.
  */
-export async function startFixture(
-  options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
-  engineOptions: Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>) = {},
-): Promise<Fixture> {
+/** Engine options of a fixture, or a function of the provider for those that need its URLs. */
+export type EngineOptions = Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>);
+
+export async function startFixtureBase(
+  name: string,
+  engineOptions: EngineOptions = {},
+): Promise<FixtureBase> {
   const idp = createIdp({
     endpoint: 'http://127.0.0.1',
     port: 0,
@@ -115,7 +104,7 @@ export async function startFixture(
   const server = createServer();
   const url = await listen(server);
   const { appId, appSecret } = await idp.createApplication({
-    name: 'Test shop',
+    name,
     redirectUris: [`${url}/api/logto/sign-in-callback`],
     postLogoutRedirectUris: [url],
   });
@@ -131,6 +120,51 @@ export async function startFixture(
     cookieSecure: false,
     resources: [RESOURCE],
   };
+  return {
+    idp,
+    engine,
+    logto,
+    url,
+    server,
+    users: { alice, bob },
+    async close() {
+      await closeServer(server);
+      await idp.close();
+      await engine.close();
+    },
+  };
+}
+
+/** The jar as Next sees cookies: values URI-decoded when stored, URI-encoded when sent. */
+export class Browser extends TestBrowser {
+  constructor() {
+    super({ uriEncodedValues: true });
+  }
+}
+
+export interface Fixture extends FixtureBase {
+  gm: GuestmodeNext;
+}
+
+const API_CONTEXT = {
+  previewModeId: 'test',
+  previewModeEncryptionKey: 'test',
+  previewModeSigningKey: 'test',
+  dev: false,
+};
+
+/**
+ * The local provider, and an app whose routes are what the docs say:
+ * `pages/api/logto/[action].ts` = `gm.handleAuthRoutes(logtoClient.handleAuthRoutes())`,
+ * `pages/api/guestmode/[...path].ts` = `gm.handleGuestRoutes()`, plus `pages/api/me.ts` with
+ * `gm.withGuest` and `pages/api/ssr.ts` running a `getServerSideProps` made by `gm.withGuestSsr`.
+ */
+export async function startFixture(
+  options: Partial<Omit<GuestmodeNextOptions, 'guestmode' | 'logto' | 'logtoClient'>> = {},
+  engineOptions: EngineOptions = {},
+): Promise<Fixture> {
+  const base = await startFixtureBase('Test shop', engineOptions);
+  const { engine, logto, url, server } = base;
   const logtoClient = new LogtoClient(logto);
   const gm = createGuestmodeNext({ guestmode: engine, logtoClient, logto, ...options });
 
@@ -183,20 +217,7 @@ export async function startFixture(
     );
   });
 
-  return {
-    idp,
-    engine,
-    logto,
-    gm,
-    url,
-    server,
-    users: { alice, bob },
-    async close() {
-      await closeServer(server);
-      await idp.close();
-      await engine.close();
-    },
-  };
+  return { ...base, gm };
 }
 
 export interface Me {

@@ -1,9 +1,8 @@
 import type { Guestmode } from '@guestmode/core';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { loadConfig, type ServerConfig } from './config.js';
-import { openGuestmode } from './engine.js';
+import type { ServerConfig } from './config.js';
 import { mountGuestmode, type SendError } from './mount.js';
-import { checkBuildServerOptions } from './options.js';
+import { closeServed, openServed } from './served.js';
 
 export { isPlainHttpElsewhere } from './mount.js';
 
@@ -42,22 +41,10 @@ export interface BuildServerOptions {
  * ```
  */
 export async function buildServer(options: BuildServerOptions = {}): Promise<FastifyInstance> {
-  checkBuildServerOptions(options);
-  const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
   // The engine's purge reports through the server's logger, which exists only further down.
   let log: FastifyInstance['log'] | undefined;
-  const purge = {
-    onError: (err: unknown) => log?.error({ err }, 'purge failed'),
-    onPurged: (deleted: number) => log?.info({ deleted }, 'purged expired guests'),
-  };
-  const guestmode =
-    options.guestmode ??
-    (await openGuestmode(config, {
-      purge,
-      onEventError: (err: unknown) => log?.error({ err }, 'event delivery failed'),
-      ...(options.now ? { now: options.now } : {}),
-    }));
-  const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
+  const served = await openServed(options, () => log);
+  const { config } = served;
 
   // Router-level refusals reach the service's error answer once it is mounted.
   let sendError: SendError = (_error, _request, reply) => reply.code(500).send();
@@ -77,19 +64,11 @@ export async function buildServer(options: BuildServerOptions = {}): Promise<Fas
   const app = Fastify(fastifyOptions);
   log = app.log;
   try {
-    sendError = await mountGuestmode(app, {
-      guestmode,
-      config,
-      closeGuestmode,
-      openedEngine: options.guestmode === undefined,
-      now: options.now ?? Date.now,
-      ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
-      prefix: '',
-    });
+    sendError = await mountGuestmode(app, { ...served, prefix: '' });
     return app;
   } catch (error) {
     await app.close().catch(() => undefined);
-    if (closeGuestmode) await guestmode.close().catch(() => undefined);
+    await closeServed(served);
     throw error;
   }
 }

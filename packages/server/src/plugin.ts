@@ -1,10 +1,8 @@
 import { optionError } from '@guestmode/core';
 import type { FastifyPluginAsync } from 'fastify';
 import type { BuildServerOptions } from './app.js';
-import { loadConfig, type ServerConfig } from './config.js';
-import { openGuestmode } from './engine.js';
 import { mountGuestmode } from './mount.js';
-import { checkBuildServerOptions } from './options.js';
+import { closeServed, openServed } from './served.js';
 
 /** Options of {@link guestmodePlugin}: those of `buildServer()` but the logger (the host's is used). */
 export type GuestmodePluginOptions = Omit<BuildServerOptions, 'logger'>;
@@ -38,28 +36,11 @@ export const guestmodePlugin: FastifyPluginAsync<GuestmodePluginOptions> = async
   if ('logger' in options) {
     throw optionError('options.logger', "is the host app's: the plugin logs through it");
   }
-  checkBuildServerOptions(options);
-  const config: ServerConfig = { ...loadConfig({ env: {}, argv: [] }), ...options.config };
-  const purge = {
-    onError: (err: unknown) => instance.log.error({ err }, 'purge failed'),
-    onPurged: (deleted: number) => instance.log.info({ deleted }, 'purged expired guests'),
-  };
-  const guestmode =
-    options.guestmode ??
-    (await openGuestmode(config, { purge, ...(options.now ? { now: options.now } : {}) }));
-  const closeGuestmode = options.closeGuestmode ?? options.guestmode === undefined;
+  const served = await openServed(options, () => instance.log);
   try {
-    await mountGuestmode(instance, {
-      guestmode,
-      config,
-      closeGuestmode,
-      openedEngine: options.guestmode === undefined,
-      now: options.now ?? Date.now,
-      ...(options.statsCacheMs === undefined ? {} : { statsCacheMs: options.statsCacheMs }),
-      prefix: instance.prefix,
-    });
+    await mountGuestmode(instance, { ...served, prefix: instance.prefix });
   } catch (error) {
-    if (closeGuestmode) await guestmode.close().catch(() => undefined);
+    await closeServed(served);
     throw error;
   }
 };

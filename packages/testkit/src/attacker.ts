@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { BrowserContext, Request } from 'playwright-core';
+import type { BrowserContext, Page, Request } from 'playwright-core';
 import { closeServer } from './http.js';
 
 /** A request an {@link AttackerSite} received. */
@@ -181,4 +181,19 @@ export function watchRequests(context: BrowserContext, origin: string) {
       context.off('request', listener);
     },
   };
+}
+
+/**
+ * Opens an attacker's page at `url` and waits until the navigations it starts have come to rest
+ * anywhere but on the `attackers`' sites (the app under attack, or its provider).
+ */
+export async function visitAttack(
+  page: Page,
+  url: string,
+  attackers: readonly AttackerSite[],
+): Promise<void> {
+  const origins = new Set(attackers.map((site) => site.url));
+  await page.goto(url, { waitUntil: 'commit' });
+  await page.waitForURL((u) => !origins.has(u.origin) && u.protocol === 'http:');
+  await page.waitForLoadState('load');
 }

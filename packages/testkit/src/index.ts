@@ -6,6 +6,7 @@ export {
   forcedNavigation,
   type SentRequest,
   startAttackerSite,
+  visitAttack,
   watchRequests,
 } from './attacker.js';
 export { Browser, type BrowserOptions, type JarCookie, parseForm } from './browser.js';

@@ -10,12 +10,12 @@ import {
   type Sealer,
   type SignInPort,
   type SignInSettings,
-  type SignInStart,
   signedInUserId,
 } from '@guestmode/core/web';
 import type { LogtoNextConfig } from '@logto/next';
 import type LogtoClient from '@logto/next/server-actions';
 import { cookies } from 'next/headers.js';
+import { pendingStart } from '../pending-start.js';
 import { personal, readForm } from './request.js';
 
 /** What every port of one `createGuestmodeApp` shares. */
@@ -66,14 +66,6 @@ export async function appCookieJar(secure: boolean, writable: boolean): Promise<
   };
 }
 
-function stateOf(location: string | undefined): string | null {
-  try {
-    return location === undefined ? null : new URL(location).searchParams.get('state');
-  } catch {
-    return null; // Not an absolute URL: not the provider's authorization endpoint.
-  }
-}
-
 /** The signed-in user's id from `@logto/next`'s context of this request, or `undefined`. */
 export async function appUserId(logtoClient: LogtoClient): Promise<string | undefined> {
   return signedInUserId(await logtoClient.getLogtoContext());
@@ -94,7 +86,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     return nodeClient;
   };
   const url = req.request ? new URL(req.request.url) : undefined;
-  let starting: SignInStart | undefined;
+  const start = pendingStart(records);
   let answer: Response | undefined;
   const redirect = (location: string, status: number) => {
     answer = personal(status, 'text/plain; charset=utf-8', '', { location });
@@ -104,9 +96,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     header: req.header,
     ...records,
     loadStart: () => records.loadStart(url ? url.searchParams.get('state') : null),
-    saveStart(record) {
-      starting = record;
-    },
+    saveStart: start.saveStart,
     readForm: () => readForm(req.request ?? new Request('http://invalid/')),
     userId: () => appUserId(logtoClient),
     async handleSignIn(signUp) {
@@ -114,10 +104,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
         redirectUri: ctx.callbackUrl,
         ...(signUp ? { interactionMode: 'signUp' as const } : {}),
       });
-      // The record is tied to the `state` of this authorization request: a record planted from
-      // another sign-in cannot match the callback.
-      const state = stateOf(location);
-      if (state && starting) records.saveStart(starting, state);
+      start.tieTo(location);
       redirect(location, 302);
     },
     async handleSignInCallback() {

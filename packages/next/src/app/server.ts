@@ -5,10 +5,6 @@ import {
   type TrustedProxies,
 } from '@guestmode/core';
 import {
-  checkEngine,
-  checkSignInOptions,
-  createSealer,
-  createSignInFlow,
   type MergeNotice,
   type PendingMerge,
   pathOption,
@@ -18,6 +14,7 @@ import {
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
+import { checkSharedOptions, createNextFlow } from '../setup.js';
 import { type AppGuest, openAppGuest } from './guest.js';
 import { type AppContext, createAppPort } from './port.js';
 import { errorResponse, fetchRequestFacts } from './request.js';
@@ -114,16 +111,8 @@ const OPTION_KEYS = [
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeAppOptions) {
   checkObject(options, 'options', OPTION_KEYS);
-  const engine = checkEngine(options.guestmode, 'options.guestmode');
-  const settings = checkSignInOptions(options);
-  const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
+  const shared = checkSharedOptions(options);
   const authPath = pathOption(options.authPath, 'options.authPath', '/api/logto');
-  const secret = options.secret ?? options.logto.cookieSecret;
-  if (typeof secret !== 'string' || secret.length < 32) {
-    throw new TypeError(
-      'options.secret (default: options.logto.cookieSecret) must be at least 32 characters',
-    );
-  }
   let keyOf: ReturnType<typeof createForwardedKeyResolver>;
   try {
     keyOf = createForwardedKeyResolver(options.trustProxy ?? 0);
@@ -133,7 +122,7 @@ function checkOptions(options: GuestmodeAppOptions) {
   }
   const clientKey = (facts: RequestFacts) =>
     keyOf(facts.header('x-forwarded-for'), facts.header('x-real-ip'));
-  return { engine, settings, apiPath, authPath, clientKey, sealer: createSealer(secret) };
+  return { ...shared, authPath, clientKey };
 }
 
 /** Runs a route; every refusal becomes core's error answer. */
@@ -164,7 +153,8 @@ const safely =
  * ```
  */
 export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
-  const { engine, settings, apiPath, authPath, clientKey, sealer } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { engine, settings, apiPath, authPath, clientKey, sealer } = checked;
   const logtoClient = new LogtoClient(options.logto);
   const ctx: AppContext = {
     settings,
@@ -174,14 +164,11 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     callbackUrl: `${settings.baseUrl}${authPath}/sign-in-callback`,
   };
   const onMerge = options.onMerge;
-  const flow = createSignInFlow<FlowPort>({
-    ...settings,
-    engine,
-    confirmPath: settings.confirmPath ?? `${apiPath}/confirm`,
-    mergePath: `${apiPath}/merge`,
-    signOutPath: `${authPath}/sign-out`,
-    onMerge: onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
-  });
+  const flow = createNextFlow<FlowPort>(
+    checked,
+    `${authPath}/sign-out`,
+    onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
+  );
   // A merge that failed at sign-in for a temporary reason is retried here. In a Server Component
   // the merge can happen but its cookies cannot be cleared: the next action or route handler
   // finds the merge done (a replay) and clears them.

@@ -5,16 +5,8 @@
 // `app/api/guestmode/[...path]/route.ts` = `gm.guestRoutes`, plus `app/api/me/route.ts` (a
 // route handler's guest, as a Server Action sees it: no request passed), `app/api/action` (a
 // write the way a Server Action makes it) and `app/api/rsc` (what a Server Component reads).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  createGuestmode,
-  type Guestmode,
-  type GuestmodeOptions,
-  toErrorResponse,
-} from '@guestmode/core';
-import { openSqliteStorage } from '@guestmode/core/sqlite';
-import type { LogtoNextConfig } from '@logto/next';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toErrorResponse } from '@guestmode/core';
 import { AppRouteRouteModule } from 'next/dist/server/route-modules/app-route/module.js';
 import { NextRequest } from 'next/server.js';
 import {
@@ -23,7 +15,7 @@ import {
   type GuestmodeApp,
   type GuestmodeAppOptions,
 } from '../../src/app/index.js';
-import { createIdp, type Idp, RESOURCE } from '../helpers.js';
+import { type EngineOptions, type FixtureBase, startFixtureBase } from '../helpers.js';
 
 type Handler = (request: Request) => unknown;
 
@@ -86,24 +78,9 @@ async function send(res: ServerResponse, answer: Response): Promise<void> {
   res.end(Buffer.from(await answer.arrayBuffer()));
 }
 
-export interface AppFixture {
-  idp: Idp;
-  engine: Guestmode;
-  logto: LogtoNextConfig;
+export interface AppFixture extends FixtureBase {
   gm: GuestmodeApp;
-  url: string;
-  users: { alice: string; bob: string };
   events: AppMergeEvent[];
-  close(): Promise<void>;
-}
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    });
-  });
 }
 
 /** The routes of the fixture app, by path. */
@@ -156,41 +133,10 @@ function appRoutes(gm: GuestmodeApp) {
 /** The local provider and the fixture app on 127.0.0.1 (port 0). */
 export async function startAppFixture(
   options: Partial<Omit<GuestmodeAppOptions, 'guestmode' | 'logto'>> = {},
-  engineOptions: Partial<GuestmodeOptions> | ((idp: Idp) => Partial<GuestmodeOptions>) = {},
+  engineOptions: EngineOptions = {},
 ): Promise<AppFixture> {
-  const idp = createIdp({
-    endpoint: 'http://127.0.0.1',
-    port: 0,
-    database: ':memory:',
-    env: {},
-    warn: () => {},
-  });
-  await idp.listen();
-  const engine = createGuestmode({
-    storage: await openSqliteStorage({ database: ':memory:' }),
-    mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-    accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-    ...(typeof engineOptions === 'function' ? engineOptions(idp) : engineOptions),
-  });
-  const server = createServer();
-  const url = await listen(server);
-  const { appId, appSecret } = await idp.createApplication({
-    name: 'Test shop (App Router)',
-    redirectUris: [`${url}/api/logto/sign-in-callback`],
-    postLogoutRedirectUris: [url],
-  });
-  await idp.createResource({ indicator: RESOURCE });
-  const alice = (await idp.createUser({ username: 'alice', password: 'alice password 1' })).id;
-  const bob = (await idp.createUser({ username: 'bob', password: 'bob password 12' })).id;
-  const logto: LogtoNextConfig = {
-    endpoint: idp.url,
-    appId,
-    appSecret,
-    baseUrl: url,
-    cookieSecret: 'a-test-cookie-secret-of-at-least-32-chars',
-    cookieSecure: false,
-    resources: [RESOURCE],
-  };
+  const base = await startFixtureBase('Test shop (App Router)', engineOptions);
+  const { engine, logto, url, server } = base;
   const events: AppMergeEvent[] = [];
   const gm = createGuestmodeApp({
     guestmode: engine,
@@ -216,21 +162,5 @@ export async function startAppFixture(
         res.end();
       });
   });
-  return {
-    idp,
-    engine,
-    logto,
-    gm,
-    url,
-    users: { alice, bob },
-    events,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await idp.close();
-      await engine.close();
-    },
-  };
+  return { ...base, gm, events };
 }

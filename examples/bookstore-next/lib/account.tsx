@@ -1,6 +1,17 @@
+'use client';
+// The account box of both Next Bookstores: `/api/logto/user` read with SWR. Sign-in is a link (a
+// navigation to an API route or route handler); sign-out is a form posting the CSRF token that
+// `/api/logto/user` gives a signed-in user.
 import type { LogtoContext } from '@logto/next';
-import type { ReactNode } from 'react';
 import useSWR from 'swr';
+
+type User = LogtoContext & { csrfToken?: string };
+
+async function fetcher(url: string): Promise<User> {
+  const res = await fetch(url, { credentials: 'same-origin' });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return (await res.json()) as User;
+}
 
 /** Signed-in user's display name from the ID token claims. */
 function displayName(user: LogtoContext): string | undefined {
@@ -10,12 +21,8 @@ function displayName(user: LogtoContext): string | undefined {
   return undefined;
 }
 
-/**
- * The seed's navigation: `/api/logto/user` read with SWR. Sign-in is a link (a navigation to an
- * API route); sign-out is a form posting the CSRF token `/api/logto/user` gives a signed-in user.
- */
 export function Account() {
-  const { data } = useSWR<LogtoContext & { csrfToken?: string }>('/api/logto/user');
+  const { data } = useSWR('/api/logto/user', fetcher);
   if (!data) return <p className="account muted">…</p>;
   if (data.isAuthenticated) {
     const sub = data.claims?.sub ?? '';
@@ -42,21 +49,5 @@ export function Account() {
         Create account
       </a>
     </p>
-  );
-}
-
-export function Layout(props: { theme: 'light' | 'dark'; prefs?: ReactNode; children: ReactNode }) {
-  return (
-    <div className="page" data-theme={props.theme}>
-      <header className="top">
-        <a className="brand" href="/">
-          Bookstore<small>Browse as a guest; your cart stays yours.</small>
-        </a>
-        {props.prefs}
-        <Account />
-      </header>
-      <main>{props.children}</main>
-      <footer>Bookstore — a Guestmode demo (Next.js Pages Router + Logto)</footer>
-    </div>
   );
 }
