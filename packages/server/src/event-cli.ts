@@ -1,5 +1,5 @@
-import type { EventState, Guestmode } from '@guestmode/core';
-import type { OperatorCliContext } from './operator-cli.js';
+import type { EventState } from '@guestmode/core';
+import { type OperatorCliContext, withOperatorEngine } from './operator-cli.js';
 
 export const EVENTS_HELP = `  guestmode events list [--state pending|delivered|dead] [--after <id>] [flags]
                                                  outbox events by id, 50 at a time, as JSON lines
@@ -42,16 +42,7 @@ export async function eventsCommand(
       state = value as EventState;
     } else flags.push(arg);
   }
-  const config = cli.load(flags);
-  if (!config) return USAGE;
-  let engine: Guestmode;
-  try {
-    engine = await cli.open(config);
-  } catch (error) {
-    cli.err(`guestmode: cannot open the database (GUESTMODE_DATABASE_URL): ${cli.reason(error)}`);
-    return 1;
-  }
-  try {
+  return withOperatorEngine(cli, flags, `events ${verb}`, async (engine) => {
     if (verb === 'list') {
       const events = await engine.listEvents({ after, ...(state ? { state } : {}) });
       for (const event of events) cli.out(JSON.stringify(event));
@@ -63,10 +54,5 @@ export async function eventsCommand(
     }
     cli.err(`guestmode: no event ${id}`);
     return 1;
-  } catch (error) {
-    cli.err(`guestmode: events ${verb} failed: ${cli.reason(error)}`);
-    return 1;
-  } finally {
-    await engine.close();
-  }
+  });
 }

@@ -50,6 +50,21 @@ export async function operatorCommand(
     );
     return USAGE;
   }
+  return withOperatorEngine(cli, flags, `${noun} ${verb}`, (engine) =>
+    run(engine, noun, verb, subject ?? '', after, cli),
+  );
+}
+
+/**
+ * Reads the settings from `flags`, opens the engine (no OIDC provider, no background work), runs
+ * the command and closes the engine; failures become a line on stderr and an exit code.
+ */
+export async function withOperatorEngine(
+  cli: OperatorCliContext,
+  flags: readonly string[],
+  what: string,
+  command: (engine: Guestmode) => Promise<number>,
+): Promise<number> {
   const config = cli.load(flags);
   if (!config) return USAGE;
   let engine: Guestmode;
@@ -60,9 +75,9 @@ export async function operatorCommand(
     return 1;
   }
   try {
-    return await run(engine, noun, verb, subject ?? '', after, cli);
+    return await command(engine);
   } catch (error) {
-    cli.err(`guestmode: ${noun} ${verb} failed: ${cli.reason(error)}`);
+    cli.err(`guestmode: ${what} failed: ${cli.reason(error)}`);
     return 1;
   } finally {
     await engine.close();
