@@ -128,8 +128,12 @@ class PostgresStorage implements GuestStorage {
     this.#db = db;
     this.outbox = postgresOutbox(db.pool);
     this.#ownsPool = ownsPool;
-    // An idle client losing its connection (server restart) must not crash the process.
+    // A connection lost to a server restart must not crash the process, wherever its client is:
+    // idle (the pool's 'error'), or checked out with no statement in flight, where pg emits
+    // 'error' on the client itself and a borrower may not have its own listener attached yet.
+    // The next statement on that client still fails as storage_unavailable and is discarded.
     db.pool.on('error', () => {});
+    db.pool.on('connect', (client) => client.on('error', () => {}));
     // Groups of writes and of reads take at most this many clients each, leaving the rest of
     // the pool to merges, purges and the other single operations.
     const groups = Math.max(1, Math.floor(db.size * 0.4));
