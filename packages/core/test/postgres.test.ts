@@ -6,7 +6,7 @@ import { migratePostgres } from '@guestmode/core/migrations';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
 import pg from 'pg';
-import { MIGRATION_LOCK, POSTGRES_MIGRATIONS } from '../src/storage/postgres/schema.js';
+import { MIGRATION_LOCK, POSTGRES_MIGRATIONS, q } from '../src/storage/postgres/schema.js';
 
 const databases: TestDatabase[] = [];
 async function newDatabase(): Promise<TestDatabase> {
@@ -144,4 +144,55 @@ describe('postgres adapter', () => {
       await storage.close();
     }
   });
+
+  it('probes the attributes by owner before the tables are analyzed, at any size', async () => {
+    const { url } = await newDatabase();
+    const storage = await openPostgresStorage({ database: url });
+    await storage.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // A freshly filled store, as right after a deployment: rows, but no statistics yet, so the
+      // planner assumes 200 distinct owners and a join over every attribute row looks cheap.
+      await client.query(`INSERT INTO gm_guests (id, secret_hash, created_at, expires_at)
+        SELECT 'guest-' || i, '\\x00', 0, 1 FROM generate_series(1, 20000) i`);
+      await client.query(`INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+        SELECT 'g:guest-' || i, 'cart', '[1]', 3, 0 FROM generate_series(1, 20000) i`);
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT COUNT(*)::int AS n FROM pg_stats WHERE tablename = 'gm_attributes'`,
+      );
+      assert.equal(rows[0]!.n, 0, 'the attributes must not be analyzed yet');
+      const ids = Array.from({ length: 50 }, (_, i) => `guest-${i * 400 + 1}`);
+      const statements = [
+        { name: 'guestsWithAttributes', ids },
+        { name: 'attributeSizes', ids: ids.map((id) => `g:${id}`) },
+      ] as const;
+      for (const { name, ids: values } of statements) {
+        for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+          await client.query(`SET plan_cache_mode = ${mode}`);
+          await client.query(`PREPARE probe(text[]) AS ${q[name]}`);
+          const literal = client.escapeLiteral(`{${values.join(',')}}`);
+          const plan = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE probe(${literal})`);
+          await client.query('DEALLOCATE probe');
+          const scans = relationScans(plan.rows[0]['QUERY PLAN'][0].Plan);
+          assert.ok(
+            !scans.includes('Seq Scan gm_attributes'),
+            `${name} (${mode}) scans every attribute: ${scans.join(', ')}`,
+          );
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
 });
+
+/** The scans of a JSON plan, as "<node type> <relation>". */
+function relationScans(node: {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Plans?: unknown[];
+}): string[] {
+  const own = node['Relation Name'] ? [`${node['Node Type']} ${node['Relation Name']}`] : [];
+  return own.concat(...(node.Plans ?? []).map((child) => relationScans(child as typeof node)));
+}

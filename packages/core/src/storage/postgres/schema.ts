@@ -175,7 +175,13 @@ export const q = {
      SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[])`,
   lockGuests: `SELECT id, secret_hash, created_at, expires_at, merged_into FROM gm_guests
      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-  attributeSizes: 'SELECT owner, name, size FROM gm_attributes WHERE owner = ANY($1::text[])',
+  // The per-owner lookups of the hot paths are lateral subqueries that the planner cannot turn
+  // into a join (OFFSET 0 keeps them apart): each owner is one probe of the primary key's
+  // (owner, name) prefix whatever the table's statistics say. Fresh tables have none until
+  // autovacuum analyzes them, and a join planned on the default estimate (200 distinct owners)
+  // scans every attribute row for each group.
+  attributeSizes: `SELECT o.owner, a.name, a.size FROM unnest($1::text[]) AS o(owner)
+     CROSS JOIN LATERAL (SELECT name, size FROM gm_attributes WHERE owner = o.owner OFFSET 0) a`,
   upsertAttributes: `INSERT INTO gm_attributes (owner, name, value, size, updated_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
      ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size, updated_at = excluded.updated_at`,
@@ -184,7 +190,9 @@ export const q = {
      WHERE g.id = u.id AND g.merged_into IS NULL AND g.expires_at < u.expires_at`,
   guestsWithAttributes: `SELECT g.id, g.secret_hash, g.created_at, g.expires_at, g.merged_into,
        g.merged_at, a.name, a.value, a.updated_at AS attribute_updated_at
-     FROM gm_guests g LEFT JOIN gm_attributes a ON a.owner = 'g:' || g.id
+     FROM gm_guests g LEFT JOIN LATERAL (
+       SELECT name, value, updated_at FROM gm_attributes WHERE owner = 'g:' || g.id OFFSET 0
+     ) a ON true
      WHERE g.id = ANY($1::text[]) ORDER BY g.id, a.name`,
 } as const;
 
