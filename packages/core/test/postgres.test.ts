@@ -92,6 +92,49 @@ describe('postgres adapter', () => {
     }
   });
 
+  it('creates concurrent guests and their attributes in single statements, no BEGIN or COMMIT', async () => {
+    const { url } = await newDatabase();
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    const storage = await openPostgresStorage({ database: pool });
+    const sent: string[] = [];
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const [first] = args;
+        sent.push(typeof first === 'string' ? first : (first as { text: string }).text);
+        return query(...args);
+      };
+    });
+    try {
+      const gm = createGuestmode({ storage });
+      // Clients opened before the recording starts would go unseen.
+      await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
+      sent.length = 0;
+      const guests = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => gm.createGuest({ cart: [i], theme: `t${i}` })),
+      );
+      assert.ok(sent.length > 0);
+      assert.deepEqual(
+        sent.filter((text) => text !== q.createGuests),
+        [],
+      );
+      for (const [i, { token }] of guests.entries()) {
+        const { attributes } = await gm.authenticateGuest(token);
+        assert.deepEqual(
+          attributes.map((a) => [a.name, a.value]),
+          [
+            ['cart', `[${i}]`],
+            ['theme', `"t${i}"`],
+          ],
+        );
+      }
+      assert.equal((await gm.stats()).created, 30);
+    } finally {
+      await storage.close();
+      await pool.end();
+    }
+  });
+
   it('checks its options, naming the one that is wrong', async () => {
     const { url } = await newDatabase();
     const cases: [unknown, RegExp][] = [

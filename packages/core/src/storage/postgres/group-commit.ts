@@ -71,7 +71,11 @@ export class PostgresGroupCommit {
   async #commit(group: Queued[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.#db.transaction((client) => this.#apply(client, group));
+      // Creates alone are one statement: PostgreSQL commits it as it ends, with no BEGIN and
+      // COMMIT round trips around it.
+      outcomes = group.every((item) => item.write.kind === 'create')
+        ? await this.#db.withClient((client) => this.#apply(client, group))
+        : await this.#db.transaction((client) => this.#apply(client, group));
     } catch (error) {
       // The database is unreachable (wrapped as storage_unavailable): one by one would fail too.
       if (error instanceof GuestmodeError || group.length === 1) {
@@ -105,20 +109,21 @@ export class PostgresGroupCommit {
       }
     }
     if (creates.length > 0) {
-      await this.#db.query(client, 'insertGuests', [
+      const attributes = creates.flatMap((c) =>
+        c.attributes.map((a) => [`g:${c.guest.id}`, a] as const),
+      );
+      await this.#db.query(client, 'createGuests', [
         creates.map((c) => c.guest.id),
         creates.map((c) => Buffer.from(c.guest.secretHash)),
         creates.map((c) => c.guest.createdAt),
         creates.map((c) => c.guest.expiresAt),
+        attributes.map(([owner]) => owner),
+        attributes.map(([, a]) => a.name),
+        attributes.map(([, a]) => a.value),
+        attributes.map(([, a]) => Buffer.byteLength(a.value)),
+        attributes.map(([, a]) => a.updatedAt),
       ]);
-      for (const c of creates) {
-        const owner = `g:${c.guest.id}`;
-        for (const a of c.attributes) {
-          upserts.set(`${owner}\n${a.name}`, [owner, a, Buffer.byteLength(a.value)]);
-        }
-        results.set(c, { ok: true, value: null });
-      }
-      await this.#db.query(client, 'addCounter', [creates.length, 'created']);
+      for (const c of creates) results.set(c, { ok: true, value: null });
     }
     if (upserts.size > 0) {
       const rows = [...upserts.values()];

@@ -171,8 +171,20 @@ export const q = {
   expiredUnpurged:
     'SELECT COUNT(*)::bigint AS n FROM gm_guests WHERE expires_at <= $1 AND merged_into IS NULL',
   // Group commit and group reads.
-  insertGuests: `INSERT INTO gm_guests (id, secret_hash, created_at, expires_at)
-     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[])`,
+  // A group's new guests, their attributes and the `created` counter in one statement, which is
+  // a transaction of its own when the group holds nothing else. A new guest's attributes cannot
+  // exist yet, so they are plain inserts: no speculative insertion and its confirmation record,
+  // as an upsert would cost per row.
+  createGuests: `WITH guests AS (
+       INSERT INTO gm_guests (id, secret_hash, created_at, expires_at)
+       SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[])
+     ), counted AS (
+       INSERT INTO gm_counters (name, shard, value)
+       VALUES ('created', pg_backend_pid() % ${COUNTER_SHARDS}, cardinality($1::text[]))
+       ON CONFLICT (name, shard) DO UPDATE SET value = gm_counters.value + excluded.value
+     )
+     INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+     SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[])`,
   lockGuests: `SELECT id, secret_hash, created_at, expires_at, merged_into FROM gm_guests
      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
   // The per-owner lookups of the hot paths are lateral subqueries that the planner cannot turn
