@@ -135,6 +135,22 @@ describe('postgres adapter', () => {
     }
   });
 
+  it('leaves a quarter of each attribute page free, for carts rewritten on their own page', async () => {
+    const { url } = await newDatabase();
+    const storage = await openPostgresStorage({ database: url });
+    await storage.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ reloptions: string[] | null }>(
+        "SELECT reloptions FROM pg_class WHERE relname = 'gm_attributes'",
+      );
+      assert.deepEqual(rows[0]!.reloptions, ['fillfactor=75']);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('checks its options, naming the one that is wrong', async () => {
     const { url } = await newDatabase();
     const cases: [unknown, RegExp][] = [
