@@ -135,6 +135,36 @@ describe('postgres adapter', () => {
     }
   });
 
+  it('writes new and existing attributes of concurrent guest writes in one group', async () => {
+    const { url } = await newDatabase();
+    const storage = await openPostgresStorage({ database: url });
+    try {
+      const gm = createGuestmode({ storage });
+      const guests = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => gm.createGuest({ cart: [i] })),
+      );
+      // Same turn, so one group: every cart exists already, every theme is new.
+      await Promise.all(
+        guests.flatMap(({ token }, i) => [
+          gm.setGuestAttribute(token, 'cart', [i, i]),
+          gm.setGuestAttribute(token, 'theme', `t${i}`),
+        ]),
+      );
+      for (const [i, { token }] of guests.entries()) {
+        const { attributes } = await gm.authenticateGuest(token);
+        assert.deepEqual(
+          attributes.map((a) => [a.name, a.value]),
+          [
+            ['cart', `[${i},${i}]`],
+            ['theme', `"t${i}"`],
+          ],
+        );
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('leaves a quarter of each attribute page free, for carts rewritten on their own page', async () => {
     const { url } = await newDatabase();
     const storage = await openPostgresStorage({ database: url });

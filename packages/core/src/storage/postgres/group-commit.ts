@@ -98,12 +98,17 @@ export class PostgresGroupCommit {
   async #apply(client: pg.PoolClient, group: Queued[]): Promise<Outcome[]> {
     const creates = group.flatMap((item) => (item.write.kind === 'create' ? [item.write] : []));
     const puts = group.flatMap((item) => (item.write.kind === 'put' ? [item.write] : []));
-    const upserts = new Map<string, [owner: string, a: StoredAttribute, size: number]>();
+    const upserts = new Map<string, AttributeRow>();
     const extended = new Map<string, number>();
     const results = new Map<GroupWrite, Outcome>();
+    // The attributes that exist before the group's writes, by `owner\nname`.
+    const stored = new Set<string>();
     if (puts.length > 0) {
       const guests = await this.#lockGuests(client, puts);
       const sizes = await this.#profiles(client, puts);
+      for (const [owner, profile] of sizes) {
+        for (const name of profile.keys()) stored.add(`${owner}\n${name}`);
+      }
       for (const put of puts) {
         results.set(put, check(put, guests, sizes, upserts, extended));
       }
@@ -126,14 +131,10 @@ export class PostgresGroupCommit {
       for (const c of creates) results.set(c, { ok: true, value: null });
     }
     if (upserts.size > 0) {
-      const rows = [...upserts.values()];
-      await this.#db.query(client, 'upsertAttributes', [
-        rows.map((r) => r[0]),
-        rows.map((r) => r[1].name),
-        rows.map((r) => r[1].value),
-        rows.map((r) => r[2]),
-        rows.map((r) => r[1].updatedAt),
-      ]);
+      const changed: AttributeRow[] = [];
+      const added: AttributeRow[] = [];
+      for (const [key, row] of upserts) (stored.has(key) ? changed : added).push(row);
+      await this.#db.query(client, 'writeAttributes', [...columns(changed), ...columns(added)]);
     }
     if (extended.size > 0) {
       await this.#db.query(client, 'extendGuests', [[...extended.keys()], [...extended.values()]]);
@@ -179,6 +180,19 @@ export class PostgresGroupCommit {
   }
 }
 
+type AttributeRow = [owner: string, a: StoredAttribute, size: number];
+
+/** Rows as the five arrays of an `unnest`: owner, name, value, size, updated_at. */
+function columns(rows: AttributeRow[]): unknown[][] {
+  return [
+    rows.map((r) => r[0]),
+    rows.map((r) => r[1].name),
+    rows.map((r) => r[1].value),
+    rows.map((r) => r[2]),
+    rows.map((r) => r[1].updatedAt),
+  ];
+}
+
 type Outcome =
   | { readonly ok: true; readonly value: GuestTimes | null }
   | { readonly ok: false; readonly error: unknown };
@@ -191,7 +205,7 @@ function check(
   put: PutWrite,
   guests: Map<string, LockedGuest>,
   profiles: Map<string, Map<string, number>>,
-  upserts: Map<string, [string, StoredAttribute, number]>,
+  upserts: Map<string, AttributeRow>,
   extended: Map<string, number>,
 ): Outcome {
   try {
