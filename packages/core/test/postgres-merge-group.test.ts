@@ -222,6 +222,67 @@ describe('postgres merge groups', () => {
     }
   });
 
+  it('a group chosen as a deadlock victim is rolled back, and its merges run again alone', async () => {
+    const { storage, admin, close } = await open();
+    const external = await admin.connect();
+    try {
+      const guests = await Promise.all([1, 2, 3].map((n) => newGuest(storage, n)));
+      await admin.query(
+        "INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES ('u:dl2', 'count', '100', 3, 0)",
+      );
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let entered!: () => void;
+      const inPlan = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      let calls = 0;
+      const waiting: Plan = async (guest, user, handle) => {
+        if (calls++ === 0) {
+          entered();
+          await gate;
+        }
+        return sum(guest, user, handle);
+      };
+      const merges = Promise.allSettled([
+        storage.merge(work(guests[0]!, 'dl1')),
+        storage.merge(work(guests[1]!, 'dl2', waiting, false)),
+        storage.merge(work(guests[2]!, 'dl3')),
+      ]);
+      await inPlan;
+      // Another transaction holds the user's attribute row the group is about to write, then
+      // asks for a guest row the group holds: PostgreSQL ends the one that waited first, the group.
+      await external.query('BEGIN');
+      await external.query("UPDATE gm_attributes SET updated_at = 1 WHERE owner = 'u:dl2'");
+      const { rows } = await external.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      release();
+      let blocked = false;
+      for (let i = 0; i < 400 && !blocked; i++) {
+        const waiters = await admin.query(
+          `SELECT 1 FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND pid <> $1 AND datname = current_database()`,
+          [rows[0]!.pid],
+        );
+        blocked = waiters.rowCount! > 0;
+        if (!blocked) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      assert.ok(blocked, 'the group never waited for the row');
+      await external.query('SELECT 1 FROM gm_guests WHERE id = $1 FOR UPDATE', [guests[1]]);
+      await external.query('COMMIT');
+      assert.deepEqual(codes(await merges), ['merged', 'merged', 'merged']);
+      assert.equal(calls, 2);
+      assert.equal(await count(storage, 'user:dl1'), '1');
+      assert.equal(await count(storage, 'user:dl2'), '102');
+      assert.equal(await count(storage, 'user:dl3'), '3');
+      assert.equal((await storage.stats(Date.now())).merged, 3);
+    } finally {
+      external.release();
+      await close();
+    }
+  });
+
   it('a merge whose connection is lost every time fails as storage_unavailable, its guest intact', async () => {
     const { storage, admin, close } = await open();
     try {
