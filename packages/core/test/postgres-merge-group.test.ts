@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { GuestmodeError } from '@guestmode/core';
+import { createGuestmode, GuestmodeError } from '@guestmode/core';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
 import pg from 'pg';
@@ -142,6 +142,57 @@ describe('postgres merge groups', () => {
       assert.equal(await count(storage, `guest:${guests[2]}`), '3');
       assert.equal((await storage.getGuest(guests[2]!))?.mergedInto, null);
       assert.equal((await storage.stats(Date.now())).merged, 3);
+    } finally {
+      await close();
+    }
+  });
+
+  it('through the engine: an app rule that throws for one guest fails that merge and its event only', async () => {
+    const { storage, pool, close } = await open();
+    try {
+      const gm = createGuestmode({
+        storage,
+        events: { onEvent: () => {}, delivery: { enabled: false } },
+        mergeRules: {
+          cart: async ({ guest, transaction }) => {
+            const client = transaction.handle as pg.PoolClient;
+            // The app's own row, moved with the merge and undone with it.
+            await client.query(
+              "INSERT INTO gm_attributes (owner, name, value, size, updated_at) VALUES ('app:' || $1, 'moved', '1', 1, 0)",
+              [JSON.stringify(guest.value)],
+            );
+            if (guest.value === 'bad') throw new Error('app rule failed');
+            return { value: guest.value, outcome: 'copied' };
+          },
+        },
+      });
+      const carts = ['a', 'b', 'bad', 'c', 'd'];
+      const guests = await Promise.all(carts.map((cart) => gm.createGuest({ cart })));
+      const outcomes = await Promise.allSettled(
+        guests.map((g, i) => gm.merge({ guestToken: g.token, userId: `engine-${i}` })),
+      );
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'fulfilled' ? 'merged' : String(o.reason))),
+        ['merged', 'merged', 'Error: app rule failed', 'merged', 'merged'],
+      );
+      const bad = guests[2]!;
+      assert.equal((await gm.authenticateGuest(bad.token)).guest.id, bad.guest.id, 'still active');
+      assert.equal(await gm.getAttribute({ kind: 'user', id: 'engine-2' }, 'cart'), undefined);
+      const { rows } = await pool.query<{ subject: string }>(
+        "SELECT subject FROM gm_events WHERE type = 'guest.merged' ORDER BY subject",
+      );
+      const merged = guests.filter((_, i) => i !== 2).map((g) => `g:${g.guest.id}`);
+      assert.deepEqual(
+        rows.map((r) => r.subject),
+        merged.sort(),
+      );
+      const moved = await pool.query<{ owner: string }>(
+        "SELECT owner FROM gm_attributes WHERE name = 'moved' ORDER BY owner",
+      );
+      assert.deepEqual(
+        moved.rows.map((r) => r.owner),
+        ['app:"a"', 'app:"b"', 'app:"c"', 'app:"d"'],
+      );
     } finally {
       await close();
     }
