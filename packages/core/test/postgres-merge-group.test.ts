@@ -226,9 +226,18 @@ describe('postgres merge groups', () => {
     try {
       const guests = await Promise.all([10, 20, 30].map((n) => newGuest(storage, n)));
       sent.length = 0;
+      let seen: string | undefined;
+      // An app rule that reads the store through the connection sees the merge before it.
+      const reading: Plan = async (guest, user, handle) => {
+        const { rows } = await handle.query<{ value: string }>(
+          "SELECT value FROM gm_attributes WHERE owner = 'u:shared' AND name = 'count'",
+        );
+        seen = rows[0]?.value;
+        return sum(guest, user, handle);
+      };
       const outcomes = await Promise.all([
         storage.merge(work(guests[0]!, 'shared')),
-        storage.merge(work(guests[1]!, 'shared', sum, false)),
+        storage.merge(work(guests[1]!, 'shared', reading, false)),
         storage.merge(work(guests[2]!, 'shared')),
       ]);
       assert.equal(sent.filter((s) => s === 'BEGIN').length, 1);
@@ -237,6 +246,7 @@ describe('postgres merge groups', () => {
         ['10', '30', '60'],
       );
       assert.equal(await count(storage, 'user:shared'), '60');
+      assert.equal(seen, '10');
     } finally {
       await close();
     }
@@ -304,7 +314,10 @@ describe('postgres merge groups', () => {
       ]);
       await inPlan;
       // Another transaction holds the user's attribute row the group is about to write, then
-      // asks for a guest row the group holds: PostgreSQL ends the one that waited first, the group.
+      // asks for a guest row the group holds: a lock cycle.
+      // The group's session looks for the cycle after the default second, this one only after
+      // a minute: PostgreSQL ends the group, whatever the host's scheduling.
+      await external.query("SET deadlock_timeout = '60s'");
       await external.query('BEGIN');
       await external.query("UPDATE gm_attributes SET updated_at = 1 WHERE owner = 'u:dl2'");
       const { rows } = await external.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
@@ -329,7 +342,7 @@ describe('postgres merge groups', () => {
       assert.equal(await count(storage, 'user:dl3'), '3');
       assert.equal((await storage.stats(Date.now())).merged, 3);
     } finally {
-      external.release();
+      external.release(true);
       await close();
     }
   });

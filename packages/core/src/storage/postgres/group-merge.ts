@@ -34,8 +34,8 @@ const MAX_GROUP = 32;
 
 /**
  * Merges on PostgreSQL, grouped: the merges that queue up while earlier groups are in flight
- * share one transaction and one commit flush. A group is five statements however many merges it
- * holds: BEGIN; one that locks every user and guest involved (users in hash order, then guests
+ * share one transaction and one commit flush. With built-in rules a group is five statements however
+ * many merges it holds: BEGIN; one that locks every user and guest involved (users in hash order, then guests
  * in id order, the order `lockMerge` takes its two in, so that groups and lone merges never
  * wait on each other in a circle); one that reads every profile involved; one that writes every
  * merge; COMMIT. Between the read and the write each merge is checked and planned in turn
@@ -43,7 +43,8 @@ const MAX_GROUP = 32;
  * merged earlier in the group answers a replay or `guest_already_merged`, a user's profile holds
  * what the earlier merges wrote into it. A refused merge (a throwing rule, a guest merged
  * elsewhere or expired) adds nothing to the write. A plan with app rules, which may write through
- * the connection, runs inside a savepoint of its own and is rolled back to it when it throws.
+ * the connection, runs inside a savepoint of its own and is rolled back to it when it throws;
+ * the merges planned before it are written first, so that its rules see them in the database.
  * A group that fails in the database (a lost connection, a failed COMMIT, a deadlock) is rolled
  * back and each of its merges runs once more alone, where a merge whose commit did land answers
  * its stored result as a replay. Promises settle after COMMIT.
@@ -129,7 +130,11 @@ export class PostgresGroupMerge {
         continue;
       }
       const savepoint = work.batchable ? undefined : `gm_merge_${i}`;
-      if (savepoint) await client.query(`SAVEPOINT ${savepoint}`);
+      if (savepoint) {
+        // App rules may read the store through the connection: they see the merges before.
+        await this.#finish(client, state);
+        await client.query(`SAVEPOINT ${savepoint}`);
+      }
       let plan: MergePlan;
       try {
         plan = await work.plan(
@@ -145,13 +150,17 @@ export class PostgresGroupMerge {
       state.merged(work, plan);
       outcomes.push({ ok: true, value: { status: 'merged', result: plan.result } });
     }
-    if (state.mergedCount > 0) {
-      await this.#db.query(client, 'finishMerges', state.finishValues());
-      // The outbox rows of the merges that stay, in the transaction that makes them happen.
-      await writeEvents(client, state.events);
-    }
+    await this.#finish(client, state);
+    // The outbox rows of the merges that stay, in the transaction that makes them happen.
+    await writeEvents(client, state.events);
     await client.query('COMMIT');
     return outcomes;
+  }
+
+  /** Writes the merges planned since the last write, if any. */
+  async #finish(client: pg.PoolClient, state: GroupState): Promise<void> {
+    const values = state.takeWrites();
+    if (values) await this.#db.query(client, 'finishMerges', values);
   }
 }
 
@@ -159,18 +168,15 @@ export class PostgresGroupMerge {
 class GroupState {
   readonly #guests: Map<string, GuestRow>;
   readonly #profiles = new Map<string, Map<string, StoredAttribute>>();
-  /** The user attributes the group changed, by owner and name: written or deleted at the end. */
+  /** The user attributes changed since the last write, by owner and name. */
   readonly #changed = new Map<string, Set<string>>();
+  /** The merges planned and not yet written. */
   readonly #merged: { work: MergeWork; result: string }[] = [];
   readonly events: NewEvent[] = [];
 
   constructor(guests: RawGuest[], attributes: (RawAttribute & { owner: string })[]) {
     this.#guests = new Map(guests.map((row) => [row.id, toGuest(row)]));
     for (const row of attributes) this.#of(row.owner).set(row.name, toAttribute(row));
-  }
-
-  get mergedCount(): number {
-    return this.#merged.length;
   }
 
   guest(id: string): GuestRow | null {
@@ -212,10 +218,12 @@ class GroupState {
   }
 
   /**
-   * The values of `finishMerges`. Each changed user attribute appears once, with the group's
-   * last word on it, since one statement cannot write the same row twice.
+   * The values of `finishMerges` for the merges planned since the last call (`undefined`: none).
+   * Each changed user attribute appears once, with the group's last word on it, since one
+   * statement cannot write the same row twice.
    */
-  finishValues(): unknown[] {
+  takeWrites(): unknown[] | undefined {
+    if (this.#merged.length === 0) return undefined;
     const writes: [string, StoredAttribute][] = [];
     const deletes: [string, string][] = [];
     for (const [owner, names] of this.#changed) {
@@ -226,7 +234,8 @@ class GroupState {
         else deletes.push([owner, name]);
       }
     }
-    const merged = this.#merged;
+    const merged = this.#merged.splice(0);
+    this.#changed.clear();
     return [
       writes.map(([owner]) => owner),
       writes.map(([, a]) => a.name),
