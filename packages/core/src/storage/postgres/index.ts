@@ -26,6 +26,7 @@ import { Connection, type Runner } from './connection.js';
 import { deleteUser, listGuests, readUser } from './data-rights.js';
 import { wrap } from './driver-errors.js';
 import { type GroupWrite, PostgresGroupCommit } from './group-commit.js';
+import { PostgresGroupMerge } from './group-merge.js';
 import { GroupReads, type GuestWithAttributes } from './group-reads.js';
 import { postgresOutbox, purgeWithEvents, writeEvents } from './outbox.js';
 import {
@@ -121,6 +122,7 @@ class PostgresStorage implements GuestStorage {
   readonly #ownsPool: boolean;
   readonly #writes: PostgresGroupCommit;
   readonly #reads: GroupReads;
+  readonly #merges: PostgresGroupMerge;
   readonly outbox: EventOutbox;
 
   constructor(options: PostgresStorageOptions) {
@@ -139,6 +141,7 @@ class PostgresStorage implements GuestStorage {
     const groups = Math.max(1, Math.floor(db.size * 0.4));
     this.#writes = new PostgresGroupCommit(db, groups, (write) => this.#writeAlone(write));
     this.#reads = new GroupReads(db, groups);
+    this.#merges = new PostgresGroupMerge(db, groups, (work) => this.#mergeAlone(work));
   }
 
   #query<R extends pg.QueryResultRow>(
@@ -318,11 +321,16 @@ class PostgresStorage implements GuestStorage {
     });
   }
 
+  /** Merges share transactions in groups; a preview, which commits nothing, runs alone. */
+  merge(work: MergeWork): Promise<MergeOutcome> {
+    return work.preview ? this.#mergeAlone(work) : this.#merges.add(work);
+  }
+
   /**
    * BEGIN, lock, read, write, COMMIT: five round trips whatever the plan holds (see `lockMerge`,
    * `readOwners` and `finishMerge` for why each statement stands where it does).
    */
-  merge(work: MergeWork): Promise<MergeOutcome> {
+  #mergeAlone(work: MergeWork): Promise<MergeOutcome> {
     const guestOwner = `g:${work.guestId}`;
     const userOwner = `u:${work.userId}`;
     return this.#transaction(
@@ -418,7 +426,7 @@ class PostgresStorage implements GuestStorage {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#writes.idle(), this.#reads.idle()]);
+    await Promise.all([this.#writes.idle(), this.#reads.idle(), this.#merges.idle()]);
     if (this.#ownsPool) await this.#db.pool.end();
   }
 }

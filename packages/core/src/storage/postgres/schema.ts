@@ -137,6 +137,15 @@ export const q = {
   // miss a write committed while it waited.
   lockMerge: `SELECT g.*, pg_advisory_xact_lock(hashtextextended($2, 0)) AS user_locked
      FROM gm_guests g WHERE g.id = $1 FOR UPDATE`,
+  // A group of merges takes every user lock first, in hash order, then every guest row, in id
+  // order (the order `lockMerge` takes its two in), so that two groups never wait on each other.
+  // The materialised CTE runs before any row is locked: LockRows sits above the join.
+  lockMergeGroup: `WITH users AS MATERIALIZED (
+       SELECT COUNT(pg_advisory_xact_lock(h)) AS n FROM (
+         SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY h
+       ) AS sorted
+     )
+     SELECT g.* FROM gm_guests g, users WHERE g.id = ANY($2::text[]) ORDER BY g.id FOR UPDATE OF g`,
   readOwners: `SELECT owner, name, value, updated_at FROM gm_attributes
      WHERE owner = ANY($1::text[]) ORDER BY owner, name`,
   // The third writes the user's profile, deletes the guest's, marks the guest merged and counts
@@ -158,6 +167,28 @@ export const q = {
      )
      UPDATE gm_guests SET merged_into = $8, merged_at = $9, merge_result = $10,
        expires_at = GREATEST(expires_at, $11) WHERE id = $7`,
+  // `finishMerge` for a whole group: each user attribute the group changed once (its final
+  // value, or deleted), the merged guests' attributes deleted, the guests marked, one count.
+  finishMerges: `WITH written AS (
+       INSERT INTO gm_attributes (owner, name, value, size, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+       ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value, size = excluded.size,
+         updated_at = excluded.updated_at
+     ), removed AS (
+       DELETE FROM gm_attributes a USING unnest($6::text[], $7::text[]) AS d(owner, name)
+       WHERE a.owner = d.owner AND a.name = d.name
+     ), guest_attributes AS (
+       DELETE FROM gm_attributes WHERE owner = ANY($8::text[])
+     ), counted AS (
+       INSERT INTO gm_counters (name, shard, value)
+       VALUES ('merged', pg_backend_pid() % ${COUNTER_SHARDS}, cardinality($9::text[]))
+       ON CONFLICT (name, shard) DO UPDATE SET value = gm_counters.value + excluded.value
+     )
+     UPDATE gm_guests g SET merged_into = m.user_id, merged_at = m.merged_at,
+       merge_result = m.result, expires_at = GREATEST(g.expires_at, m.retain_until)
+     FROM unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::bigint[])
+       AS m(id, user_id, merged_at, result, retain_until)
+     WHERE g.id = m.id`,
   purgeBatch: `WITH batch AS (
        SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests
        WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
