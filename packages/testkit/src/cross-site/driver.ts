@@ -64,6 +64,40 @@ export interface CrossSiteDriver
   readonly guestCreation: AppRequest & { readonly accepted: number };
 }
 
+/** A form field whose `name=value` in a text/plain post is a JSON cart holding Moby-Dick. */
+const JSON_CART_FIELD = { '[{"id":"moby-dick","quantity":1,"x":"': '"}]' };
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * The cart's write through Guestmode's guest API at `base` (`PUT <base>/attributes/cart` with a
+ * JSON body, as `useGuest()` sends it), as an attacker forges it: a text/plain form post whose
+ * body is that JSON, and the PUT itself from the attacker's page.
+ */
+export function guestApiCartWrite(base: string): ForgedWrite {
+  return {
+    name: 'the guest API',
+    path: `${base}/attributes/cart`,
+    fields: JSON_CART_FIELD,
+    enctype: 'text/plain',
+    fetch: {
+      method: 'PUT',
+      headers: JSON_HEADERS,
+      body: JSON.stringify([{ id: 'moby-dick', quantity: 1 }]),
+    },
+  };
+}
+
+/** A same-origin write of a cart through the guest API at `base`, which creates a guest. */
+export function guestApiCartCreation(base: string): CrossSiteDriver['guestCreation'] {
+  return {
+    method: 'PUT',
+    path: `${base}/attributes/cart`,
+    headers: JSON_HEADERS,
+    body: JSON.stringify([{ id: 'rashomon', quantity: 1 }]),
+    accepted: 200,
+  };
+}
+
 /** The guest cookie's name over HTTP (the Bookstores run on http://127.0.0.1). */
 export const GUEST_COOKIE = /^guestmode$/;
 

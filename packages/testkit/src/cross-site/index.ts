@@ -17,7 +17,14 @@ import { attack, type CrossSiteBookstore, type CrossSiteDriver } from './driver.
 import { sessionTests } from './session.js';
 import { guestLimitTest, writeTests } from './writes.js';
 
-export type { AppRequest, CrossSiteBookstore, CrossSiteDriver, ForgedWrite } from './driver.js';
+export {
+  type AppRequest,
+  type CrossSiteBookstore,
+  type CrossSiteDriver,
+  type ForgedWrite,
+  guestApiCartCreation,
+  guestApiCartWrite,
+} from './driver.js';
 export { type BookstoreRecords, type SqliteReader, sqliteRecords } from './records.js';
 
 /**

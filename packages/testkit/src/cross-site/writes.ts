@@ -154,7 +154,10 @@ export function guestLimitTest(
       const { method, path, headers, body, accepted } = driver.guestCreation;
       const statuses: number[] = [];
       let refusal: Response | undefined;
-      for (let i = 0; i < 61 && refusal === undefined; i++) {
+      // The limit counts in fixed windows of a minute from an address's first guest, here one of
+      // the earlier tests': that window may end during the loop, after which the 61st guest of
+      // the new window is refused. So up to two windows' worth, never a clock.
+      for (let i = 0; i < 121 && refusal === undefined; i++) {
         const res = await fetch(`${url}${path}`, {
           method,
           headers: { ...headers, 'sec-fetch-site': 'same-origin' },
@@ -168,8 +171,11 @@ export function guestLimitTest(
           await res.arrayBuffer();
         }
       }
-      assert.ok(refusal, 'the 61st guest in a minute is refused at the latest');
-      assert.ok(statuses.length <= 60 && statuses.every((s) => s === accepted), `${statuses}`);
+      assert.ok(refusal, `the 61st guest of a window is refused (got ${statuses})`);
+      assert.ok(
+        statuses.every((s) => s === accepted),
+        `${statuses}`,
+      );
       if (refusal.headers.get('content-type')?.startsWith('application/json')) {
         const answer = (await refusal.json()) as { error: { code: string } };
         assert.equal(answer.error.code, 'rate_limited');
