@@ -31,6 +31,7 @@ crossSiteSuite({
   authRoutes: '/logto',
   sessionCookie: /^bookstore\.sid$/,
   personalPages: ['/', '/books/i-am-a-cat'],
+  personalPagesCaching: 'vary',
   forgedWrites: async () => [
     {
       name: 'the cart form',

@@ -43,6 +43,7 @@ crossSiteSuite({
   authRoutes: '/api/logto',
   sessionCookie: /^logto_/,
   personalPages: ['/'],
+  personalPagesCaching: 'vary',
   guestApi: '/api/guestmode',
   forgedWrites: async () => [guestApiCartWrite('/api/guestmode')],
   guestCreation: guestApiCartCreation('/api/guestmode'),

@@ -53,6 +53,12 @@ export interface CrossSiteDriver
   readonly userRoute?: string;
   /** The pages that show the visitor's cart. */
   readonly personalPages: readonly string[];
+  /**
+   * How those pages keep caches from sharing them: `vary` (`Cache-Control: no-store` and
+   * `Vary: Cookie`), or `private` (`Cache-Control: private, no-store`, for a framework that writes
+   * the pages' `Vary` itself, as Next's App Router does).
+   */
+  readonly personalPagesCaching: 'vary' | 'private';
   /** The guest API's base path, where the Bookstore serves one. */
   readonly guestApi?: string;
   /**
