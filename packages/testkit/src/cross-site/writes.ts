@@ -178,6 +178,7 @@ export function guestLimitTest(
         if (res.status === 429) refusal = res;
         else {
           statuses.push(res.status);
+          assert.match(res.headers.get('set-cookie') ?? '', /guestmode=gm_/, 'a new guest');
           await res.arrayBuffer();
         }
       }
@@ -194,6 +195,7 @@ export function guestLimitTest(
       }
       assert.ok(Number(refusal.headers.get('retry-after')) >= 1);
       assert.equal(refusal.headers.get('ratelimit-limit'), '60');
+      assert.equal(refusal.headers.get('ratelimit-remaining'), '0');
       assert.equal(refusal.headers.get('set-cookie'), null);
     },
   );
