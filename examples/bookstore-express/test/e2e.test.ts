@@ -5,27 +5,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { bookstoreJourney, newPage } from '@guestmode/testkit/bookstore';
-import type { Page } from 'playwright-core';
 import { startDemo } from '../src/index.js';
+import { shop } from './shop.js';
 
 const SHOTS = new URL('../test-results/', import.meta.url).pathname;
-
-/** A form post answered with a redirect back to the shop. */
-async function post(page: Page, url: string, click: () => Promise<void>) {
-  await Promise.all([page.waitForURL(`${url}/`), click()]);
-}
 
 const journey = bookstoreJourney({
   start: (dataDir) => startDemo({ dataDir, ports: 0, log: () => {} }),
   shots: { dir: SHOTS, prefix: '' },
-  home: async (page, url) => {
-    await page.goto(url);
-  },
-  addToCart: (page, index, url) =>
-    post(page, url, () => page.getByRole('button', { name: 'Add to cart' }).nth(index).click()),
-  chooseTheme: (page, label, url) =>
-    post(page, url, () => page.getByRole('button', { name: label }).click()),
-  themeHolder: 'html',
+  ...shop,
   replayedCookie: 'cleared',
   confirmsConflicts: false,
 });

@@ -84,7 +84,15 @@ function newestSource(appDir: string): number {
       }
     } else newest = Math.max(newest, stat.mtimeMs);
   };
-  for (const path of ['app', 'pages', 'lib', 'styles', 'next.config.mjs', 'tsconfig.json']) {
+  for (const path of [
+    'app',
+    'pages',
+    'lib',
+    'styles',
+    'proxy.ts',
+    'next.config.mjs',
+    'tsconfig.json',
+  ]) {
     walk(join(appDir, path));
   }
   // The App Router Bookstore's build is made from the Pages Router one's shared modules too.

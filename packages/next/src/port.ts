@@ -45,10 +45,12 @@ function onRedirect(res: NextApiResponse, status: number, seen: (location: strin
   }) as NextApiResponse['redirect'];
 }
 
+/** An answer about this browser's own data: never stored by a cache, never shared across cookies. */
 export function sendAnswer(res: ServerResponse, status: number, type: string, body: string) {
   res.statusCode = status;
   res.setHeader('Content-Type', type);
   res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Vary', 'Cookie');
   res.end(body);
 }
 

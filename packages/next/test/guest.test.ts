@@ -20,6 +20,8 @@ test('no guest until the first write; the first PUT creates it with an HttpOnly 
   const browser = new Browser();
   const first = await browser.fetch(`${f.url}/api/guestmode/profile`);
   assert.equal(first.status, 200);
+  assert.equal(first.headers.get('cache-control'), 'no-store');
+  assert.equal(first.headers.get('vary'), 'Cookie');
   assert.deepEqual(await first.json(), { kind: 'none', id: null, userId: null, attributes: {} });
   assert.equal(browser.get(f.url, 'guestmode'), undefined);
 
