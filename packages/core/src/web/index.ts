@@ -48,11 +48,7 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
-export {
-  createMetricsEndpoint,
-  type MetricsAnswer,
-  type MetricsEndpointOptions,
-} from './metrics.js';
+export { createNodeMetricsHandler, type MetricsHandlerOptions } from './metrics.js';
 export {
   MAX_FORM_BYTES,
   nodeClientKeyReader,
