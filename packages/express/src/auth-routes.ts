@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Guestmode, toErrorResponse } from '@guestmode/core';
 import {
+  checkEngineOption,
   checkSignInOptions,
   createSignInFlow,
   guestCookieJar,
@@ -203,11 +204,7 @@ function createPort(
  * ```
  */
 export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): RequestHandler {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = options.guestmode;
-  if (!engine || typeof engine.merge !== 'function') {
-    throw new TypeError('options.guestmode must be the engine from createGuestmode()');
-  }
+  const engine = checkEngineOption(options);
   const settings = checkSignInOptions(options);
   const logto = options.logto;
   const confirmPath = settings.confirmPath ?? '/guestmode/confirm';

@@ -2,6 +2,7 @@ import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   checkBaseUrl,
   checkCookieName,
+  checkEngineOption,
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
   guestCookieJar,
@@ -91,11 +92,7 @@ function appUrl(req: Request, own: URL | undefined): URL {
  * ```
  */
 export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = options.guestmode;
-  if (!engine || typeof engine.authenticateGuest !== 'function') {
-    throw new TypeError('options.guestmode must be the engine from createGuestmode()');
-  }
+  const engine = checkEngineOption(options);
   const own =
     options.baseUrl === undefined ? undefined : checkBaseUrl(options.baseUrl, 'options.baseUrl');
   const cookieName =

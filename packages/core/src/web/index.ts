@@ -27,6 +27,7 @@ export {
 export {
   checkBaseUrl,
   checkEngine,
+  checkEngineOption,
   checkSignInOptions,
   createSignInFlow,
   type MergeNotice,
