@@ -10,34 +10,23 @@ import {
   nodeRequestFacts,
   type PendingMerge,
   type PendingMergeReason,
-  type PendingMergeRecord,
   pathOption,
-  type RecoveryRecord,
   readForm,
   type SignInFlow,
   type SignInOptions,
   type SignInPort,
   type SignInRoute,
   type SignInSettings,
-  type SignInStart,
+  sessionRecords,
   signedInUserId,
 } from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import {
-  readSessionJson,
-  regenerateSession,
-  SessionStorage,
-  sessionOf,
-  writeSessionJson,
-} from './internal.js';
+import { regenerateSession, SessionStorage, sessionOf } from './internal.js';
 
-/** Session keys of this package (beside Logto's own keys). */
-const START_KEY = 'guestmode:sign-in';
-const PENDING_KEY = 'guestmode:pending';
+/** The session key of the sign-out CSRF token (beside Logto's own keys and the flow's records). */
 const CSRF_KEY = 'guestmode:csrf';
-const RECOVERY_KEY = 'guestmode:recover';
 
 export type { PendingMerge, PendingMergeReason };
 
@@ -129,15 +118,7 @@ function createPort(
     req,
     ...nodeRequestFacts(req),
     ...guestCookieJar(nodeCookieJar(req, res, settings.secure), settings),
-    loadStart: () => readSessionJson<SignInStart>(req, START_KEY),
-    saveStart: (record) => writeSessionJson(req, START_KEY, record),
-    clearStart: () => writeSessionJson(req, START_KEY, undefined),
-    loadPending: () => readSessionJson<PendingMergeRecord>(req, PENDING_KEY),
-    savePending: (record) => writeSessionJson(req, PENDING_KEY, record),
-    clearPending: () => writeSessionJson(req, PENDING_KEY, undefined),
-    loadRecovery: () => readSessionJson<RecoveryRecord>(req, RECOVERY_KEY),
-    saveRecovery: (record) => writeSessionJson(req, RECOVERY_KEY, record),
-    clearRecovery: () => writeSessionJson(req, RECOVERY_KEY, undefined),
+    ...sessionRecords(() => sessionOf(req)),
     csrfToken(create) {
       const session = sessionOf(req);
       if (typeof session[CSRF_KEY] !== 'string' && create) {

@@ -60,6 +60,7 @@ export {
 } from './node.js';
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
+export { type PortRecords, sessionRecords } from './records.js';
 export {
   isTemporaryFailure,
   RECOVERY_RETRY_INTERVAL_MS,
