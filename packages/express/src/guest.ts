@@ -9,8 +9,7 @@ import {
   nodeClientKeyReader,
   nodeCookieJar,
   nodeRequestFacts,
-  openGuestAccessor,
-  requestSite,
+  openRequestGuest,
   signedInUserId,
 } from '@guestmode/core/web';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -109,26 +108,15 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   const prepare = async (req: Request, res: Response): Promise<void> => {
     const url = appUrl(req, own);
     const secure = url.protocol === 'https:';
-    const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
-    const userId = getUserId(req);
-    // A merge that failed at sign-in for a temporary reason is retried here, before the
-    // request reads the user's profile.
     const routes = routesState(req);
-    const mergePending =
-      userId !== undefined && routes !== undefined
-        ? await routes.flow.mergePending(routes.port(req, res), { retry: true })
-        : false;
-    req.guest = await openGuestAccessor({
+    req.guest = await openRequestGuest({
       engine,
-      userId,
-      // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
-      // routes; only a visitor's cookie is checked here.
-      guestToken: userId === undefined ? cookie.guestToken() : undefined,
-      site: requestSite(nodeRequestFacts(req), url.origin),
+      userId: getUserId(req),
+      cookies: guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure }),
+      facts: nodeRequestFacts(req),
+      appOrigin: url.origin,
       clientKey: clientKey(req),
-      mergePending,
-      setCookie: cookie.setGuestCookie,
-      clearCookie: cookie.clearGuestCookie,
+      resume: routes && (() => routes.flow.mergePending(routes.port(req, res), { retry: true })),
     });
   };
 

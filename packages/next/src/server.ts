@@ -6,7 +6,7 @@ import {
   type MergeNotice,
   nodeClientKeyReader,
   nodeRequestFacts,
-  openGuestAccessor,
+  openRequestGuest,
   type PendingMerge,
   type PendingMergeReason,
   readJson,
@@ -195,18 +195,14 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     createPort(ctx, req, res, inner);
   const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
     const own = port(req, res);
-    const [userId, ready] = await Promise.all([own.userId(), engine]);
-    // A merge that failed at sign-in for a temporary reason is retried before the profile is read.
-    const mergePending = userId !== undefined && (await flow.mergePending(own, { retry: true }));
-    return openGuestAccessor({
-      engine: ready,
-      userId,
-      mergePending,
-      guestToken: own.guestToken(),
-      site: requestSite(own, settings.appOrigin),
+    return openRequestGuest({
+      engine,
+      userId: await own.userId(),
+      cookies: own,
+      facts: own,
+      appOrigin: settings.appOrigin,
       clientKey: clientKey(req),
-      setCookie: own.setGuestCookie,
-      clearCookie: own.clearGuestCookie,
+      resume: () => flow.mergePending(own, { retry: true }),
     });
   });
 

@@ -66,6 +66,7 @@ export {
   RECOVERY_RETRY_INTERVAL_MS,
   type RecoveryRecord,
 } from './recovery.js';
+export { openRequestGuest, type RequestGuestInit } from './request-guest.js';
 export { createSealer, type Sealer } from './seal.js';
 export type {
   PendingMergeReason,

@@ -177,19 +177,22 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     const port = { ...own, request: request ?? new Request(settings.baseUrl) };
     return flow.mergePending(port, { retry: true });
   };
-  const getGuest = async (request?: Request) => {
-    // A Server Action is a POST; its headers are the action request's.
-    const facts = request ? factsOf(request) : fetchRequestFacts('POST', await headers());
-    const pending = await mergePending(facts, true, request);
-    return openAppGuest({
-      engine: await engine,
+  const openGuest = (facts: RequestFacts, writable: boolean, request?: Request) =>
+    openAppGuest({
+      engine,
       ctx,
       facts,
-      writable: true,
-      mergePending: pending,
+      writable,
+      resume: () => mergePending(facts, writable, request),
       clientKey: clientKey(facts),
     });
-  };
+  const getGuest = async (request?: Request) =>
+    // A Server Action is a POST; its headers are the action request's.
+    openGuest(
+      request ? factsOf(request) : fetchRequestFacts('POST', await headers()),
+      true,
+      request,
+    );
   const routes = { ctx, flow, getGuest };
   const auth = safely(authRoute(routes, authPath));
   const guestApi = safely(guestApiRoute(routes, apiPath));
@@ -197,18 +200,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     authRoutes: { GET: auth, POST: auth },
     guestRoutes: { GET: guestApi, PUT: guestApi, DELETE: guestApi, POST: guestApi },
     getGuest,
-    async readGuest() {
-      const facts = fetchRequestFacts('GET', await headers());
-      const pending = await mergePending(facts, false);
-      return openAppGuest({
-        engine: await engine,
-        ctx,
-        facts,
-        writable: false,
-        mergePending: pending,
-        clientKey: clientKey(facts),
-      });
-    },
+    readGuest: async () => openGuest(fetchRequestFacts('GET', await headers()), false),
     getUser: () => logtoClient.getLogtoContext(),
     async getPendingMerge() {
       const facts = fetchRequestFacts('GET', await headers());
