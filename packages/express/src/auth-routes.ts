@@ -15,10 +15,10 @@ import {
   type SignInFlow,
   type SignInOptions,
   type SignInPort,
-  type SignInRoute,
   type SignInSettings,
   sessionRecords,
   signedInUserId,
+  signInRoutes,
 } from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
@@ -205,14 +205,8 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
     flow,
     port: (req, res) => createPort(req, res, logto, settings, prefix),
   };
-  const routes = new Map<string, SignInRoute>([
-    [`${prefix}/sign-in`, 'sign-in'],
-    [`${prefix}/sign-up`, 'sign-up'],
-    [`${prefix}/sign-in-callback`, 'callback'],
-    [`${prefix}/sign-out`, 'sign-out'],
-    [mergePath, 'merge'],
-  ]);
-  if (settings.confirmPath === undefined) routes.set(confirmPath, 'confirm');
+  const builtInConfirm = settings.confirmPath === undefined ? confirmPath : undefined;
+  const routes = signInRoutes(prefix, mergePath, builtInConfirm);
 
   return (req: Request, res: Response, next: NextFunction) => {
     (req as Request & { [STATE]?: RoutesState })[STATE] = state;

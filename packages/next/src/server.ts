@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   type GuestAccessor as CoreGuestAccessor,
+  guestApiFlowRoute,
   handleGuestApi,
   type MergeNotice,
   nodeClientKeyReader,
@@ -11,8 +12,8 @@ import {
   type PendingMergeReason,
   readJson,
   requestSite,
+  SIGN_IN_ACTIONS,
   type SignInOptions,
-  type SignInRoute,
 } from '@guestmode/core/web';
 import type LogtoClient from '@logto/next';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
@@ -113,13 +114,6 @@ export interface GuestmodeNext {
   getCsrfToken(req: NextRequestLike, res: ServerResponse): string;
 }
 
-const AUTH_ROUTES = new Map<unknown, SignInRoute>([
-  ['sign-in', 'sign-in'],
-  ['sign-up', 'sign-up'],
-  ['sign-in-callback', 'callback'],
-  ['sign-out', 'sign-out'],
-]);
-
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeNextOptions) {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -209,9 +203,8 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     const path = pathname.startsWith(`${apiPath}/`) ? pathname.slice(apiPath.length + 1) : '';
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return flow.handle(port(req, res), path);
-    }
+    const route = guestApiFlowRoute(path, settings.confirmPath);
+    if (route) return flow.handle(port(req, res), route);
     const facts = nodeRequestFacts(req);
     const profile = await handleGuestApi({
       path,
@@ -230,7 +223,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       }
       return safely(async (req, res) => {
         res.setHeader('Cache-Control', 'no-store');
-        const route = AUTH_ROUTES.get(req.query.action);
+        const route = SIGN_IN_ACTIONS.get(req.query.action as string);
         if (route) return flow.handle(port(req, res, inner), route);
         if (req.query.action === 'user')
           return userRoute(port(req, res), res, () => inner(req, res));

@@ -67,6 +67,7 @@ export {
   type RecoveryRecord,
 } from './recovery.js';
 export { openRequestGuest, type RequestGuestInit } from './request-guest.js';
+export { guestApiFlowRoute, SIGN_IN_ACTIONS, signInRoutes } from './routes.js';
 export { createSealer, type Sealer } from './seal.js';
 export type {
   PendingMergeReason,
