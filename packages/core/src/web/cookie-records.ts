@@ -28,12 +28,15 @@ export interface CookieJar {
 
 /** The records of {@link cookieRecords}: port methods, plus what only cookie adapters need. */
 export type CookieRecords = Pick<SignInPort, 'guestToken' | 'clearGuestCookie'> &
-  Omit<PortRecords, 'loadStart' | 'saveStart'> & {
+  PortRecords & {
     setGuestCookie(token: string, expires: Date): void;
-    /** The start record of the sign-in whose OAuth `state` the callback carries. */
-    loadStart(state: string | null): SignInStart | undefined;
-    /** Records a start once the provider's authorization URL (and its `state`) is known. */
-    saveStart(record: SignInStart, state: string): void;
+    /**
+     * Writes the start record `saveStart` was given, tied to the `state` of the provider's
+     * authorization URL `location`. The flow hands the record over before the SDK has chosen the
+     * request's `state`, and the record is only worth writing tied to that `state`: a record
+     * planted from another sign-in then cannot match the callback.
+     */
+    tieStart(location: string | undefined): void;
     csrfToken(create: boolean): string | undefined;
   };
 
@@ -62,11 +65,24 @@ export function guestCookieJar(
   };
 }
 
-/** The records over `jar`, sealed with `sealer`, named after `settings.cookieName`. */
+/** The `state` parameter of an absolute URL (the authorization or the callback URL), or `null`. */
+function stateOf(location: string | undefined): string | null {
+  try {
+    return location === undefined ? null : new URL(location).searchParams.get('state');
+  } catch {
+    return null; // Not an absolute URL: not the provider's authorization endpoint.
+  }
+}
+
+/**
+ * The records over `jar`, sealed with `sealer`, named after `settings.cookieName`; `requestUrl`
+ * is the absolute URL of the request, whose `state` picks the start record at the callback.
+ */
 export function cookieRecords(
   jar: CookieJar,
   sealer: Sealer,
   settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
+  requestUrl?: string,
 ): CookieRecords {
   const cookie = (suffix: string) =>
     guestCookieName(`${settings.cookieName}${suffix}`, settings.secure);
@@ -91,17 +107,25 @@ export function cookieRecords(
       }
     },
   };
+  let starting: SignInStart | undefined;
   return {
     ...guestCookieJar(jar, settings),
     ...portRecords(store),
-    loadStart(state) {
+    loadStart() {
       const record = store.load('start') as SealedStart | undefined;
+      const state = stateOf(requestUrl);
       return record && state !== null && record.s === state
         ? { guestId: record.g, sameOrigin: record.o === true }
         : undefined;
     },
-    saveStart: (record, state) =>
-      store.save('start', { g: record.guestId, o: record.sameOrigin, s: state }),
+    saveStart(record) {
+      starting = record;
+    },
+    tieStart(location) {
+      const state = stateOf(location);
+      if (!state || !starting) return;
+      store.save('start', { g: starting.guestId, o: starting.sameOrigin, s: state });
+    },
     csrfToken(create) {
       const token = jar.get(csrf);
       if (token !== undefined || !create) return token;

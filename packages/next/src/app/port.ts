@@ -15,7 +15,6 @@ import {
 import type { LogtoNextConfig } from '@logto/next';
 import type LogtoClient from '@logto/next/server-actions';
 import { cookies } from 'next/headers.js';
-import { pendingStart } from '../pending-start.js';
 import { personal, readForm } from './request.js';
 
 /** What every port of one `createGuestmodeApp` shares. */
@@ -78,6 +77,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     await appCookieJar(settings.secure, req.writable),
     ctx.sealer,
     settings,
+    req.request?.url,
   );
   // One Logto client per request: its cookie storage holds what the callback just stored.
   let nodeClient: ReturnType<LogtoClient['createNodeClient']> | undefined;
@@ -86,7 +86,6 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     return nodeClient;
   };
   const url = req.request ? new URL(req.request.url) : undefined;
-  const start = pendingStart(records);
   let answer: Response | undefined;
   const redirect = (location: string, status: number) => {
     answer = personal(status, 'text/plain; charset=utf-8', '', { location });
@@ -95,8 +94,6 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     method: req.method,
     header: req.header,
     ...records,
-    loadStart: () => records.loadStart(url ? url.searchParams.get('state') : null),
-    saveStart: start.saveStart,
     readForm: () => readForm(req.request ?? new Request('http://invalid/')),
     userId: () => appUserId(logtoClient),
     async handleSignIn(signUp) {
@@ -104,7 +101,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
         redirectUri: ctx.callbackUrl,
         ...(signUp ? { interactionMode: 'signUp' as const } : {}),
       });
-      start.tieTo(location);
+      records.tieStart(location);
       redirect(location, 302);
     },
     async handleSignInCallback() {
