@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   type GuestAccessor as CoreGuestAccessor,
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
   guestApiFlowRoute,
   handleGuestApi,
   type MergeNotice,
@@ -25,7 +27,6 @@ import type {
   NextApiResponse,
 } from 'next';
 import { createPort, type NextPort, type NextRequestLike, sendAnswer, sendError } from './port.js';
-import { checkSharedOptions, createNextFlow } from './setup.js';
 import type { GuestProfile } from './types.js';
 
 export type { NextRequestLike, PendingMerge, PendingMergeReason };
@@ -121,7 +122,7 @@ function checkOptions(options: GuestmodeNextOptions) {
   if (!logtoClient || typeof logtoClient.createNodeClientFromNextApi !== 'function') {
     throw new TypeError('options.logtoClient must be a LogtoClient from @logto/next');
   }
-  const shared = checkSharedOptions(options);
+  const shared = checkCookieAdapterOptions(options);
   const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
   return { ...shared, logtoClient, clientKey };
 }
@@ -176,7 +177,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const checked = checkOptions(options);
   const { engine, logtoClient, settings, apiPath, clientKey, sealer } = checked;
   const onMerge = options.onMerge;
-  const flow = createNextFlow<NextPort>(
+  const flow = createGuestApiFlow<NextPort>(
     checked,
     '/api/logto/sign-out',
     onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),

@@ -25,6 +25,12 @@ export {
   guestCookieJar,
 } from './cookie-records.js';
 export {
+  type CookieAdapterOptions,
+  type CookieAdapterSetup,
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
+} from './cookie-setup.js';
+export {
   checkBaseUrl,
   checkEngine,
   checkEngineOption,

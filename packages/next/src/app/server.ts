@@ -5,6 +5,8 @@ import {
   type TrustedProxies,
 } from '@guestmode/core';
 import {
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
   type MergeNotice,
   type PendingMerge,
   pathOption,
@@ -14,7 +16,6 @@ import {
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
-import { checkSharedOptions, createNextFlow } from '../setup.js';
 import { type AppGuest, openAppGuest } from './guest.js';
 import { type AppContext, createAppPort } from './port.js';
 import { errorResponse, fetchRequestFacts } from './request.js';
@@ -111,7 +112,7 @@ const OPTION_KEYS = [
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeAppOptions) {
   checkObject(options, 'options', OPTION_KEYS);
-  const shared = checkSharedOptions(options);
+  const shared = checkCookieAdapterOptions(options);
   const authPath = pathOption(options.authPath, 'options.authPath', '/api/logto');
   let keyOf: ReturnType<typeof createForwardedKeyResolver>;
   try {
@@ -164,7 +165,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     callbackUrl: `${settings.baseUrl}${authPath}/sign-in-callback`,
   };
   const onMerge = options.onMerge;
-  const flow = createNextFlow<FlowPort>(
+  const flow = createGuestApiFlow<FlowPort>(
     checked,
     `${authPath}/sign-out`,
     onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
