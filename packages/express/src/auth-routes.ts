@@ -5,6 +5,7 @@ import {
   checkSignInOptions,
   createSignInFlow,
   guestCookieJar,
+  logtoCallbackCalls,
   type MergeNotice,
   nodeCookieJar,
   nodeRequestFacts,
@@ -141,10 +142,10 @@ function createPort(
         redirectUri: `${settings.baseUrl}${prefix}/sign-in-callback`,
         ...(signUp ? { firstScreen: 'register' as const } : {}),
       }),
-    handleSignInCallback: () =>
-      client(() => {}).handleSignInCallback(`${settings.baseUrl}${req.originalUrl}`),
-    getAccessToken: (resource) => client().getAccessToken(resource),
-    getIdTokenClaims: () => client().getIdTokenClaims(),
+    ...logtoCallbackCalls(
+      () => client(() => {}),
+      () => `${settings.baseUrl}${req.originalUrl}`,
+    ),
     async signOut() {
       let target = settings.baseUrl;
       await client((url) => {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toErrorResponse } from '@guestmode/core';
 import {
   cookieRecords,
+  logtoCallbackCalls,
   nodeCookieJar,
   nodeRequestFacts,
   readForm,
@@ -96,11 +97,7 @@ export function createPort(
       onRedirect(api, 302, records.tieStart);
       await inner!(req as NextApiRequest, api);
     },
-    async handleSignInCallback() {
-      await (await client()).handleSignInCallback(url);
-    },
-    getAccessToken: async (resource) => (await client()).getAccessToken(resource),
-    getIdTokenClaims: async () => (await client()).getIdTokenClaims(),
+    ...logtoCallbackCalls(client, () => url),
     async signOut() {
       // 303: the provider's end-session endpoint is reached with a GET, not a repeated POST.
       onRedirect(api, 303, () => {});

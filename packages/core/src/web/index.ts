@@ -55,6 +55,7 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
+export { type LogtoCallbackClient, logtoCallbackCalls } from './logto-calls.js';
 export { createNodeMetricsHandler, type MetricsHandlerOptions } from './metrics.js';
 export {
   MAX_FORM_BYTES,

@@ -6,6 +6,7 @@
 import {
   type CookieJar,
   cookieRecords,
+  logtoCallbackCalls,
   type RequestFacts,
   type Sealer,
   type SignInPort,
@@ -104,12 +105,10 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
       records.tieStart(location);
       redirect(location, 302);
     },
-    async handleSignInCallback() {
+    ...logtoCallbackCalls(client, () => {
       const path = url ? `${url.pathname}${url.search}` : '';
-      await (await client()).handleSignInCallback(`${settings.baseUrl}${path}`);
-    },
-    getAccessToken: async (resource) => (await client()).getAccessToken(resource),
-    getIdTokenClaims: async () => (await client()).getIdTokenClaims(),
+      return `${settings.baseUrl}${path}`;
+    }),
     async signOut() {
       // 303: the provider's end-session endpoint is reached with a GET, not a repeated POST.
       redirect(await logtoClient.handleSignOut(settings.baseUrl), 303);
