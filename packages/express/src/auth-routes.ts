@@ -1,42 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import { type Guestmode, toErrorResponse } from '@guestmode/core';
 import {
+  checkEngineOption,
   checkSignInOptions,
   createSignInFlow,
   guestCookieJar,
+  logtoCallbackCalls,
   type MergeNotice,
   nodeCookieJar,
   nodeRequestFacts,
   type PendingMerge,
   type PendingMergeReason,
-  type PendingMergeRecord,
   pathOption,
-  type RecoveryRecord,
   readForm,
   type SignInFlow,
   type SignInOptions,
   type SignInPort,
-  type SignInRoute,
   type SignInSettings,
-  type SignInStart,
+  sessionRecords,
   signedInUserId,
+  signInRoutes,
 } from '@guestmode/core/web';
 import type { LogtoExpressConfig } from '@logto/express';
 import LogtoClient from '@logto/node';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import {
-  readSessionJson,
-  regenerateSession,
-  SessionStorage,
-  sessionOf,
-  writeSessionJson,
-} from './internal.js';
+import { regenerateSession, SessionStorage, sessionOf } from './internal.js';
 
-/** Session keys of this package (beside Logto's own keys). */
-const START_KEY = 'guestmode:sign-in';
-const PENDING_KEY = 'guestmode:pending';
+/** The session key of the sign-out CSRF token (beside Logto's own keys and the flow's records). */
 const CSRF_KEY = 'guestmode:csrf';
-const RECOVERY_KEY = 'guestmode:recover';
 
 export type { PendingMerge, PendingMergeReason };
 
@@ -128,15 +119,7 @@ function createPort(
     req,
     ...nodeRequestFacts(req),
     ...guestCookieJar(nodeCookieJar(req, res, settings.secure), settings),
-    loadStart: () => readSessionJson<SignInStart>(req, START_KEY),
-    saveStart: (record) => writeSessionJson(req, START_KEY, record),
-    clearStart: () => writeSessionJson(req, START_KEY, undefined),
-    loadPending: () => readSessionJson<PendingMergeRecord>(req, PENDING_KEY),
-    savePending: (record) => writeSessionJson(req, PENDING_KEY, record),
-    clearPending: () => writeSessionJson(req, PENDING_KEY, undefined),
-    loadRecovery: () => readSessionJson<RecoveryRecord>(req, RECOVERY_KEY),
-    saveRecovery: (record) => writeSessionJson(req, RECOVERY_KEY, record),
-    clearRecovery: () => writeSessionJson(req, RECOVERY_KEY, undefined),
+    ...sessionRecords(() => sessionOf(req)),
     csrfToken(create) {
       const session = sessionOf(req);
       if (typeof session[CSRF_KEY] !== 'string' && create) {
@@ -159,10 +142,10 @@ function createPort(
         redirectUri: `${settings.baseUrl}${prefix}/sign-in-callback`,
         ...(signUp ? { firstScreen: 'register' as const } : {}),
       }),
-    handleSignInCallback: () =>
-      client(() => {}).handleSignInCallback(`${settings.baseUrl}${req.originalUrl}`),
-    getAccessToken: (resource) => client().getAccessToken(resource),
-    getIdTokenClaims: () => client().getIdTokenClaims(),
+    ...logtoCallbackCalls(
+      () => client(() => {}),
+      () => `${settings.baseUrl}${req.originalUrl}`,
+    ),
     async signOut() {
       let target = settings.baseUrl;
       await client((url) => {
@@ -203,11 +186,7 @@ function createPort(
  * ```
  */
 export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): RequestHandler {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = options.guestmode;
-  if (!engine || typeof engine.merge !== 'function') {
-    throw new TypeError('options.guestmode must be the engine from createGuestmode()');
-  }
+  const engine = checkEngineOption(options);
   const settings = checkSignInOptions(options);
   const logto = options.logto;
   const confirmPath = settings.confirmPath ?? '/guestmode/confirm';
@@ -227,14 +206,8 @@ export function handleGuestmodeAuthRoutes(options: GuestmodeAuthRoutesOptions): 
     flow,
     port: (req, res) => createPort(req, res, logto, settings, prefix),
   };
-  const routes = new Map<string, SignInRoute>([
-    [`${prefix}/sign-in`, 'sign-in'],
-    [`${prefix}/sign-up`, 'sign-up'],
-    [`${prefix}/sign-in-callback`, 'callback'],
-    [`${prefix}/sign-out`, 'sign-out'],
-    [mergePath, 'merge'],
-  ]);
-  if (settings.confirmPath === undefined) routes.set(confirmPath, 'confirm');
+  const builtInConfirm = settings.confirmPath === undefined ? confirmPath : undefined;
+  const routes = signInRoutes(prefix, mergePath, builtInConfirm);
 
   return (req: Request, res: Response, next: NextFunction) => {
     (req as Request & { [STATE]?: RoutesState })[STATE] = state;

@@ -2,14 +2,14 @@ import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   checkBaseUrl,
   checkCookieName,
+  checkEngineOption,
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
   guestCookieJar,
   nodeClientKeyReader,
   nodeCookieJar,
   nodeRequestFacts,
-  openGuestAccessor,
-  requestSite,
+  openRequestGuest,
   signedInUserId,
 } from '@guestmode/core/web';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -91,11 +91,7 @@ function appUrl(req: Request, own: URL | undefined): URL {
  * ```
  */
 export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-  const engine = options.guestmode;
-  if (!engine || typeof engine.authenticateGuest !== 'function') {
-    throw new TypeError('options.guestmode must be the engine from createGuestmode()');
-  }
+  const engine = checkEngineOption(options);
   const own =
     options.baseUrl === undefined ? undefined : checkBaseUrl(options.baseUrl, 'options.baseUrl');
   const cookieName =
@@ -112,26 +108,15 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   const prepare = async (req: Request, res: Response): Promise<void> => {
     const url = appUrl(req, own);
     const secure = url.protocol === 'https:';
-    const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
-    const userId = getUserId(req);
-    // A merge that failed at sign-in for a temporary reason is retried here, before the
-    // request reads the user's profile.
     const routes = routesState(req);
-    const mergePending =
-      userId !== undefined && routes !== undefined
-        ? await routes.flow.mergePending(routes.port(req, res), { retry: true })
-        : false;
-    req.guest = await openGuestAccessor({
+    req.guest = await openRequestGuest({
       engine,
-      userId,
-      // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
-      // routes; only a visitor's cookie is checked here.
-      guestToken: userId === undefined ? cookie.guestToken() : undefined,
-      site: requestSite(nodeRequestFacts(req), url.origin),
+      userId: getUserId(req),
+      cookies: guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure }),
+      facts: nodeRequestFacts(req),
+      appOrigin: url.origin,
       clientKey: clientKey(req),
-      mergePending,
-      setCookie: cookie.setGuestCookie,
-      clearCookie: cookie.clearGuestCookie,
+      resume: routes && (() => routes.flow.mergePending(routes.port(req, res), { retry: true })),
     });
   };
 

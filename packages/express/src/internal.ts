@@ -11,23 +11,6 @@ export function sessionOf(req: Request): Record<string, unknown> {
   return session;
 }
 
-/** Reads a JSON value this package stored in the session (Logto's storage holds strings). */
-export function readSessionJson<T>(req: Request, key: string): T | undefined {
-  const raw = sessionOf(req)[key];
-  if (typeof raw !== 'string') return undefined;
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeSessionJson(req: Request, key: string, value: unknown): void {
-  const session = sessionOf(req);
-  if (value === undefined) delete session[key];
-  else session[key] = JSON.stringify(value);
-}
-
 /** Copies the session's data into a fresh session id, so an id planted before sign-in is void. */
 export async function regenerateSession(req: Request, keep: boolean): Promise<void> {
   const session = sessionOf(req) as Record<string, unknown> & {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toErrorResponse } from '@guestmode/core';
 import {
   cookieRecords,
+  logtoCallbackCalls,
   nodeCookieJar,
   nodeRequestFacts,
   readForm,
@@ -17,7 +18,6 @@ import {
 import type LogtoClient from '@logto/next';
 import type { LogtoContext } from '@logto/next';
 import type { NextApiHandler, NextApiRequest, NextApiResponse } from 'next';
-import { pendingStart, stateOf } from './pending-start.js';
 
 /** A request as Next gives it to API routes and `getServerSideProps` (cookies parsed). */
 export type NextRequestLike = IncomingMessage & { cookies: Partial<Record<string, string>> };
@@ -74,7 +74,13 @@ export function createPort(
   inner?: NextApiHandler,
 ): NextPort {
   const { settings } = ctx;
-  const records = cookieRecords(nodeCookieJar(req, res, settings.secure), ctx.sealer, settings);
+  const url = `${settings.baseUrl}${req.url ?? ''}`;
+  const records = cookieRecords(
+    nodeCookieJar(req, res, settings.secure),
+    ctx.sealer,
+    settings,
+    url,
+  );
   // One Logto client per request: its cookie storage holds what the callback just stored.
   let nodeClient: ReturnType<LogtoClient['createNodeClientFromNextApi']> | undefined;
   const client = () => {
@@ -82,25 +88,18 @@ export function createPort(
     return nodeClient;
   };
   const api = res as NextApiResponse;
-  const start = pendingStart(records);
   return {
     req,
     ...nodeRequestFacts(req),
     ...records,
-    loadStart: () => records.loadStart(stateOf(`${settings.baseUrl}${req.url ?? ''}`)),
-    saveStart: start.saveStart,
     readForm: () => readForm(req),
     userId: async () => signedInUserId(await ctx.getUser(req, res)),
     async handleSignIn() {
       // The record is written once @logto/next has made the authorization request.
-      onRedirect(api, 302, start.tieTo);
+      onRedirect(api, 302, records.tieStart);
       await inner!(req as NextApiRequest, api);
     },
-    async handleSignInCallback() {
-      await (await client()).handleSignInCallback(`${settings.baseUrl}${req.url ?? ''}`);
-    },
-    getAccessToken: async (resource) => (await client()).getAccessToken(resource),
-    getIdTokenClaims: async () => (await client()).getIdTokenClaims(),
+    ...logtoCallbackCalls(client, () => url),
     async signOut() {
       // 303: the provider's end-session endpoint is reached with a GET, not a repeated POST.
       onRedirect(api, 303, () => {});

@@ -2,17 +2,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guestmode, TrustedProxies } from '@guestmode/core';
 import {
   type GuestAccessor as CoreGuestAccessor,
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
+  guestApiFlowRoute,
   handleGuestApi,
   type MergeNotice,
   nodeClientKeyReader,
   nodeRequestFacts,
-  openGuestAccessor,
+  openRequestGuest,
   type PendingMerge,
   type PendingMergeReason,
   readJson,
   requestSite,
+  SIGN_IN_ACTIONS,
   type SignInOptions,
-  type SignInRoute,
 } from '@guestmode/core/web';
 import type LogtoClient from '@logto/next';
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
@@ -24,7 +27,6 @@ import type {
   NextApiResponse,
 } from 'next';
 import { createPort, type NextPort, type NextRequestLike, sendAnswer, sendError } from './port.js';
-import { checkSharedOptions, createNextFlow } from './setup.js';
 import type { GuestProfile } from './types.js';
 
 export type { NextRequestLike, PendingMerge, PendingMergeReason };
@@ -113,13 +115,6 @@ export interface GuestmodeNext {
   getCsrfToken(req: NextRequestLike, res: ServerResponse): string;
 }
 
-const AUTH_ROUTES = new Map<unknown, SignInRoute>([
-  ['sign-in', 'sign-in'],
-  ['sign-up', 'sign-up'],
-  ['sign-in-callback', 'callback'],
-  ['sign-out', 'sign-out'],
-]);
-
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeNextOptions) {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -127,7 +122,7 @@ function checkOptions(options: GuestmodeNextOptions) {
   if (!logtoClient || typeof logtoClient.createNodeClientFromNextApi !== 'function') {
     throw new TypeError('options.logtoClient must be a LogtoClient from @logto/next');
   }
-  const shared = checkSharedOptions(options);
+  const shared = checkCookieAdapterOptions(options);
   const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
   return { ...shared, logtoClient, clientKey };
 }
@@ -182,7 +177,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const checked = checkOptions(options);
   const { engine, logtoClient, settings, apiPath, clientKey, sealer } = checked;
   const onMerge = options.onMerge;
-  const flow = createNextFlow<NextPort>(
+  const flow = createGuestApiFlow<NextPort>(
     checked,
     '/api/logto/sign-out',
     onMerge && ((port, merge) => onMerge({ req: port.req, ...merge })),
@@ -195,27 +190,22 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     createPort(ctx, req, res, inner);
   const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
     const own = port(req, res);
-    const [userId, ready] = await Promise.all([own.userId(), engine]);
-    // A merge that failed at sign-in for a temporary reason is retried before the profile is read.
-    const mergePending = userId !== undefined && (await flow.mergePending(own, { retry: true }));
-    return openGuestAccessor({
-      engine: ready,
-      userId,
-      mergePending,
-      guestToken: own.guestToken(),
-      site: requestSite(own, settings.appOrigin),
+    return openRequestGuest({
+      engine,
+      userId: await own.userId(),
+      cookies: own,
+      facts: own,
+      appOrigin: settings.appOrigin,
       clientKey: clientKey(req),
-      setCookie: own.setGuestCookie,
-      clearCookie: own.clearGuestCookie,
+      resume: () => flow.mergePending(own, { retry: true }),
     });
   });
 
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     const path = pathname.startsWith(`${apiPath}/`) ? pathname.slice(apiPath.length + 1) : '';
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return flow.handle(port(req, res), path);
-    }
+    const route = guestApiFlowRoute(path, settings.confirmPath);
+    if (route) return flow.handle(port(req, res), route);
     const facts = nodeRequestFacts(req);
     const profile = await handleGuestApi({
       path,
@@ -234,7 +224,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       }
       return safely(async (req, res) => {
         res.setHeader('Cache-Control', 'no-store');
-        const route = AUTH_ROUTES.get(req.query.action);
+        const route = SIGN_IN_ACTIONS.get(req.query.action as string);
         if (route) return flow.handle(port(req, res, inner), route);
         if (req.query.action === 'user')
           return userRoute(port(req, res), res, () => inner(req, res));

@@ -7,11 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { guestCookieName } from './cookie.js';
 import type { SignInPort, SignInSettings } from './flow.js';
-import { RECOVERY_TTL_MS, type RecoveryRecord } from './recovery.js';
+import { type PortRecords, portRecords, type RecordName, type RecordStore } from './records.js';
+import { RECOVERY_TTL_MS } from './recovery.js';
 import type { Sealer } from './seal.js';
-import { PENDING_MERGE_TTL_MS, type PendingMergeRecord, type SignInStart } from './sign-in.js';
+import { PENDING_MERGE_TTL_MS, type SignInStart } from './sign-in.js';
 
-const START_TTL_MS = 30 * 60_000;
+const TTL_MS: Readonly<Record<RecordName, number>> = {
+  start: 30 * 60_000,
+  pending: PENDING_MERGE_TTL_MS,
+  recovery: RECOVERY_TTL_MS,
+};
 const CSRF_TTL_MS = 24 * 60 * 60_000;
 
 /** How an adapter reads and writes one request's cookies (all HttpOnly, SameSite=Lax, `Path=/`). */
@@ -22,25 +27,18 @@ export interface CookieJar {
 }
 
 /** The records of {@link cookieRecords}: port methods, plus what only cookie adapters need. */
-export type CookieRecords = Pick<
-  SignInPort,
-  | 'guestToken'
-  | 'clearGuestCookie'
-  | 'clearStart'
-  | 'loadPending'
-  | 'savePending'
-  | 'clearPending'
-  | 'loadRecovery'
-  | 'saveRecovery'
-  | 'clearRecovery'
-> & {
-  setGuestCookie(token: string, expires: Date): void;
-  /** The start record of the sign-in whose OAuth `state` the callback carries. */
-  loadStart(state: string | null): SignInStart | undefined;
-  /** Records a start once the provider's authorization URL (and its `state`) is known. */
-  saveStart(record: SignInStart, state: string): void;
-  csrfToken(create: boolean): string | undefined;
-};
+export type CookieRecords = Pick<SignInPort, 'guestToken' | 'clearGuestCookie'> &
+  PortRecords & {
+    setGuestCookie(token: string, expires: Date): void;
+    /**
+     * Writes the start record `saveStart` was given, tied to the `state` of the provider's
+     * authorization URL `location`. The flow hands the record over before the SDK has chosen the
+     * request's `state`, and the record is only worth writing tied to that `state`: a record
+     * planted from another sign-in then cannot match the callback.
+     */
+    tieStart(location: string | undefined): void;
+    csrfToken(create: boolean): string | undefined;
+  };
 
 interface SealedStart {
   readonly g: string | null;
@@ -67,40 +65,66 @@ export function guestCookieJar(
   };
 }
 
-/** The records over `jar`, sealed with `sealer`, named after `settings.cookieName`. */
+/** The `state` parameter of an absolute URL (the authorization or the callback URL), or `null`. */
+function stateOf(location: string | undefined): string | null {
+  try {
+    return location === undefined ? null : new URL(location).searchParams.get('state');
+  } catch {
+    return null; // Not an absolute URL: not the provider's authorization endpoint.
+  }
+}
+
+/**
+ * The records over `jar`, sealed with `sealer`, named after `settings.cookieName`; `requestUrl`
+ * is the absolute URL of the request, whose `state` picks the start record at the callback.
+ */
 export function cookieRecords(
   jar: CookieJar,
   sealer: Sealer,
   settings: Pick<SignInSettings, 'cookieName' | 'secure'>,
+  requestUrl?: string,
 ): CookieRecords {
-  const [start, pending, csrf, recovery] = ['-signin', '-pending', '-csrf', '-recover'].map(
-    (suffix) => guestCookieName(`${settings.cookieName}${suffix}`, settings.secure),
-  ) as [string, string, string, string];
-  const seal = (name: string, purpose: string, value: unknown, ttl: number) => {
-    const expires = Date.now() + ttl;
-    jar.set(name, sealer.seal(purpose, value, expires), new Date(expires));
+  const cookie = (suffix: string) =>
+    guestCookieName(`${settings.cookieName}${suffix}`, settings.secure);
+  const names: Record<RecordName, string> = {
+    start: cookie('-signin'),
+    pending: cookie('-pending'),
+    recovery: cookie('-recover'),
   };
-  const unseal = <T>(name: string, purpose: string) =>
-    sealer.unseal<T>(purpose, jar.get(name), Date.now());
-  const clear = (name: string) => jar.set(name, '', new Date(0));
+  const csrf = cookie('-csrf');
+  // The record's name is also the sealer's purpose: a record cannot pass for another.
+  const store: RecordStore = {
+    load: (name) => sealer.unseal(name, jar.get(names[name]), Date.now()),
+    save(name, value) {
+      const expires = Date.now() + TTL_MS[name];
+      jar.set(names[name], sealer.seal(name, value, expires), new Date(expires));
+    },
+    clear(name) {
+      // The recovery record is cleared on ordinary requests too: only a cookie that is there is
+      // deleted, so those answers carry no Set-Cookie.
+      if (name !== 'recovery' || jar.get(names[name]) !== undefined) {
+        jar.set(names[name], '', new Date(0));
+      }
+    },
+  };
+  let starting: SignInStart | undefined;
   return {
     ...guestCookieJar(jar, settings),
-    loadStart(state) {
-      const record = unseal<SealedStart>(start, 'start');
+    ...portRecords(store),
+    loadStart() {
+      const record = store.load('start') as SealedStart | undefined;
+      const state = stateOf(requestUrl);
       return record && state !== null && record.s === state
         ? { guestId: record.g, sameOrigin: record.o === true }
         : undefined;
     },
-    saveStart: (record, state) =>
-      seal(start, 'start', { g: record.guestId, o: record.sameOrigin, s: state }, START_TTL_MS),
-    clearStart: () => clear(start),
-    loadPending: () => unseal<PendingMergeRecord>(pending, 'pending'),
-    savePending: (record) => seal(pending, 'pending', record, PENDING_MERGE_TTL_MS),
-    clearPending: () => clear(pending),
-    loadRecovery: () => unseal<RecoveryRecord>(recovery, 'recovery'),
-    saveRecovery: (record) => seal(recovery, 'recovery', record, RECOVERY_TTL_MS),
-    clearRecovery() {
-      if (jar.get(recovery) !== undefined) clear(recovery);
+    saveStart(record) {
+      starting = record;
+    },
+    tieStart(location) {
+      const state = stateOf(location);
+      if (!state || !starting) return;
+      store.save('start', { g: starting.guestId, o: starting.sameOrigin, s: state });
     },
     csrfToken(create) {
       const token = jar.get(csrf);

@@ -325,6 +325,7 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
 export {
   checkBaseUrl,
   checkEngine,
+  checkEngineOption,
   checkSignInOptions,
   pathOption,
   type SignInOptions,

@@ -25,8 +25,15 @@ export {
   guestCookieJar,
 } from './cookie-records.js';
 export {
+  type CookieAdapterOptions,
+  type CookieAdapterSetup,
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
+} from './cookie-setup.js';
+export {
   checkBaseUrl,
   checkEngine,
+  checkEngineOption,
   checkSignInOptions,
   createSignInFlow,
   type MergeNotice,
@@ -48,11 +55,8 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
-export {
-  createMetricsEndpoint,
-  type MetricsAnswer,
-  type MetricsEndpointOptions,
-} from './metrics.js';
+export { type LogtoCallbackClient, logtoCallbackCalls } from './logto-calls.js';
+export { createNodeMetricsHandler, type MetricsHandlerOptions } from './metrics.js';
 export {
   MAX_FORM_BYTES,
   nodeClientKeyReader,
@@ -63,11 +67,14 @@ export {
 } from './node.js';
 export { appendCookie, nodeCookieJar, readRequestCookie } from './node-cookies.js';
 export { renderConfirmPage, renderSignOutPage } from './pages.js';
+export { type PortRecords, sessionRecords } from './records.js';
 export {
   isTemporaryFailure,
   RECOVERY_RETRY_INTERVAL_MS,
   type RecoveryRecord,
 } from './recovery.js';
+export { openRequestGuest, type RequestGuestInit } from './request-guest.js';
+export { guestApiFlowRoute, SIGN_IN_ACTIONS, signInRoutes } from './routes.js';
 export { createSealer, type Sealer } from './seal.js';
 export type {
   PendingMergeReason,

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Guestmode } from '../engine.js';
 import { GuestmodeError, toErrorResponse } from '../errors.js';
 import { checkObject, checkString } from '../options.js';
+import { checkEngine } from './sign-in-options.js';
 
 /** What a metrics request gets: the status, headers and body to send. */
 export interface MetricsAnswer {
@@ -77,5 +79,41 @@ export function createMetricsEndpoint(
       headers: { 'content-type': metrics.contentType, 'cache-control': 'no-store' },
       body: await metrics.render(),
     };
+  };
+}
+
+/** Options of {@link createNodeMetricsHandler}: the engine beside the endpoint's own options. */
+export interface MetricsHandlerOptions extends MetricsEndpointOptions {
+  /** The engine from `createGuestmode(...)`, or a promise of it. */
+  readonly guestmode: Guestmode | Promise<Guestmode>;
+}
+
+/**
+ * {@link createMetricsEndpoint} as a handler of Node's request and response, the one Express and
+ * Next's Pages Router serve. Options are checked here, once; the returned promise rejects when
+ * the engine cannot answer, for the adapter's own error handling.
+ *
+ * @example
+ * ```ts
+ * const metrics = createNodeMetricsHandler({ guestmode: engine, token: process.env.METRICS_TOKEN! });
+ * http.createServer((req, res) => void metrics(req, res).catch(() => res.end()));
+ * ```
+ */
+export function createNodeMetricsHandler(
+  options: MetricsHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+  const { guestmode, ...rest } = options;
+  const answer = createMetricsEndpoint(
+    checkEngine(guestmode, 'options.guestmode'),
+    rest,
+    'options',
+  );
+  return async (req, res) => {
+    const { status, headers, body } = await answer(req.headers.authorization);
+    res.statusCode = status;
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(body);
   };
 }

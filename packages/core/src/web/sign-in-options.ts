@@ -26,6 +26,19 @@ export function checkEngine(given: unknown, option: string): Promise<Guestmode> 
   return ready;
 }
 
+/**
+ * The options object an adapter's entry point takes and its engine, `options.guestmode`, checked
+ * once at construction (for adapters that need the engine itself, not a promise of it).
+ */
+export function checkEngineOption(options: unknown): Guestmode {
+  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+  const engine = (options as { readonly guestmode?: Guestmode | null }).guestmode;
+  if (typeof engine?.merge !== 'function') {
+    throw new TypeError('options.guestmode must be the engine from createGuestmode()');
+  }
+  return engine;
+}
+
 /** A configured path: must start with a single `/`; trailing slashes are dropped. */
 export function pathOption(value: unknown, option: string, fallback: string): string {
   if (value === undefined) return fallback;

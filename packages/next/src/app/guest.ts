@@ -8,7 +8,7 @@ import {
   type GuestAccessor,
   type GuestProfileView,
   guestCookieJar,
-  openGuestAccessor,
+  openRequestGuest,
   type RequestFacts,
   requestSite,
   type SignInSettings,
@@ -62,13 +62,13 @@ function withWriteCheck(guest: Opened, check: () => void): AppGuest {
 
 /** What {@link openAppGuest} needs for one request. */
 export interface AppGuestRequest {
-  readonly engine: Guestmode;
+  readonly engine: Promise<Guestmode>;
   readonly ctx: AppContext;
   readonly facts: RequestFacts;
   /** `false` in Server Components: no cookie is written, writes are refused. */
   readonly writable: boolean;
   /** The sign-in flow's `mergePending` for this request (a merge waiting to be retried). */
-  readonly mergePending: boolean;
+  readonly resume: () => Promise<boolean>;
   /** The request's key for the engine's guest-creation limit. */
   readonly clientKey: string;
 }
@@ -81,18 +81,16 @@ export interface AppGuestRequest {
 export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
   const { ctx, writable } = input;
   const settings: SignInSettings = ctx.settings;
-  const cookies = guestCookieJar(await appCookieJar(settings.secure, writable), settings);
-  const site = requestSite(input.facts, settings.appOrigin);
-  const guest = await openGuestAccessor({
+  const guest = await openRequestGuest({
     engine: input.engine,
     userId: await appUserId(ctx.logtoClient),
-    guestToken: cookies.guestToken(),
-    site,
-    mergePending: input.mergePending,
+    cookies: guestCookieJar(await appCookieJar(settings.secure, writable), settings),
+    facts: input.facts,
+    appOrigin: settings.appOrigin,
     clientKey: input.clientKey,
-    setCookie: cookies.setGuestCookie,
-    clearCookie: cookies.clearGuestCookie,
+    resume: input.resume,
   });
+  const site = requestSite(input.facts, settings.appOrigin);
   return withWriteCheck(guest, () => {
     if (!writable) {
       throw new TypeError(

@@ -6,6 +6,7 @@
 import {
   type CookieJar,
   cookieRecords,
+  logtoCallbackCalls,
   type RequestFacts,
   type Sealer,
   type SignInPort,
@@ -15,7 +16,6 @@ import {
 import type { LogtoNextConfig } from '@logto/next';
 import type LogtoClient from '@logto/next/server-actions';
 import { cookies } from 'next/headers.js';
-import { pendingStart } from '../pending-start.js';
 import { personal, readForm } from './request.js';
 
 /** What every port of one `createGuestmodeApp` shares. */
@@ -78,6 +78,7 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     await appCookieJar(settings.secure, req.writable),
     ctx.sealer,
     settings,
+    req.request?.url,
   );
   // One Logto client per request: its cookie storage holds what the callback just stored.
   let nodeClient: ReturnType<LogtoClient['createNodeClient']> | undefined;
@@ -86,7 +87,6 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     return nodeClient;
   };
   const url = req.request ? new URL(req.request.url) : undefined;
-  const start = pendingStart(records);
   let answer: Response | undefined;
   const redirect = (location: string, status: number) => {
     answer = personal(status, 'text/plain; charset=utf-8', '', { location });
@@ -95,8 +95,6 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
     method: req.method,
     header: req.header,
     ...records,
-    loadStart: () => records.loadStart(url ? url.searchParams.get('state') : null),
-    saveStart: start.saveStart,
     readForm: () => readForm(req.request ?? new Request('http://invalid/')),
     userId: () => appUserId(logtoClient),
     async handleSignIn(signUp) {
@@ -104,15 +102,13 @@ export async function createAppPort(ctx: AppContext, req: AppRequest): Promise<A
         redirectUri: ctx.callbackUrl,
         ...(signUp ? { interactionMode: 'signUp' as const } : {}),
       });
-      start.tieTo(location);
+      records.tieStart(location);
       redirect(location, 302);
     },
-    async handleSignInCallback() {
+    ...logtoCallbackCalls(client, () => {
       const path = url ? `${url.pathname}${url.search}` : '';
-      await (await client()).handleSignInCallback(`${settings.baseUrl}${path}`);
-    },
-    getAccessToken: async (resource) => (await client()).getAccessToken(resource),
-    getIdTokenClaims: async () => (await client()).getIdTokenClaims(),
+      return `${settings.baseUrl}${path}`;
+    }),
     async signOut() {
       // 303: the provider's end-session endpoint is reached with a GET, not a repeated POST.
       redirect(await logtoClient.handleSignOut(settings.baseUrl), 303);

@@ -4,9 +4,11 @@
  */
 import {
   cookieRecords,
+  guestApiFlowRoute,
   handleGuestApi,
   type RequestFacts,
   requestSite,
+  SIGN_IN_ACTIONS,
   type SignInFlow,
   type SignInRoute,
 } from '@guestmode/core/web';
@@ -23,13 +25,6 @@ export interface Routes {
   readonly flow: SignInFlow<FlowPort>;
   getGuest(request: Request): Promise<AppGuest>;
 }
-
-const AUTH_ROUTES = new Map<string, SignInRoute>([
-  ['sign-in', 'sign-in'],
-  ['sign-up', 'sign-up'],
-  ['sign-in-callback', 'callback'],
-  ['sign-out', 'sign-out'],
-]);
 
 /** The largest body the guest API reads (the engine's own value limit is lower). */
 const MAX_JSON_BYTES = 1024 * 1024;
@@ -64,7 +59,7 @@ async function userRoute({ ctx }: Routes): Promise<Response> {
 export function authRoute(routes: Routes, authPath: string) {
   return async (request: Request): Promise<Response> => {
     const action = below(request, authPath);
-    const route = AUTH_ROUTES.get(action);
+    const route = SIGN_IN_ACTIONS.get(action);
     if (route) return runFlow(routes, request, route);
     if (action === 'user' && request.method === 'GET') return userRoute(routes);
     return json(404, { error: { code: 'not_found', message: 'No such route.' } });
@@ -76,9 +71,8 @@ export function guestApiRoute(routes: Routes, apiPath: string) {
   const { settings } = routes.ctx;
   return async (request: Request): Promise<Response> => {
     const path = below(request, apiPath);
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return runFlow(routes, request, path);
-    }
+    const route = guestApiFlowRoute(path, settings.confirmPath);
+    if (route) return runFlow(routes, request, route);
     let guest: Promise<AppGuest> | undefined;
     const profile = await handleGuestApi({
       path,

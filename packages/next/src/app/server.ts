@@ -5,6 +5,8 @@ import {
   type TrustedProxies,
 } from '@guestmode/core';
 import {
+  checkCookieAdapterOptions,
+  createGuestApiFlow,
   type MergeNotice,
   type PendingMerge,
   pathOption,
@@ -14,7 +16,6 @@ import {
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
-import { checkSharedOptions, createNextFlow } from '../setup.js';
 import { type AppGuest, openAppGuest } from './guest.js';
 import { type AppContext, createAppPort } from './port.js';
 import { errorResponse, fetchRequestFacts } from './request.js';
@@ -111,7 +112,7 @@ const OPTION_KEYS = [
 /** Checks the options once; errors are `TypeError`s naming the option. */
 function checkOptions(options: GuestmodeAppOptions) {
   checkObject(options, 'options', OPTION_KEYS);
-  const shared = checkSharedOptions(options);
+  const shared = checkCookieAdapterOptions(options);
   const authPath = pathOption(options.authPath, 'options.authPath', '/api/logto');
   let keyOf: ReturnType<typeof createForwardedKeyResolver>;
   try {
@@ -164,7 +165,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     callbackUrl: `${settings.baseUrl}${authPath}/sign-in-callback`,
   };
   const onMerge = options.onMerge;
-  const flow = createNextFlow<FlowPort>(
+  const flow = createGuestApiFlow<FlowPort>(
     checked,
     `${authPath}/sign-out`,
     onMerge && ((port, merge) => onMerge({ request: port.request, ...merge })),
@@ -177,19 +178,22 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     const port = { ...own, request: request ?? new Request(settings.baseUrl) };
     return flow.mergePending(port, { retry: true });
   };
-  const getGuest = async (request?: Request) => {
-    // A Server Action is a POST; its headers are the action request's.
-    const facts = request ? factsOf(request) : fetchRequestFacts('POST', await headers());
-    const pending = await mergePending(facts, true, request);
-    return openAppGuest({
-      engine: await engine,
+  const openGuest = (facts: RequestFacts, writable: boolean, request?: Request) =>
+    openAppGuest({
+      engine,
       ctx,
       facts,
-      writable: true,
-      mergePending: pending,
+      writable,
+      resume: () => mergePending(facts, writable, request),
       clientKey: clientKey(facts),
     });
-  };
+  const getGuest = async (request?: Request) =>
+    // A Server Action is a POST; its headers are the action request's.
+    openGuest(
+      request ? factsOf(request) : fetchRequestFacts('POST', await headers()),
+      true,
+      request,
+    );
   const routes = { ctx, flow, getGuest };
   const auth = safely(authRoute(routes, authPath));
   const guestApi = safely(guestApiRoute(routes, apiPath));
@@ -197,18 +201,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     authRoutes: { GET: auth, POST: auth },
     guestRoutes: { GET: guestApi, PUT: guestApi, DELETE: guestApi, POST: guestApi },
     getGuest,
-    async readGuest() {
-      const facts = fetchRequestFacts('GET', await headers());
-      const pending = await mergePending(facts, false);
-      return openAppGuest({
-        engine: await engine,
-        ctx,
-        facts,
-        writable: false,
-        mergePending: pending,
-        clientKey: clientKey(facts),
-      });
-    },
+    readGuest: async () => openGuest(fetchRequestFacts('GET', await headers()), false),
     getUser: () => logtoClient.getLogtoContext(),
     async getPendingMerge() {
       const facts = fetchRequestFacts('GET', await headers());

@@ -1,39 +1,37 @@
 /**
- * What the Pages Router and the App Router integrations set up alike: the engine, the sign-in
- * settings, the guest API path and the cookie sealer from their options, and the sign-in flow
- * whose confirm and merge routes live under the guest API.
+ * What an adapter without a server-side session sets up from its options (both Next routers
+ * do): the engine, the sign-in settings, the guest API path and the sealer of the record
+ * cookies, and the sign-in flow whose confirm and merge routes live under the guest API.
  */
-import type { Guestmode } from '@guestmode/core';
+import type { Guestmode } from '../engine.js';
+import { createSignInFlow, type MergeNotice, type SignInFlow, type SignInPort } from './flow.js';
+import { createSealer, type Sealer } from './seal.js';
 import {
   checkEngine,
   checkSignInOptions,
-  createSealer,
-  createSignInFlow,
-  type MergeNotice,
   pathOption,
-  type Sealer,
-  type SignInFlow,
-  type SignInPort,
+  type SignInOptionsInput,
   type SignInSettings,
-} from '@guestmode/core/web';
+} from './sign-in-options.js';
 
-/** The options both routers take (their own types document them). */
-type SharedOptions = Parameters<typeof checkSignInOptions>[0] & {
+/** The options such an adapter takes (its own types document them). */
+export type CookieAdapterOptions = SignInOptionsInput & {
   readonly guestmode: Guestmode | Promise<Guestmode>;
   readonly logto: { readonly cookieSecret?: string };
   readonly apiPath?: string;
   readonly secret?: string;
 };
 
-export interface SharedSetup {
+/** {@link CookieAdapterOptions} checked. */
+export interface CookieAdapterSetup {
   readonly engine: Promise<Guestmode>;
   readonly settings: SignInSettings;
   readonly apiPath: string;
   readonly sealer: Sealer;
 }
 
-/** Checks the options both routers share, once; errors are `TypeError`s naming the option. */
-export function checkSharedOptions(options: SharedOptions): SharedSetup {
+/** Checks the options, once; errors are `TypeError`s naming the option. */
+export function checkCookieAdapterOptions(options: CookieAdapterOptions): CookieAdapterSetup {
   const engine = checkEngine(options.guestmode, 'options.guestmode');
   const settings = checkSignInOptions(options);
   const apiPath = pathOption(options.apiPath, 'options.apiPath', '/api/guestmode');
@@ -46,9 +44,12 @@ export function checkSharedOptions(options: SharedOptions): SharedSetup {
   return { engine, settings, apiPath, sealer: createSealer(secret) };
 }
 
-/** The sign-in flow: the confirm page (unless the app has its own) and the merge post under `apiPath`. */
-export function createNextFlow<P extends SignInPort>(
-  { engine, settings, apiPath }: SharedSetup,
+/**
+ * The sign-in flow: the confirm page (unless the app has its own) and the merge post under
+ * `apiPath`.
+ */
+export function createGuestApiFlow<P extends SignInPort>(
+  { engine, settings, apiPath }: CookieAdapterSetup,
   signOutPath: string,
   onMerge: ((port: P, merge: MergeNotice) => void | Promise<void>) | undefined,
 ): SignInFlow<P> {
