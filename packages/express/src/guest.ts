@@ -74,7 +74,9 @@ function appUrl(req: Request, own: URL | undefined): URL {
  * Gives every request `req.guest`. Reads the guest cookie (an invalid, expired or already merged
  * one is deleted and the request continues as a new visitor), creates the guest lazily on the
  * first write of a same-origin request (another site's request gets `cross_site_request`), and
- * switches to the signed-in user's profile when there is one.
+ * switches to the signed-in user's profile when there is one. A page navigation of a user whose
+ * merge, retried after a temporary failure at sign-in, waits for their decision is redirected
+ * (303) once to the confirm page; other requests see `req.guest.confirmUrl`.
  *
  * Works with Express 5 and 4 (it never leaves a rejected promise unhandled).
  *
@@ -109,7 +111,7 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   }
   const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
 
-  const prepare = async (req: Request, res: Response): Promise<void> => {
+  const prepare = async (req: Request, res: Response): Promise<string | undefined> => {
     const url = appUrl(req, own);
     const secure = url.protocol === 'https:';
     const cookie = guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure });
@@ -119,7 +121,10 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
     const routes = routesState(req);
     const mergePending =
       userId !== undefined && routes !== undefined
-        ? await routes.flow.mergePending(routes.port(req, res), { retry: true })
+        ? await routes.flow.mergePending(routes.port(req, res), {
+            retry: true,
+            path: req.baseUrl + req.path,
+          })
         : false;
     req.guest = await openGuestAccessor({
       engine,
@@ -133,9 +138,10 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
       setCookie: cookie.setGuestCookie,
       clearCookie: cookie.clearGuestCookie,
     });
+    return mergePending ? mergePending.redirect : undefined;
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
-    prepare(req, res).then(() => next(), next);
+    prepare(req, res).then((to) => (to ? res.redirect(303, to) : next()), next);
   };
 }

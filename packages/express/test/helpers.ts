@@ -88,6 +88,7 @@ export async function startFixture(
       userId: req.guest.userId ?? null,
       attributes: await req.guest.all(),
       ...(req.guest.mergePending ? { mergePending: true } : {}),
+      ...(req.guest.confirmUrl ? { confirmUrl: req.guest.confirmUrl } : {}),
     });
   });
   // Reads no attributes, so it answers while the database is down.
@@ -142,6 +143,7 @@ export async function profile(browser: Browser, url: string) {
     userId: string | null;
     attributes: Record<string, unknown>;
     mergePending?: true;
+    confirmUrl?: string;
   };
 }
 

@@ -97,7 +97,11 @@ export interface GuestmodeNext {
   withGuest<T = unknown>(
     handler: (req: GuestApiRequest, res: NextApiResponse<T>) => unknown,
   ): NextApiHandler<T>;
-  /** A `getServerSideProps` receiving `guest` and `user` (also set on `context.req`). */
+  /**
+   * A `getServerSideProps` receiving `guest` and `user` (also set on `context.req`). When a merge
+   * retried after a temporary failure at sign-in must ask the user, it returns a 303 redirect to
+   * the confirm page instead (once), as the sign-in callback would have.
+   */
   withGuestSsr<P extends Record<string, unknown> = Record<string, unknown>>(
     handler: (
       context: GetServerSidePropsContext & GuestContext,
@@ -193,11 +197,16 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const ctx = { settings, sealer, logtoClient, getUser };
   const port = (req: NextRequestLike, res: ServerResponse, inner?: NextApiHandler) =>
     createPort(ctx, req, res, inner);
+  // Pages (`withGuestSsr`), and where their users are sent to decide on a retried merge.
+  const pages = new WeakMap<IncomingMessage, string | undefined>();
   const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
     const own = port(req, res);
     const [userId, ready] = await Promise.all([own.userId(), engine]);
     // A merge that failed at sign-in for a temporary reason is retried before the profile is read.
-    const mergePending = userId !== undefined && (await flow.mergePending(own, { retry: true }));
+    const page = pages.has(req);
+    const mergePending =
+      userId !== undefined && (await flow.mergePending(own, { retry: true, page }));
+    if (page) pages.set(req, mergePending ? mergePending.redirect : undefined);
     return openGuestAccessor({
       engine: ready,
       userId,
@@ -213,9 +222,7 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     const path = pathname.startsWith(`${apiPath}/`) ? pathname.slice(apiPath.length + 1) : '';
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return flow.handle(port(req, res), path);
-    }
+    if (path === 'merge' || path === 'confirm') return flow.handle(port(req, res), path);
     const facts = nodeRequestFacts(req);
     const profile = await handleGuestApi({
       path,
@@ -251,7 +258,10 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     },
     withGuestSsr(handler) {
       return async (context) => {
+        pages.set(context.req, undefined);
         const guest = await getGuest(context.req, context.res);
+        const to = pages.get(context.req);
+        if (to) return { redirect: { destination: to, statusCode: 303 } };
         const user = await getUser(context.req, context.res);
         Object.assign(context.req, { guest, user });
         return handler({ ...context, guest, user });

@@ -56,6 +56,7 @@ export function createNextFlow<P extends SignInPort>(
     ...settings,
     engine,
     confirmPath: settings.confirmPath ?? `${apiPath}/confirm`,
+    confirmRoute: settings.confirmPath && `${apiPath}/confirm`,
     mergePath: `${apiPath}/merge`,
     signOutPath,
     onMerge,

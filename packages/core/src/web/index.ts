@@ -48,6 +48,7 @@ export {
   signedInUserId,
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
+export type { MergeWait, MergeWaitOptions } from './merge-wait.js';
 export {
   createMetricsEndpoint,
   type MetricsAnswer,
@@ -74,4 +75,4 @@ export type {
   PendingMergeRecord,
   SignInStart,
 } from './sign-in.js';
-export { type RequestFacts, requestSite } from './site.js';
+export { isPageNavigation, type RequestFacts, requestSite } from './site.js';

@@ -76,9 +76,7 @@ export function guestApiRoute(routes: Routes, apiPath: string) {
   const { settings } = routes.ctx;
   return async (request: Request): Promise<Response> => {
     const path = below(request, apiPath);
-    if (path === 'merge' || (path === 'confirm' && settings.confirmPath === undefined)) {
-      return runFlow(routes, request, path);
-    }
+    if (path === 'merge' || path === 'confirm') return runFlow(routes, request, path);
     let guest: Promise<AppGuest> | undefined;
     const profile = await handleGuestApi({
       path,

@@ -14,6 +14,7 @@ import {
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
+import { redirect } from 'next/navigation.js';
 import { checkSharedOptions, createNextFlow } from '../setup.js';
 import { type AppGuest, openAppGuest } from './guest.js';
 import { type AppContext, createAppPort } from './port.js';
@@ -83,7 +84,11 @@ export interface GuestmodeApp {
    * are refused (`cross_site_request`).
    */
   getGuest(request?: Request): Promise<AppGuest>;
-  /** The guest in a Server Component: reads only (Next refuses cookie writes there). */
+  /**
+   * The guest in a Server Component: reads only (Next refuses cookie writes there). When a merge
+   * retried after a temporary failure at sign-in must ask the user, it calls Next's `redirect()`
+   * to the confirm page (once), as the sign-in callback would have.
+   */
   readGuest(): Promise<AppGuest>;
   /** `@logto/next`'s context for this request (`isAuthenticated`, `claims`). */
   getUser(): Promise<LogtoContext>;
@@ -175,7 +180,8 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
   const mergePending = async (facts: RequestFacts, writable: boolean, request?: Request) => {
     const own = await createAppPort(ctx, { ...facts, writable });
     const port = { ...own, request: request ?? new Request(settings.baseUrl) };
-    return flow.mergePending(port, { retry: true });
+    // A Server Component renders a page: one whose user is to be asked is redirected.
+    return flow.mergePending(port, { retry: true, page: !writable });
   };
   const getGuest = async (request?: Request) => {
     // A Server Action is a POST; its headers are the action request's.
@@ -200,6 +206,7 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
     async readGuest() {
       const facts = fetchRequestFacts('GET', await headers());
       const pending = await mergePending(facts, false);
+      if (pending.redirect) redirect(pending.redirect);
       return openAppGuest({
         engine: await engine,
         ctx,
