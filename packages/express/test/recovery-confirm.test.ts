@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createGuestmode, type Guestmode } from '@guestmode/core';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { type PostgresServer, startPostgres } from '@guestmode/testkit';
+import { getPendingMerge } from '../src/index.js';
 import {
   Browser,
   type Fixture,
@@ -72,8 +73,21 @@ describe('a retried merge that must ask sends the next page navigation to the co
   before(async () => {
     postgres = await startPostgres();
     f = await startFixture(
-      { confirm: 'on-conflict' },
+      { confirm: 'on-conflict', confirmPath: '/merge' },
       {
+        // The app's own confirm page, as the Bookstore has.
+        routes: (app) =>
+          app.get('/merge', async (req, res) => {
+            const pending = await getPendingMerge(req);
+            if (!pending) return res.redirect('/');
+            res
+              .type('html')
+              .send(
+                `<form method="post" action="${pending.action}"><p>${pending.reason}</p>` +
+                  `<input type="hidden" name="csrf" value="${pending.csrfToken}">` +
+                  '<button name="decision" value="merge">Merge</button></form>',
+              );
+          }),
         engine: async (idp) =>
           createGuestmode({
             storage: await openPostgresStorage({ database: postgres.url }),
@@ -110,24 +124,23 @@ describe('a retried merge that must ask sends the next page navigation to the co
     // An API call retries the merge: it learns where the decision is made, and is not redirected.
     const waiting = await profileOnceRetried(browser, f.url);
     assert.equal(waiting.kind, 'user');
-    assert.equal(waiting.confirmUrl, '/guestmode/confirm');
+    assert.equal(waiting.confirmUrl, '/merge');
     assert.deepEqual(waiting.attributes, { theme: 'dark', cart: [{ id: 'kokoro', quantity: 1 }] });
     assert.ok(browser.get(f.url, 'guestmode'), 'the guest waits for the decision');
     const api = await browser.fetch(`${f.url}/`, { headers: { accept: 'text/html' } });
     assert.equal(api.status, 200, 'a fetch is answered, not redirected');
 
     // The next page navigation lands on the confirm page.
-    assert.deepEqual(await navigate(browser, `${f.url}/`), {
-      status: 303,
-      location: '/guestmode/confirm',
-    });
-    const confirm = await browser.fetch(`${f.url}/guestmode/confirm`);
+    assert.deepEqual(await navigate(browser, `${f.url}/`), { status: 303, location: '/merge' });
+    // The confirm page itself is not redirected.
+    assert.equal((await navigate(browser, `${f.url}/merge`)).status, 200);
+    const confirm = await browser.fetch(`${f.url}/merge`);
     assert.equal(confirm.status, 200);
     const html = await confirm.text();
-    assert.match(html, /already has some of this data/);
+    assert.match(html, /conflict/);
     // Asked once: other pages are open again while the decision waits.
     assert.equal((await navigate(browser, `${f.url}/`)).status, 200);
-    assert.equal((await profile(browser, f.url)).confirmUrl, '/guestmode/confirm');
+    assert.equal((await profile(browser, f.url)).confirmUrl, '/merge');
 
     const form = parseForm(html, '/guestmode/merge');
     const decided = await browser.submit(
