@@ -8,7 +8,7 @@ import type { MergeRecovery } from './recovery.js';
 import { type PendingMergeRecord, type SignInOutcome, signInGuestId } from './sign-in.js';
 import { isPageNavigation } from './site.js';
 
-/** What {@link SignInFlow.mergePending} tells about this signed-in browser's guest. */
+/** What the sign-in flow's `mergePending` tells about this signed-in browser's guest. */
 export interface MergeWait {
   /** A merge that failed at sign-in for a temporary reason waits to be retried. */
   readonly retrying: boolean;
@@ -21,7 +21,7 @@ export interface MergeWait {
   readonly redirect: string | undefined;
 }
 
-/** What {@link SignInFlow.mergePending} is told about the request. */
+/** What the sign-in flow's `mergePending` is told about the request. */
 export interface MergeWaitOptions {
   /** Retry a waiting merge first (a request that may write cookies). */
   readonly retry: boolean;
