@@ -182,6 +182,7 @@ export async function createBookstoreApp(config: BookstoreConfig): Promise<Books
       theme: attributes.theme === 'dark' ? 'dark' : 'light',
       kind: req.guest.kind,
       mergePending: req.guest.mergePending,
+      confirmUrl: req.guest.confirmUrl,
       ...(sub ? { user: { sub, ...(name ? { name } : {}), csrf: getCsrfToken(req) } } : {}),
       cart: cartOf(attributes.cart),
       drafts: draftsOf(attributes.drafts),

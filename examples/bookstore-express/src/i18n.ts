@@ -14,6 +14,8 @@ const en = {
   signOut: 'Sign out',
   signedInAs: 'Signed in as',
   mergePending: 'Your cart is being moved to your account…',
+  mergeWaits: 'Your guest cart waits for your decision.',
+  mergeReview: 'Review it',
   guest:
     'Browsing as a guest: your cart, drafts and settings are kept and move into your account when you sign in.',
   guestNone: 'Browsing as a guest. Add a book or change a setting to start your guest session.',
@@ -56,6 +58,8 @@ const ja: typeof en = {
   signOut: 'サインアウト',
   signedInAs: 'サインイン中:',
   mergePending: 'カートをアカウントに移しています…',
+  mergeWaits: 'ゲストのカートがあなたの判断を待っています。',
+  mergeReview: '確認する',
   guest:
     'ゲストとして閲覧中です。カート・下書き・設定は保存され、サインインするとアカウントに引き継がれます。',
   guestNone:

@@ -21,6 +21,8 @@ export interface PageContext {
   readonly kind: 'user' | 'guest' | 'none';
   /** The guest's merge failed at sign-in for a temporary reason and is being retried. */
   readonly mergePending?: boolean;
+  /** Where the user decides on a merge of their guest that waits for them. */
+  readonly confirmUrl?: string | undefined;
   /** The signed-in user, with the CSRF token their sign-out form posts. */
   readonly user?: { readonly sub: string; readonly name?: string; readonly csrf: string };
   readonly cart: readonly CartLine[];
@@ -122,9 +124,11 @@ export function layout(ctx: PageContext, heading: string, body: SafeHtml, notice
   const t = messages(ctx.lang);
   const status =
     ctx.kind === 'user'
-      ? ctx.mergePending
-        ? t.mergePending
-        : undefined
+      ? ctx.confirmUrl
+        ? html`${t.mergeWaits} <a href="${ctx.confirmUrl}">${t.mergeReview}</a>`
+        : ctx.mergePending
+          ? t.mergePending
+          : undefined
       : ctx.kind === 'guest'
         ? t.guest
         : t.guestNone;

@@ -41,7 +41,11 @@ export default async function Home() {
   const theme = attributes.theme === 'dark' ? 'dark' : 'light';
   return (
     <Layout theme={theme} router="App Router" prefs={<Prefs theme={theme} />}>
-      <GuestNotice kind={guest.kind} mergePending={guest.mergePending} />
+      <GuestNotice
+        kind={guest.kind}
+        mergePending={guest.mergePending}
+        confirmUrl={guest.confirmUrl}
+      />
       <Catalogue
         row={(book, price) => (
           <form className="row" action={addToCart}>

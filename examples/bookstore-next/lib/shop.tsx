@@ -34,8 +34,17 @@ export function GuestNotice(props: {
   kind: 'guest' | 'user' | 'none' | undefined;
   /** A merge that failed at sign-in is being retried: the cart is not in the account yet. */
   mergePending?: boolean;
+  /** Where the user decides on a merge of their guest that waits for them. */
+  confirmUrl?: string | undefined;
 }) {
   if (props.kind === 'user') {
+    if (props.confirmUrl) {
+      return (
+        <p className="notice" role="status">
+          Your guest cart waits for your decision. <a href={props.confirmUrl}>Review it</a>
+        </p>
+      );
+    }
     return props.mergePending ? (
       <p className="notice" role="status">
         Your cart is being moved to your account…

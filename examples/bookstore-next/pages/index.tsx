@@ -54,7 +54,11 @@ export default function Home({ profile }: Props) {
           {failure}
         </p>
       ) : (
-        <GuestNotice kind={kind} mergePending={current?.mergePending} />
+        <GuestNotice
+          kind={kind}
+          mergePending={current?.mergePending}
+          confirmUrl={current?.confirmUrl}
+        />
       )}
       <Catalogue
         row={(book, price) => (

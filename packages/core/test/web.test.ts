@@ -6,6 +6,7 @@ import {
   checkCookieName,
   clearedGuestCookie,
   guestCookie,
+  isPageNavigation,
   readCookie,
   renderConfirmPage,
   renderSignOutPage,
@@ -329,6 +330,24 @@ describe('which site a request comes from', () => {
     ];
     for (const [method, headers, expected] of cases) {
       assert.equal(requestSite(request(method, headers), app), expected, JSON.stringify(headers));
+    }
+  });
+
+  it('a page navigation is a GET for HTML that no script made', () => {
+    const html = 'text/html,application/xhtml+xml,*/*;q=0.8';
+    const cases: [string, Record<string, string>, boolean][] = [
+      ['GET', { accept: html, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, true],
+      ['GET', { accept: html }, true],
+      ['HEAD', { accept: html }, true],
+      ['POST', { accept: html, 'sec-fetch-mode': 'navigate' }, false],
+      ['GET', { accept: 'application/json' }, false],
+      ['GET', { accept: '*/*' }, false],
+      ['GET', { accept: html, 'sec-fetch-mode': 'cors' }, false],
+      ['GET', { accept: html, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' }, false],
+      ['GET', { accept: html, 'x-requested-with': 'XMLHttpRequest' }, false],
+    ];
+    for (const [method, headers, expected] of cases) {
+      assert.equal(isPageNavigation(request(method, headers)), expected, JSON.stringify(headers));
     }
   });
 

@@ -6,6 +6,7 @@ import {
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
   guestCookieJar,
+  type MergeWait,
   nodeClientKeyReader,
   nodeCookieJar,
   nodeRequestFacts,
@@ -74,7 +75,9 @@ function appUrl(req: Request, own: URL | undefined): URL {
  * Gives every request `req.guest`. Reads the guest cookie (an invalid, expired or already merged
  * one is deleted and the request continues as a new visitor), creates the guest lazily on the
  * first write of a same-origin request (another site's request gets `cross_site_request`), and
- * switches to the signed-in user's profile when there is one.
+ * switches to the signed-in user's profile when there is one. A page navigation of a user whose
+ * merge, retried after a temporary failure at sign-in, waits for their decision is redirected
+ * (303) once to the confirm page; other requests see `req.guest.confirmUrl`.
  *
  * Works with Express 5 and 4 (it never leaves a rejected promise unhandled).
  *
@@ -105,10 +108,11 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
   }
   const clientKey = nodeClientKeyReader(options.trustProxy, 'options.trustProxy');
 
-  const prepare = async (req: Request, res: Response): Promise<void> => {
+  const prepare = async (req: Request, res: Response): Promise<string | undefined> => {
     const url = appUrl(req, own);
     const secure = url.protocol === 'https:';
     const routes = routesState(req);
+    let wait: MergeWait | undefined;
     req.guest = await openRequestGuest({
       engine,
       userId: getUserId(req),
@@ -116,11 +120,18 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
       facts: nodeRequestFacts(req),
       appOrigin: url.origin,
       clientKey: clientKey(req),
-      resume: routes && (() => routes.flow.mergePending(routes.port(req, res), { retry: true })),
+      resume:
+        routes &&
+        (async () => {
+          const path = req.baseUrl + req.path;
+          wait = await routes.flow.mergePending(routes.port(req, res), { retry: true, path });
+          return wait;
+        }),
     });
+    return wait?.redirect;
   };
 
   return (req: Request, res: Response, next: NextFunction) => {
-    prepare(req, res).then(() => next(), next);
+    prepare(req, res).then((to) => (to ? res.redirect(303, to) : next()), next);
   };
 }

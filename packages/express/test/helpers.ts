@@ -6,7 +6,7 @@ import { createIdp, type Idp } from '@guestmode/idp';
 import { Browser, closeServer, listen, parseForm } from '@guestmode/testkit';
 import { handleAuthRoutes, type LogtoExpressConfig, withLogto } from '@logto/express';
 import cookieParser from 'cookie-parser';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import session from 'express-session';
 import {
   type GuestmodeAuthRoutesOptions,
@@ -39,6 +39,8 @@ export async function startFixture(
   options: {
     /** The engine to use instead of one on in-memory SQLite (the fixture closes it). */
     engine?: (idp: Idp) => Promise<Guestmode>;
+    /** More routes of the app (after `guestmode()`, before the error handler). */
+    routes?: (app: Express) => void;
   } = {},
 ): Promise<Fixture> {
   const idp = createIdp({
@@ -88,6 +90,7 @@ export async function startFixture(
       userId: req.guest.userId ?? null,
       attributes: await req.guest.all(),
       ...(req.guest.mergePending ? { mergePending: true } : {}),
+      ...(req.guest.confirmUrl ? { confirmUrl: req.guest.confirmUrl } : {}),
     });
   });
   // Reads no attributes, so it answers while the database is down.
@@ -111,6 +114,7 @@ export async function startFixture(
   app.get('/session-id', (req, res) => {
     res.json({ id: req.sessionID });
   });
+  options.routes?.(app);
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
     const answer = toErrorResponse(error);
     res.status(answer.status).set(answer.headers).json(answer.body);
@@ -142,6 +146,7 @@ export async function profile(browser: Browser, url: string) {
     userId: string | null;
     attributes: Record<string, unknown>;
     mergePending?: true;
+    confirmUrl?: string;
   };
 }
 

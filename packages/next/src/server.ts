@@ -99,7 +99,11 @@ export interface GuestmodeNext {
   withGuest<T = unknown>(
     handler: (req: GuestApiRequest, res: NextApiResponse<T>) => unknown,
   ): NextApiHandler<T>;
-  /** A `getServerSideProps` receiving `guest` and `user` (also set on `context.req`). */
+  /**
+   * A `getServerSideProps` receiving `guest` and `user` (also set on `context.req`). When a merge
+   * retried after a temporary failure at sign-in must ask the user, it returns a 303 redirect to
+   * the confirm page instead (once), as the sign-in callback would have.
+   */
   withGuestSsr<P extends Record<string, unknown> = Record<string, unknown>>(
     handler: (
       context: GetServerSidePropsContext & GuestContext,
@@ -188,8 +192,11 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const ctx = { settings, sealer, logtoClient, getUser };
   const port = (req: NextRequestLike, res: ServerResponse, inner?: NextApiHandler) =>
     createPort(ctx, req, res, inner);
+  // Pages (`withGuestSsr`), and where their users are sent to decide on a retried merge.
+  const pages = new WeakMap<IncomingMessage, string | undefined>();
   const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
     const own = port(req, res);
+    const page = pages.has(req);
     return openRequestGuest({
       engine,
       userId: await own.userId(),
@@ -197,14 +204,18 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       facts: own,
       appOrigin: settings.appOrigin,
       clientKey: clientKey(req),
-      resume: () => flow.mergePending(own, { retry: true }),
+      resume: async () => {
+        const wait = await flow.mergePending(own, { retry: true, page });
+        if (page) pages.set(req, wait.redirect);
+        return wait;
+      },
     });
   });
 
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
     const path = pathname.startsWith(`${apiPath}/`) ? pathname.slice(apiPath.length + 1) : '';
-    const route = guestApiFlowRoute(path, settings.confirmPath);
+    const route = guestApiFlowRoute(path);
     if (route) return flow.handle(port(req, res), route);
     const facts = nodeRequestFacts(req);
     const profile = await handleGuestApi({
@@ -241,7 +252,10 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     },
     withGuestSsr(handler) {
       return async (context) => {
+        pages.set(context.req, undefined);
         const guest = await getGuest(context.req, context.res);
+        const to = pages.get(context.req);
+        if (to) return { redirect: { destination: to, statusCode: 303 } };
         const user = await getUser(context.req, context.res);
         Object.assign(context.req, { guest, user });
         return handler({ ...context, guest, user });

@@ -57,6 +57,7 @@ export function createGuestApiFlow<P extends SignInPort>(
     ...settings,
     engine,
     confirmPath: settings.confirmPath ?? `${apiPath}/confirm`,
+    confirmRoute: settings.confirmPath && `${apiPath}/confirm`,
     mergePath: `${apiPath}/merge`,
     signOutPath,
     onMerge,

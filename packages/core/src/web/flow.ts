@@ -7,6 +7,7 @@
 import type { Guestmode } from '../engine.js';
 import { GuestmodeError } from '../errors.js';
 import type { MergePreview, MergeResult } from '../merge/plan.js';
+import { createMergeWait, type MergeWait, type MergeWaitOptions } from './merge-wait.js';
 import { renderConfirmPage, renderSignOutPage } from './pages.js';
 import { createMergeRecovery, isTemporaryFailure, type RecoveryRecord } from './recovery.js';
 import {
@@ -99,6 +100,12 @@ export interface SignInFlowConfig<P extends SignInPort> {
   readonly confirm: ConfirmPolicy;
   readonly redirectTo: string;
   readonly confirmPath: string;
+  /**
+   * Where the flow's `confirm` route is served when `confirmPath` is the app's own page: it
+   * stores a retried merge's decision that a page could not (a Server Component writes no
+   * cookies) and forwards to `confirmPath`. Users waiting to be asked are sent through it.
+   */
+  readonly confirmRoute?: string | undefined;
   readonly mergePath: string;
   readonly signOutPath: string;
   /** Called after each merge; errors it throws are ignored. */
@@ -112,12 +119,14 @@ export interface SignInFlow<P extends SignInPort> {
   /** The merge waiting for this browser's decision, for an app's own confirm page. */
   pendingMerge(port: P): Promise<PendingMerge | undefined>;
   /**
-   * `true` while a merge that failed at the callback for a temporary reason waits to be retried
-   * for this signed-in session. With `retry` (a request that may write cookies) it is first
+   * Whether this signed-in session's guest still waits to be merged: a merge that failed at the
+   * callback for a temporary reason (`retrying`), or a decision the user is to make
+   * (`confirmUrl`). With `retry` (a request that may write cookies) a waiting merge is first
    * retried, at most once every few seconds per guest; a retry that succeeds clears the guest
-   * cookie and calls `onMerge` (`via: 'retry'`) as the callback would have.
+   * cookie and calls `onMerge` (`via: 'retry'`) as the callback would have, and one that must
+   * ask sets `redirect` for the first page navigation, as the callback would have redirected.
    */
-  mergePending(port: P, options: { readonly retry: boolean }): Promise<boolean>;
+  mergePending(port: P, options: MergeWaitOptions): Promise<MergeWait>;
 }
 
 function allow(port: RequestFacts, methods: readonly string[]): void {
@@ -183,8 +192,15 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
       await notify(port, { result: outcome.result, replayed: outcome.replayed, via });
     }
     if (outcome.clearCookie) port.clearGuestCookie();
-    if (outcome.action === 'confirm') port.savePending(outcome.pending);
+    // A retry runs on any request: the next page navigation asks (`ask`).
+    if (outcome.action === 'confirm') {
+      port.savePending(via === 'retry' ? { ...outcome.pending, ask: true } : outcome.pending);
+    }
   };
+
+  const waits = createMergeWait<P>(config, recovery, (port, outcome) =>
+    apply(port, outcome, 'retry'),
+  );
 
   const callback = async (port: P) => {
     allow(port, ['GET']);
@@ -231,6 +247,7 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
   };
 
   const pendingMerge = async (port: P): Promise<PendingMerge | undefined> => {
+    waits.shown(port);
     const pending = port.loadPending();
     if (!pending || pending.expiresAt <= Date.now()) return undefined;
     if ((await port.userId()) !== pending.userId) return undefined;
@@ -250,6 +267,12 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
 
   const confirmPage = async (port: P) => {
     allow(port, ['GET']);
+    // A retry whose decision a page could not store (a Server Component) is stored here.
+    await waits.retry(port, true);
+    if (config.confirmRoute !== undefined) {
+      waits.shown(port);
+      return port.redirect(config.confirmPath, 303);
+    }
     const pending = await pendingMerge(port);
     if (!pending) return port.redirect(config.redirectTo, 302);
     port.html(200, renderConfirmPage(pending));
@@ -317,8 +340,7 @@ export function createSignInFlow<P extends SignInPort>(config: SignInFlowConfig<
   return {
     handle: (port, route) => routes[route](port),
     pendingMerge,
-    mergePending: (port, { retry }) =>
-      recovery.resume(port, retry, (outcome) => apply(port, outcome, 'retry')),
+    mergePending: waits.wait,
   };
 }
 

@@ -2,6 +2,7 @@ import type { UserExport } from '../engine/data-rights.js';
 import type { Guestmode } from '../engine.js';
 import { GuestmodeError } from '../errors.js';
 import type { Principal } from '../storage/types.js';
+import type { MergeWait } from './merge-wait.js';
 
 /**
  * The profile of whoever is browsing. For a visitor it is their guest (created on the first
@@ -23,6 +24,13 @@ export interface GuestAccessor {
    * retried on the next requests. Apps show a short notice ("your cart is being moved").
    */
   readonly mergePending: boolean;
+  /**
+   * Where the signed-in user decides on a merge of their guest that waits for them (the confirm
+   * page), or `undefined`. Set, for instance, when a merge retried after a temporary failure at
+   * sign-in finds conflicts under `confirm: 'on-conflict'`: page navigations are sent there once
+   * by the adapter, while API answers carry it for the app to link to.
+   */
+  readonly confirmUrl: string | undefined;
   /** One attribute, parsed; `undefined` when absent. */
   get<T = unknown>(name: string): Promise<T | undefined>;
   /** Every attribute, parsed. */
@@ -63,6 +71,8 @@ export interface GuestProfileView {
   readonly attributes: Readonly<Record<string, unknown>>;
   /** Present (`true`) only while {@link GuestAccessor.mergePending}. */
   readonly mergePending?: true;
+  /** Present only while a merge waits for the user's decision: {@link GuestAccessor.confirmUrl}. */
+  readonly confirmUrl?: string;
 }
 
 /** What the adapter must do with the guest cookie after {@link openGuest}. */
@@ -141,8 +151,8 @@ export interface GuestAccessorInit {
    * not applied, so every adapter passes it.
    */
   readonly clientKey?: string | undefined;
-  /** From the sign-in flow's `mergePending`: the guest's merge is waiting to be retried. */
-  readonly mergePending?: boolean | undefined;
+  /** From the sign-in flow's `mergePending`: whether (`retrying`) and where the merge waits. */
+  readonly mergePending?: boolean | MergeWait | undefined;
 }
 
 class PrincipalGuest implements GuestAccessor {
@@ -153,6 +163,7 @@ class PrincipalGuest implements GuestAccessor {
   readonly #clientKey: string | undefined;
   readonly #onErase: (() => void) | undefined;
   readonly #mergePending: boolean;
+  readonly #confirmUrl: string | undefined;
   #guestToken: string | undefined;
   #guestId: string | undefined;
   #cache: Record<string, unknown> | undefined;
@@ -165,7 +176,9 @@ class PrincipalGuest implements GuestAccessor {
     this.#sameOrigin = init.site === 'same-origin';
     this.#clientKey = init.clientKey;
     this.#onErase = init.onErase;
-    this.#mergePending = init.mergePending === true && init.userId !== undefined;
+    const wait = init.userId === undefined ? undefined : init.mergePending;
+    this.#mergePending = typeof wait === 'object' ? wait.retrying : wait === true;
+    this.#confirmUrl = typeof wait === 'object' ? wait.confirmUrl : undefined;
     this.#guestToken = init.guestToken;
     this.#guestId = init.guestId;
     this.#cache = init.attributes;
@@ -186,6 +199,10 @@ class PrincipalGuest implements GuestAccessor {
 
   get mergePending(): boolean {
     return this.#mergePending;
+  }
+
+  get confirmUrl(): string | undefined {
+    return this.#confirmUrl;
   }
 
   get principal(): Principal | undefined {
@@ -267,7 +284,11 @@ class PrincipalGuest implements GuestAccessor {
   async profile(): Promise<GuestProfileView> {
     const attributes = await this.all();
     const view = { kind: this.kind, id: this.id ?? null, userId: this.userId ?? null, attributes };
-    return this.#mergePending ? { ...view, mergePending: true } : view;
+    return {
+      ...view,
+      ...(this.#mergePending ? { mergePending: true as const } : {}),
+      ...(this.#confirmUrl === undefined ? {} : { confirmUrl: this.#confirmUrl }),
+    };
   }
 }
 
@@ -298,8 +319,8 @@ export interface GuestRequest {
   readonly site: 'same-origin' | 'cross-site';
   /** The request's rate-limit key, for the guest-creation limit (see {@link GuestAccessorInit}). */
   readonly clientKey?: string | undefined;
-  /** The guest's merge is waiting to be retried (the sign-in flow's `mergePending`). */
-  readonly mergePending?: boolean | undefined;
+  /** Whether and where the guest's merge waits (the sign-in flow's `mergePending`). */
+  readonly mergePending?: boolean | MergeWait | undefined;
   /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
   setCookie(token: string, expires: Date): void;
   /** Deletes the guest cookie (invalid, expired or merged). */

@@ -56,6 +56,7 @@ export {
 } from './guest.js';
 export { type GuestApiRequest, handleGuestApi } from './guest-api.js';
 export { type LogtoCallbackClient, logtoCallbackCalls } from './logto-calls.js';
+export type { MergeWait, MergeWaitOptions } from './merge-wait.js';
 export { createNodeMetricsHandler, type MetricsHandlerOptions } from './metrics.js';
 export {
   MAX_FORM_BYTES,
@@ -81,4 +82,4 @@ export type {
   PendingMergeRecord,
   SignInStart,
 } from './sign-in.js';
-export { type RequestFacts, requestSite } from './site.js';
+export { isPageNavigation, type RequestFacts, requestSite } from './site.js';

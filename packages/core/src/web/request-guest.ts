@@ -5,6 +5,7 @@
 import type { Guestmode } from '../engine.js';
 import type { GuestCookieJar } from './cookie-records.js';
 import { type GuestAccessor, type GuestProfileView, openGuestAccessor } from './guest.js';
+import type { MergeWait } from './merge-wait.js';
 import { type RequestFacts, requestSite } from './site.js';
 
 /** What {@link openRequestGuest} needs from the adapter for one request. */
@@ -23,7 +24,7 @@ export interface RequestGuestInit {
    * The sign-in flow's `mergePending` for this request, asked for a signed-in user only: a merge
    * that failed at sign-in for a temporary reason is retried here, before the profile is read.
    */
-  readonly resume?: (() => Promise<boolean>) | undefined;
+  readonly resume?: (() => Promise<MergeWait>) | undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Which route of the sign-in flow a request is for, by the paths an adapter serves: the Logto
  * SDK's auth routes (`sign-in`, `sign-up`, `sign-in-callback`, `sign-out` under one path), the
- * confirm form's post and, unless the app has its own, the built-in confirm page.
+ * confirm form's post and the confirm page.
  */
 import type { SignInRoute } from './flow.js';
 
@@ -14,15 +14,12 @@ export const SIGN_IN_ACTIONS: ReadonlyMap<string, SignInRoute> = new Map<string,
 ]);
 
 /**
- * The flow's route for a path below the guest API (`merge`, and `confirm` while the built-in
- * confirm page is used), or `undefined` for the guest API's own paths.
+ * The flow's route for a path below the guest API, or `undefined` for the guest API's own paths.
+ * `confirm` is the built-in confirm page or, when the app serves its own, the step that stores a
+ * retried merge's decision (which a Server Component cannot) and forwards to the app's page.
  */
-export function guestApiFlowRoute(
-  path: string,
-  confirmPath: string | undefined,
-): 'merge' | 'confirm' | undefined {
-  if (path === 'merge') return 'merge';
-  return path === 'confirm' && confirmPath === undefined ? 'confirm' : undefined;
+export function guestApiFlowRoute(path: string): 'merge' | 'confirm' | undefined {
+  return path === 'merge' || path === 'confirm' ? path : undefined;
 }
 
 /**

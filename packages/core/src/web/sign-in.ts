@@ -74,6 +74,12 @@ export interface PendingMergeRecord {
   readonly reason: PendingMergeReason;
   /** Epoch milliseconds. */
   readonly expiresAt: number;
+  /**
+   * Set when a retried merge (see `recovery.ts`) decided to ask, on a request that could not
+   * send the user to the confirm page: the next page navigation goes there. Cleared when the
+   * confirm page is shown.
+   */
+  readonly ask?: true;
 }
 
 /** A merge that happened, for `onMerge`. */

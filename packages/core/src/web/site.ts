@@ -41,3 +41,20 @@ export function requestSite(
   if (origin !== undefined) return origin === appOrigin ? 'same-origin' : 'cross-site';
   return request.header('cookie') ? 'cross-site' : 'same-origin';
 }
+
+/**
+ * True for a browser's page navigation: a GET (or HEAD) that asks for HTML, not a `fetch` or
+ * `XMLHttpRequest` call (`Sec-Fetch-Mode`/`Sec-Fetch-Dest` say so where browsers send them). Only
+ * such a request may be redirected to a page; an API call gets an answer it can read instead.
+ */
+export function isPageNavigation(request: RequestFacts): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (!/\btext\/html\b/i.test(request.header('accept') ?? '')) return false;
+  const mode = request.header('sec-fetch-mode')?.toLowerCase();
+  const dest = request.header('sec-fetch-dest')?.toLowerCase();
+  return (
+    (mode === undefined || mode === 'navigate') &&
+    (dest === undefined || dest === 'document') &&
+    request.header('x-requested-with') === undefined
+  );
+}

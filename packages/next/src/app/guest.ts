@@ -8,6 +8,7 @@ import {
   type GuestAccessor,
   type GuestProfileView,
   guestCookieJar,
+  type MergeWait,
   openRequestGuest,
   type RequestFacts,
   requestSite,
@@ -41,6 +42,9 @@ function withWriteCheck(guest: Opened, check: () => void): AppGuest {
     get mergePending() {
       return guest.mergePending;
     },
+    get confirmUrl() {
+      return guest.confirmUrl;
+    },
     get: (name) => guest.get(name),
     all: () => guest.all(),
     profile: () => guest.profile(),
@@ -67,8 +71,8 @@ export interface AppGuestRequest {
   readonly facts: RequestFacts;
   /** `false` in Server Components: no cookie is written, writes are refused. */
   readonly writable: boolean;
-  /** The sign-in flow's `mergePending` for this request (a merge waiting to be retried). */
-  readonly resume: () => Promise<boolean>;
+  /** The sign-in flow's `mergePending` for this request (whether and where a merge waits). */
+  readonly resume: () => Promise<MergeWait>;
   /** The request's key for the engine's guest-creation limit. */
   readonly clientKey: string;
 }

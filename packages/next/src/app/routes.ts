@@ -71,7 +71,7 @@ export function guestApiRoute(routes: Routes, apiPath: string) {
   const { settings } = routes.ctx;
   return async (request: Request): Promise<Response> => {
     const path = below(request, apiPath);
-    const route = guestApiFlowRoute(path, settings.confirmPath);
+    const route = guestApiFlowRoute(path);
     if (route) return runFlow(routes, request, route);
     let guest: Promise<AppGuest> | undefined;
     const profile = await handleGuestApi({

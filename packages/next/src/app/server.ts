@@ -16,6 +16,7 @@ import {
 import type { LogtoContext, LogtoNextConfig } from '@logto/next';
 import LogtoClient from '@logto/next/server-actions';
 import { headers } from 'next/headers.js';
+import { redirect } from 'next/navigation.js';
 import { type AppGuest, openAppGuest } from './guest.js';
 import { type AppContext, createAppPort } from './port.js';
 import { errorResponse, fetchRequestFacts } from './request.js';
@@ -84,7 +85,11 @@ export interface GuestmodeApp {
    * are refused (`cross_site_request`).
    */
   getGuest(request?: Request): Promise<AppGuest>;
-  /** The guest in a Server Component: reads only (Next refuses cookie writes there). */
+  /**
+   * The guest in a Server Component: reads only (Next refuses cookie writes there). When a merge
+   * retried after a temporary failure at sign-in must ask the user, it calls Next's `redirect()`
+   * to the confirm page (once), as the sign-in callback would have.
+   */
   readGuest(): Promise<AppGuest>;
   /** `@logto/next`'s context for this request (`isAuthenticated`, `claims`). */
   getUser(): Promise<LogtoContext>;
@@ -176,17 +181,27 @@ export function createGuestmodeApp(options: GuestmodeAppOptions): GuestmodeApp {
   const mergePending = async (facts: RequestFacts, writable: boolean, request?: Request) => {
     const own = await createAppPort(ctx, { ...facts, writable });
     const port = { ...own, request: request ?? new Request(settings.baseUrl) };
-    return flow.mergePending(port, { retry: true });
+    // A Server Component renders a page: one whose user is to be asked is redirected.
+    return flow.mergePending(port, { retry: true, page: !writable });
   };
-  const openGuest = (facts: RequestFacts, writable: boolean, request?: Request) =>
-    openAppGuest({
+  const openGuest = async (facts: RequestFacts, writable: boolean, request?: Request) => {
+    let askAt: string | undefined;
+    const guest = await openAppGuest({
       engine,
       ctx,
       facts,
       writable,
-      resume: () => mergePending(facts, writable, request),
+      resume: async () => {
+        const wait = await mergePending(facts, writable, request);
+        askAt = wait.redirect;
+        return wait;
+      },
       clientKey: clientKey(facts),
     });
+    // Only a page (a Server Component) is sent to decide on a retried merge.
+    if (askAt !== undefined) redirect(askAt);
+    return guest;
+  };
   const getGuest = async (request?: Request) =>
     // A Server Action is a POST; its headers are the action request's.
     openGuest(
