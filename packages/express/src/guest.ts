@@ -6,7 +6,6 @@ import {
   DEFAULT_COOKIE_NAME,
   type GuestAccessor,
   guestCookieJar,
-  type MergeWait,
   nodeClientKeyReader,
   nodeCookieJar,
   nodeRequestFacts,
@@ -112,8 +111,7 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
     const url = appUrl(req, own);
     const secure = url.protocol === 'https:';
     const routes = routesState(req);
-    let wait: MergeWait | undefined;
-    req.guest = await openRequestGuest({
+    const opened = await openRequestGuest({
       engine,
       userId: getUserId(req),
       cookies: guestCookieJar(nodeCookieJar(req, res, secure), { cookieName, secure }),
@@ -122,13 +120,14 @@ export function guestmode(options: GuestmodeMiddlewareOptions): RequestHandler {
       clientKey: clientKey(req),
       resume:
         routes &&
-        (async () => {
-          const path = req.baseUrl + req.path;
-          wait = await routes.flow.mergePending(routes.port(req, res), { retry: true, path });
-          return wait;
-        }),
+        (() =>
+          routes.flow.mergePending(routes.port(req, res), {
+            retry: true,
+            path: req.baseUrl + req.path,
+          })),
     });
-    return wait?.redirect;
+    req.guest = opened.guest;
+    return opened.redirect;
   };
 
   return (req: Request, res: Response, next: NextFunction) => {

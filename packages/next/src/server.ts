@@ -132,10 +132,12 @@ function checkOptions(options: GuestmodeNextOptions) {
 }
 
 /** One value per request, made on first use (the user and guest are read once per request). */
-function perRequest<T>(make: (req: NextRequestLike, res: ServerResponse) => T) {
+function perRequest<T, A extends unknown[]>(
+  make: (req: NextRequestLike, res: ServerResponse, ...args: A) => T,
+) {
   const made = new WeakMap<IncomingMessage, T>();
-  return (req: NextRequestLike, res: ServerResponse): T => {
-    if (!made.has(req)) made.set(req, make(req, res));
+  return (req: NextRequestLike, res: ServerResponse, ...args: A): T => {
+    if (!made.has(req)) made.set(req, make(req, res, ...args));
     return made.get(req)!;
   };
 }
@@ -192,11 +194,9 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
   const ctx = { settings, sealer, logtoClient, getUser };
   const port = (req: NextRequestLike, res: ServerResponse, inner?: NextApiHandler) =>
     createPort(ctx, req, res, inner);
-  // Pages (`withGuestSsr`), and where their users are sent to decide on a retried merge.
-  const pages = new WeakMap<IncomingMessage, string | undefined>();
-  const getGuest = perRequest(async (req, res): Promise<GuestAccessor> => {
+  // One guest per request; a page (`withGuestSsr`) may first be sent to decide on a retried merge.
+  const opened = perRequest(async (req, res, page: boolean) => {
     const own = port(req, res);
-    const page = pages.has(req);
     return openRequestGuest({
       engine,
       userId: await own.userId(),
@@ -204,13 +204,11 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
       facts: own,
       appOrigin: settings.appOrigin,
       clientKey: clientKey(req),
-      resume: async () => {
-        const wait = await flow.mergePending(own, { retry: true, page });
-        if (page) pages.set(req, wait.redirect);
-        return wait;
-      },
+      resume: () => flow.mergePending(own, { retry: true, page }),
     });
   });
+  const getGuest = async (req: NextRequestLike, res: ServerResponse): Promise<GuestAccessor> =>
+    (await opened(req, res, false)).guest;
 
   const guestApi = async (req: NextApiRequest, res: NextApiResponse) => {
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
@@ -252,10 +250,8 @@ export function createGuestmodeNext(options: GuestmodeNextOptions): GuestmodeNex
     },
     withGuestSsr(handler) {
       return async (context) => {
-        pages.set(context.req, undefined);
-        const guest = await getGuest(context.req, context.res);
-        const to = pages.get(context.req);
-        if (to) return { redirect: { destination: to, statusCode: 303 } };
+        const { guest, redirect } = await opened(context.req, context.res, true);
+        if (redirect) return { redirect: { destination: redirect, statusCode: 303 } };
         const user = await getUser(context.req, context.res);
         Object.assign(context.req, { guest, user });
         return handler({ ...context, guest, user });

@@ -74,7 +74,7 @@ export {
   RECOVERY_RETRY_INTERVAL_MS,
   type RecoveryRecord,
 } from './recovery.js';
-export { openRequestGuest, type RequestGuestInit } from './request-guest.js';
+export { openRequestGuest, type RequestGuest, type RequestGuestInit } from './request-guest.js';
 export { guestApiFlowRoute, SIGN_IN_ACTIONS, signInRoutes } from './routes.js';
 export { createSealer, type Sealer } from './seal.js';
 export type {

@@ -27,22 +27,30 @@ export interface RequestGuestInit {
   readonly resume?: (() => Promise<MergeWait>) | undefined;
 }
 
+/** What {@link openRequestGuest} opens. */
+export interface RequestGuest {
+  readonly guest: GuestAccessor & { profile(): Promise<GuestProfileView> };
+  /**
+   * Where to send this request first (303): a page navigation of a user whose merge, retried
+   * after a temporary failure at sign-in, waits for a decision they have not been asked for.
+   */
+  readonly redirect: string | undefined;
+}
+
 /**
  * The request's guest accessor: the merge waiting to be retried first, then the guest cookie
  * checked (a bad one is deleted), with writes creating the guest and its cookie.
  *
  * @example
  * ```ts
- * const guest = await openRequestGuest({ engine, userId, cookies, facts, appOrigin, clientKey,
- *   resume: () => flow.mergePending(port, { retry: true }) });
+ * const { guest, redirect } = await openRequestGuest({ engine, userId, cookies, facts,
+ *   appOrigin, clientKey, resume: () => flow.mergePending(port, { retry: true, path }) });
  * ```
  */
-export async function openRequestGuest(
-  init: RequestGuestInit,
-): Promise<GuestAccessor & { profile(): Promise<GuestProfileView> }> {
+export async function openRequestGuest(init: RequestGuestInit): Promise<RequestGuest> {
   const { userId, cookies } = init;
-  const mergePending = userId !== undefined && init.resume !== undefined && (await init.resume());
-  return openGuestAccessor({
+  const wait = userId !== undefined && init.resume !== undefined ? await init.resume() : undefined;
+  const guest = await openGuestAccessor({
     engine: await init.engine,
     userId,
     // A signed-in user's guest cookie (a merge waiting for confirmation) is left to the merge
@@ -50,8 +58,9 @@ export async function openRequestGuest(
     guestToken: cookies.guestToken(),
     site: requestSite(init.facts, init.appOrigin),
     clientKey: init.clientKey,
-    mergePending,
+    mergePending: wait ?? false,
     setCookie: cookies.setGuestCookie,
     clearCookie: cookies.clearGuestCookie,
   });
+  return { guest, redirect: wait?.redirect };
 }

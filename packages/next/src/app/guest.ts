@@ -85,7 +85,7 @@ export interface AppGuestRequest {
 export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
   const { ctx, writable } = input;
   const settings: SignInSettings = ctx.settings;
-  const guest = await openRequestGuest({
+  const { guest } = await openRequestGuest({
     engine: input.engine,
     userId: await appUserId(ctx.logtoClient),
     cookies: guestCookieJar(await appCookieJar(settings.secure, writable), settings),
