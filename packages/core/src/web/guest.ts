@@ -153,6 +153,11 @@ export interface GuestAccessorInit {
   readonly clientKey?: string | undefined;
   /** From the sign-in flow's `mergePending`: whether (`retrying`) and where the merge waits. */
   readonly mergePending?: boolean | MergeWait | undefined;
+  /**
+   * Runs before every write (`set`, `delete`, `erase`) and throws to refuse it, for adapters
+   * with requests that must not write at all (a Server Component cannot set the cookie).
+   */
+  readonly checkWrite?: (() => void) | undefined;
 }
 
 class PrincipalGuest implements GuestAccessor {
@@ -162,6 +167,7 @@ class PrincipalGuest implements GuestAccessor {
   readonly #sameOrigin: boolean;
   readonly #clientKey: string | undefined;
   readonly #onErase: (() => void) | undefined;
+  readonly #checkWrite: () => void;
   readonly #mergePending: boolean;
   readonly #confirmUrl: string | undefined;
   #guestToken: string | undefined;
@@ -176,6 +182,7 @@ class PrincipalGuest implements GuestAccessor {
     this.#sameOrigin = init.site === 'same-origin';
     this.#clientKey = init.clientKey;
     this.#onErase = init.onErase;
+    this.#checkWrite = init.checkWrite ?? (() => {});
     const wait = init.userId === undefined ? undefined : init.mergePending;
     this.#mergePending = typeof wait === 'object' ? wait.retrying : wait === true;
     this.#confirmUrl = typeof wait === 'object' ? wait.confirmUrl : undefined;
@@ -224,6 +231,7 @@ class PrincipalGuest implements GuestAccessor {
   }
 
   async set(name: string, value: unknown): Promise<void> {
+    this.#checkWrite();
     if (this.#creating) await this.#creating;
     const principal = this.principal;
     if (principal) {
@@ -253,6 +261,7 @@ class PrincipalGuest implements GuestAccessor {
   }
 
   async delete(name: string): Promise<boolean> {
+    this.#checkWrite();
     if (this.#creating) await this.#creating;
     const principal = this.principal;
     if (!principal) return false;
@@ -270,6 +279,7 @@ class PrincipalGuest implements GuestAccessor {
   }
 
   async erase(): Promise<boolean> {
+    this.#checkWrite();
     if (this.#creating) await this.#creating;
     this.#cache = undefined;
     if (this.#userId !== undefined) return (await this.#engine.deleteUser(this.#userId)).deleted;
@@ -321,6 +331,8 @@ export interface GuestRequest {
   readonly clientKey?: string | undefined;
   /** Whether and where the guest's merge waits (the sign-in flow's `mergePending`). */
   readonly mergePending?: boolean | MergeWait | undefined;
+  /** Refuses the request's writes by throwing (see {@link GuestAccessorInit}). */
+  readonly checkWrite?: (() => void) | undefined;
   /** Writes the guest cookie (a new guest, or the same token with a later expiry). */
   setCookie(token: string, expires: Date): void;
   /** Deletes the guest cookie (invalid, expired or merged). */
@@ -347,6 +359,7 @@ export async function openGuestAccessor(
     site: request.site,
     clientKey: request.clientKey,
     mergePending: request.mergePending,
+    checkWrite: request.checkWrite,
     guestToken: opened.guestId === undefined ? undefined : request.guestToken,
     onErase: () => request.clearCookie(),
     onCreate: (token, expires) => request.setCookie(token, expires),

@@ -25,6 +25,8 @@ export interface RequestGuestInit {
    * that failed at sign-in for a temporary reason is retried here, before the profile is read.
    */
   readonly resume?: (() => Promise<MergeWait>) | undefined;
+  /** Refuses the request's writes by throwing (a request that must not write cookies). */
+  readonly checkWrite?: (() => void) | undefined;
 }
 
 /** What {@link openRequestGuest} opens. */
@@ -59,6 +61,7 @@ export async function openRequestGuest(init: RequestGuestInit): Promise<RequestG
     site: requestSite(init.facts, init.appOrigin),
     clientKey: init.clientKey,
     mergePending: wait ?? false,
+    checkWrite: init.checkWrite,
     setCookie: cookies.setGuestCookie,
     clearCookie: cookies.clearGuestCookie,
   });

@@ -22,48 +22,6 @@ export interface AppGuest extends GuestAccessor {
   profile(): Promise<GuestProfileView>;
 }
 
-type Opened = GuestAccessor & { profile(): Promise<GuestProfileView> };
-
-/** The same guest, with `set` and `delete` first passing `check`. */
-function withWriteCheck(guest: Opened, check: () => void): AppGuest {
-  return {
-    get kind() {
-      return guest.kind;
-    },
-    get id() {
-      return guest.id;
-    },
-    get userId() {
-      return guest.userId;
-    },
-    get principal() {
-      return guest.principal;
-    },
-    get mergePending() {
-      return guest.mergePending;
-    },
-    get confirmUrl() {
-      return guest.confirmUrl;
-    },
-    get: (name) => guest.get(name),
-    all: () => guest.all(),
-    profile: () => guest.profile(),
-    async set(name, value) {
-      check();
-      return guest.set(name, value);
-    },
-    async delete(name) {
-      check();
-      return guest.delete(name);
-    },
-    exportData: () => guest.exportData(),
-    async erase() {
-      check();
-      return guest.erase();
-    },
-  };
-}
-
 /** What {@link openAppGuest} needs for one request. */
 export interface AppGuestRequest {
   readonly engine: Promise<Guestmode>;
@@ -85,6 +43,7 @@ export interface AppGuestRequest {
 export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
   const { ctx, writable } = input;
   const settings: SignInSettings = ctx.settings;
+  const site = requestSite(input.facts, settings.appOrigin);
   const { guest } = await openRequestGuest({
     engine: input.engine,
     userId: await appUserId(ctx.logtoClient),
@@ -93,17 +52,17 @@ export async function openAppGuest(input: AppGuestRequest): Promise<AppGuest> {
     appOrigin: settings.appOrigin,
     clientKey: input.clientKey,
     resume: input.resume,
+    checkWrite() {
+      if (!writable) {
+        throw new TypeError(
+          'readGuest(): a Server Component cannot set cookies; write from a Server Action or a ' +
+            'Route Handler with getGuest()',
+        );
+      }
+      if (site !== 'same-origin') {
+        throw new GuestmodeError('cross_site_request', 'Requests from other sites are refused.');
+      }
+    },
   });
-  const site = requestSite(input.facts, settings.appOrigin);
-  return withWriteCheck(guest, () => {
-    if (!writable) {
-      throw new TypeError(
-        'readGuest(): a Server Component cannot set cookies; write from a Server Action or a ' +
-          'Route Handler with getGuest()',
-      );
-    }
-    if (site !== 'same-origin') {
-      throw new GuestmodeError('cross_site_request', 'Requests from other sites are refused.');
-    }
-  });
+  return guest;
 }
