@@ -14,6 +14,27 @@ import {
   refused,
 } from './driver.js';
 
+/**
+ * A visitor with a guest and a cart in a fresh browser context, the writes to forge against
+ * the shop, a watch on what reaches it, and the check that the forgeries changed nothing.
+ */
+async function victimWithCart(driver: CrossSiteDriver, attack: Attack) {
+  const { url, browser, records, guestCookie, shop } = attack;
+  const { context, page } = await newPage(browser);
+  await shop(page, 0);
+  const before = await guestCookie(context);
+  assert.ok(before, 'the visitor is a guest');
+  const writes = await driver.forgedWrites(page, url);
+  const created = await records.guestCount();
+  const unchanged = async () => {
+    assert.equal(await records.guestCount(), created, 'no guest created');
+    assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
+    assert.deepEqual(await records.guestCart(before), CAT);
+    await context.close();
+  };
+  return { page, writes, wire: watchRequests(context, url), unchanged };
+}
+
 /** Registers the tests of the shop's writes. */
 export function writeTests(
   driver: CrossSiteDriver,
@@ -57,14 +78,8 @@ export function writeTests(
     'a plain cross-site form post or fetch to each write creates no guest and keeps the guest cookie and cart',
     step,
     async () => {
-      const { url, browser, records, guestCookie, shop, visit, a } = running();
-      const { context, page } = await newPage(browser);
-      await shop(page, 0);
-      const before = await guestCookie(context);
-      assert.ok(before, 'the visitor is a guest');
-      const writes = await driver.forgedWrites(page, url);
-      const created = await records.guestCount();
-      const wire = watchRequests(context, url);
+      const { url, visit, a } = running();
+      const { page, writes, wire, unchanged } = await victimWithCart(driver, running());
 
       for (const write of writes) {
         const target = `${url}${write.path}`;
@@ -101,11 +116,7 @@ export function writeTests(
         wire.clear();
       }
       wire.stop();
-
-      assert.equal(await records.guestCount(), created, 'no guest created');
-      assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
-      assert.deepEqual(await records.guestCart(before), CAT);
-      await context.close();
+      await unchanged();
     },
   );
 
@@ -113,14 +124,8 @@ export function writeTests(
     'a 307 bounce of each write through a second site (Origin: null) creates no guest and keeps the guest cookie',
     step,
     async () => {
-      const { url, browser, records, guestCookie, shop, a, b } = running();
-      const { context, page } = await newPage(browser);
-      await shop(page, 0);
-      const before = await guestCookie(context);
-      assert.ok(before, 'the visitor is a guest');
-      const writes = await driver.forgedWrites(page, url);
-      const created = await records.guestCount();
-      const wire = watchRequests(context, url);
+      const { url, a, b } = running();
+      const { page, writes, wire, unchanged } = await victimWithCart(driver, running());
 
       for (const write of writes) {
         const id = randomId(4);
@@ -141,11 +146,7 @@ export function writeTests(
         wire.clear();
       }
       wire.stop();
-
-      assert.equal(await records.guestCount(), created, 'no guest created');
-      assert.equal(await guestCookie(context), before, 'the guest cookie is not replaced');
-      assert.deepEqual(await records.guestCart(before), CAT);
-      await context.close();
+      await unchanged();
     },
   );
 }
