@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { createGuestmode, type Guestmode, type GuestmodeOptions } from '@guestmode/core';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { parseForm, Browser as TestBrowser } from '@guestmode/testkit/browser';
@@ -330,5 +331,27 @@ export async function jwksSwitch() {
   });
   await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
   state.url = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}/jwks`;
+  return state;
+}
+
+/**
+ * A fixture whose engine fetches the provider's keys through a {@link jwksSwitch} (down until a
+ * test sets `jwks.up`), started before the file's tests and closed after them.
+ */
+export function withSwitchableKeys<F extends { close(): Promise<void> }>(
+  start: (engineOptions: EngineOptions) => Promise<F>,
+): { readonly f: F; readonly jwks: Awaited<ReturnType<typeof jwksSwitch>> } {
+  const state = {} as { f: F; jwks: Awaited<ReturnType<typeof jwksSwitch>> };
+  before(async () => {
+    state.jwks = await jwksSwitch();
+    state.f = await start((idp) => {
+      state.jwks.issuer = idp.issuer;
+      return { accessTokens: { issuer: idp.issuer, audience: RESOURCE, jwksUri: state.jwks.url } };
+    });
+  });
+  after(async () => {
+    await state.f?.close();
+    if (state.jwks) await new Promise((resolve) => state.jwks.server.close(resolve));
+  });
   return state;
 }

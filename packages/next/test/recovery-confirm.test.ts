@@ -2,38 +2,23 @@
 // fetched, and whose retry must ask (`confirm: 'on-conflict'`, the themes conflict): the next
 // page (`withGuestSsr`) redirects to the confirm page once, and the decision merges once.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MergeEvent } from '../src/index.js';
 import {
   Browser,
-  type Fixture,
-  jwksSwitch,
   parseForm,
   put,
-  RESOURCE,
   SAME_ORIGIN,
   signIn,
   startFixture,
+  withSwitchableKeys,
 } from './helpers.js';
 
-let f: Fixture;
-let jwks: Awaited<ReturnType<typeof jwksSwitch>>;
 const events: MergeEvent[] = [];
-before(async () => {
-  jwks = await jwksSwitch();
-  f = await startFixture(
-    { confirm: 'on-conflict', onMerge: (event) => void events.push(event) },
-    (idp) => {
-      jwks.issuer = idp.issuer;
-      return { accessTokens: { issuer: idp.issuer, audience: RESOURCE, jwksUri: jwks.url } };
-    },
-  );
-});
-after(async () => {
-  await f?.close();
-  if (jwks) await new Promise((resolve) => jwks.server.close(resolve));
-});
+const keys = withSwitchableKeys((engine) =>
+  startFixture({ confirm: 'on-conflict', onMerge: (event) => void events.push(event) }, engine),
+);
 
 interface Profile {
   kind: string;
@@ -48,26 +33,26 @@ type Ssr =
 
 /** What `getServerSideProps` made by `withGuestSsr` returns. */
 async function ssr(browser: Browser): Promise<Ssr> {
-  const res = await browser.fetch(`${f.url}/api/ssr`);
+  const res = await browser.fetch(`${keys.f.url}/api/ssr`);
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as Ssr;
 }
 
 async function profile(browser: Browser): Promise<Profile> {
-  const res = await browser.fetch(`${f.url}/api/guestmode/profile`);
+  const res = await browser.fetch(`${keys.f.url}/api/guestmode/profile`);
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as Profile;
 }
 
 test('the retried merge asks: the next page is redirected to the confirm page once', async () => {
-  await f.engine.setAttribute({ kind: 'user', id: f.users.alice }, 'theme', 'dark');
+  await keys.f.engine.setAttribute({ kind: 'user', id: keys.f.users.alice }, 'theme', 'dark');
   const browser = new Browser();
-  await put(browser, f.url, 'theme', 'light');
-  await put(browser, f.url, 'cart', [{ id: 'b1', quantity: 2 }]);
-  await signIn(browser, f.url, 'alice', 'alice password 1');
+  await put(browser, keys.f.url, 'theme', 'light');
+  await put(browser, keys.f.url, 'cart', [{ id: 'b1', quantity: 2 }]);
+  await signIn(browser, keys.f.url, 'alice', 'alice password 1');
   assert.equal((await profile(browser)).mergePending, true);
 
-  jwks.up = true;
+  keys.jwks.up = true;
   // Bounded: 40 tries, about 20 s (a retry waits at least 5 s after the last one).
   let page: Ssr | undefined;
   for (let i = 0; i < 40 && (page === undefined || 'props' in page); i++) {
@@ -80,7 +65,7 @@ test('the retried merge asks: the next page is redirected to the confirm page on
   assert.equal(waiting.confirmUrl, '/api/guestmode/confirm');
   assert.equal(waiting.mergePending, undefined);
 
-  const confirm = await browser.fetch(`${f.url}/api/guestmode/confirm`);
+  const confirm = await browser.fetch(`${keys.f.url}/api/guestmode/confirm`);
   assert.equal(confirm.status, 200);
   const html = await confirm.text();
   assert.match(html, /already has some of this data/);
@@ -90,17 +75,17 @@ test('the retried merge asks: the next page is redirected to the confirm page on
   assert.equal(again.props.profile.confirmUrl, '/api/guestmode/confirm');
 
   const form = parseForm(html, '/api/guestmode/merge');
-  const decided = await browser.fetch(`${f.url}${form.action}`, {
+  const decided = await browser.fetch(`${keys.f.url}${form.action}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN },
     body: new URLSearchParams({ ...form.fields, decision: 'merge' }).toString(),
   });
   assert.equal(decided.status, 303);
-  assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {
+  assert.deepEqual(await keys.f.engine.getAttributes({ kind: 'user', id: keys.f.users.alice }), {
     theme: 'dark',
     cart: [{ id: 'b1', quantity: 2 }],
   });
-  assert.equal(browser.get(f.url, 'guestmode'), undefined);
+  assert.equal(browser.get(keys.f.url, 'guestmode'), undefined);
   const after = await ssr(browser);
   assert.ok('props' in after);
   assert.equal(after.props.profile.confirmUrl, undefined);

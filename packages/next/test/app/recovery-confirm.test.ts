@@ -5,25 +5,15 @@
 // Next's server sets up its environment (AsyncLocalStorage for the request store) first.
 import 'next/dist/server/node-environment-baseline.js';
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PendingMerge } from '@guestmode/core/web';
-import { Browser, jwksSwitch, put, RESOURCE, SAME_ORIGIN, signIn } from '../helpers.js';
-import { type AppFixture, startAppFixture } from './helpers.js';
+import { Browser, put, SAME_ORIGIN, signIn, withSwitchableKeys } from '../helpers.js';
+import { startAppFixture } from './helpers.js';
 
-let f: AppFixture;
-let jwks: Awaited<ReturnType<typeof jwksSwitch>>;
-before(async () => {
-  jwks = await jwksSwitch();
-  f = await startAppFixture({ confirm: 'on-conflict', confirmPath: '/merge' }, (idp) => {
-    jwks.issuer = idp.issuer;
-    return { accessTokens: { issuer: idp.issuer, audience: RESOURCE, jwksUri: jwks.url } };
-  });
-});
-after(async () => {
-  await f?.close();
-  if (jwks) await new Promise((resolve) => jwks.server.close(resolve));
-});
+const keys = withSwitchableKeys((engine) =>
+  startAppFixture({ confirm: 'on-conflict', confirmPath: '/merge' }, engine),
+);
 
 interface Rendered {
   profile: { kind: string; mergePending?: true; confirmUrl?: string };
@@ -32,21 +22,21 @@ interface Rendered {
 
 /** A Server Component's render (`readGuest()`, `getPendingMerge()`), or where it redirected. */
 async function rsc(browser: Browser): Promise<Rendered | { location: string }> {
-  const res = await browser.fetch(`${f.url}/api/rsc`);
+  const res = await browser.fetch(`${keys.f.url}/api/rsc`);
   if (res.status >= 300 && res.status < 400) return { location: res.headers.get('location')! };
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as Rendered;
 }
 
 test('the retried merge asks: a Server Component redirects through the confirm route once', async () => {
-  await f.engine.setAttribute({ kind: 'user', id: f.users.alice }, 'theme', 'dark');
+  await keys.f.engine.setAttribute({ kind: 'user', id: keys.f.users.alice }, 'theme', 'dark');
   const browser = new Browser();
-  await put(browser, f.url, 'theme', 'light');
-  await signIn(browser, f.url, 'alice', 'alice password 1');
+  await put(browser, keys.f.url, 'theme', 'light');
+  await signIn(browser, keys.f.url, 'alice', 'alice password 1');
   const waiting = await rsc(browser);
   assert.ok('profile' in waiting && waiting.profile.mergePending === true);
 
-  jwks.up = true;
+  keys.jwks.up = true;
   // Bounded: 40 tries, about 20 s (a retry waits at least 5 s after the last one).
   let seen: Awaited<ReturnType<typeof rsc>> | undefined;
   for (let i = 0; i < 40 && (seen === undefined || 'profile' in seen); i++) {
@@ -54,13 +44,13 @@ test('the retried merge asks: a Server Component redirects through the confirm r
     seen = await rsc(browser);
   }
   assert.deepEqual(seen, { location: '/api/guestmode/confirm' });
-  assert.equal(browser.get(f.url, 'guestmode-pending'), undefined, 'a render stores nothing');
+  assert.equal(browser.get(keys.f.url, 'guestmode-pending'), undefined, 'a render stores nothing');
 
-  const route = await browser.fetch(`${f.url}/api/guestmode/confirm`);
+  const route = await browser.fetch(`${keys.f.url}/api/guestmode/confirm`);
   assert.equal(route.status, 303);
   assert.equal(route.headers.get('location'), '/merge');
-  assert.ok(browser.get(f.url, 'guestmode-pending'), 'the route stored the decision to make');
-  assert.equal(browser.get(f.url, 'guestmode-recover'), undefined);
+  assert.ok(browser.get(keys.f.url, 'guestmode-pending'), 'the route stored the decision to make');
+  assert.equal(browser.get(keys.f.url, 'guestmode-recover'), undefined);
 
   // The app's confirm page renders; asked once, later renders are not redirected.
   const page = await rsc(browser);
@@ -69,20 +59,20 @@ test('the retried merge asks: a Server Component redirects through the confirm r
   assert.equal(page.pending.reason, 'conflict');
   assert.ok('profile' in (await rsc(browser)));
 
-  const decided = await browser.fetch(`${f.url}${page.pending.action}`, {
+  const decided = await browser.fetch(`${keys.f.url}${page.pending.action}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...SAME_ORIGIN },
     body: new URLSearchParams({ csrf: page.pending.csrfToken, decision: 'merge' }).toString(),
   });
   assert.equal(decided.status, 303);
-  assert.deepEqual(await f.engine.getAttributes({ kind: 'user', id: f.users.alice }), {
+  assert.deepEqual(await keys.f.engine.getAttributes({ kind: 'user', id: keys.f.users.alice }), {
     theme: 'dark',
   });
-  assert.equal(browser.get(f.url, 'guestmode'), undefined);
+  assert.equal(browser.get(keys.f.url, 'guestmode'), undefined);
   const done = await rsc(browser);
   assert.ok('profile' in done && done.profile.confirmUrl === undefined && done.pending === null);
   assert.deepEqual(
-    f.events.map((e) => [e.via, e.replayed]),
+    keys.f.events.map((e) => [e.via, e.replayed]),
     [['confirm', false]],
   );
 });
