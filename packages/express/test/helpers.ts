@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createGuestmode, type Guestmode, toErrorResponse } from '@guestmode/core';
+import { openPostgresStorage } from '@guestmode/core/postgres';
 import { openSqliteStorage } from '@guestmode/core/sqlite';
 import { createIdp, type Idp } from '@guestmode/idp';
 import { Browser, closeServer, listen, parseForm } from '@guestmode/testkit';
@@ -206,4 +207,17 @@ export async function signOut(browser: Browser, url: string) {
   });
   const form = parseForm(await res.text(), '/session/end/confirm');
   return browser.submit(new URL(form.action, at).href, form.fields);
+}
+
+/**
+ * The engine of the tests that restart PostgreSQL under a sign-in: the database at `url`, carts
+ * summed and the user's theme kept in a merge, access tokens for {@link RESOURCE}.
+ */
+export function postgresEngine(url: string): (idp: Idp) => Promise<Guestmode> {
+  return async (idp) =>
+    createGuestmode({
+      storage: await openPostgresStorage({ database: url }),
+      mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
+      accessTokens: { issuer: idp.issuer, audience: RESOURCE },
+    });
 }

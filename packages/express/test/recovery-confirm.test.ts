@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createGuestmode, type Guestmode } from '@guestmode/core';
-import { openPostgresStorage } from '@guestmode/core/postgres';
+import type { Guestmode } from '@guestmode/core';
 import { type PostgresServer, startPostgres } from '@guestmode/testkit';
 import { getPendingMerge } from '../src/index.js';
 import {
@@ -14,8 +13,8 @@ import {
   type Fixture,
   finishSignIn,
   parseForm,
+  postgresEngine,
   profile,
-  RESOURCE,
   SAME_ORIGIN,
   setAttribute,
   signIn,
@@ -88,12 +87,7 @@ describe('a retried merge that must ask sends the next page navigation to the co
                   '<button name="decision" value="merge">Merge</button></form>',
               );
           }),
-        engine: async (idp) =>
-          createGuestmode({
-            storage: await openPostgresStorage({ database: postgres.url }),
-            mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-            accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-          }),
+        engine: postgresEngine(postgres.url),
       },
     );
   });

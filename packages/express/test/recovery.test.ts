@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGuestmode, type Guestmode } from '@guestmode/core';
-import { openPostgresStorage } from '@guestmode/core/postgres';
 import { closeServer, listen, type PostgresServer, startPostgres } from '@guestmode/testkit';
 import {
   Browser,
   type Fixture,
   finishSignIn,
+  postgresEngine,
   profile,
   RESOURCE,
   setAttribute,
@@ -51,12 +51,7 @@ describe('a merge that fails at the callback because the database is down', () =
     f = await startFixture(
       {},
       {
-        engine: async (idp) =>
-          createGuestmode({
-            storage: await openPostgresStorage({ database: postgres.url }),
-            mergeRules: { cart: 'sum-by-key', theme: 'user-wins' },
-            accessTokens: { issuer: idp.issuer, audience: RESOURCE },
-          }),
+        engine: postgresEngine(postgres.url),
       },
     );
   });
