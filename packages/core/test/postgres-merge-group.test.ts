@@ -12,6 +12,7 @@ import type {
   MergeWork,
   StoredAttribute,
 } from '../src/storage/types.js';
+import { recordStatements } from './pg-helpers.js';
 
 const databases: TestDatabase[] = [];
 after(async () => {
@@ -32,15 +33,7 @@ async function open(): Promise<{
   databases.push(database);
   const pool = new pg.Pool({ connectionString: database.url, max: 4 });
   const admin = new pg.Pool({ connectionString: database.url, max: 2 });
-  const sent: string[] = [];
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-    (client as { query: unknown }).query = (...args: unknown[]) => {
-      const [first] = args;
-      sent.push(typeof first === 'string' ? first : (first as { text: string }).text);
-      return query(...args);
-    };
-  });
+  const sent = recordStatements(pool);
   const storage = await openPostgresStorage({ database: pool });
   return {
     storage,

@@ -7,6 +7,7 @@ import { openPostgresStorage } from '@guestmode/core/postgres';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
 import pg from 'pg';
 import { MIGRATION_LOCK, POSTGRES_MIGRATIONS, q } from '../src/storage/postgres/schema.js';
+import { migratedClient, recordStatements } from './pg-helpers.js';
 
 const databases: TestDatabase[] = [];
 async function newDatabase(): Promise<TestDatabase> {
@@ -54,15 +55,7 @@ describe('postgres adapter', () => {
   it('merges in five round trips, BEGIN to COMMIT, however many attributes move', async () => {
     const { url } = await newDatabase();
     const pool = new pg.Pool({ connectionString: url, max: 2 });
-    const sent: string[] = [];
-    pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as { query: unknown }).query = (...args: unknown[]) => {
-        const [first] = args;
-        sent.push(typeof first === 'string' ? first : (first as { text: string }).text);
-        return query(...args);
-      };
-    });
+    const sent = recordStatements(pool);
     const storage = await openPostgresStorage({ database: pool });
     try {
       const gm = createGuestmode({ storage, mergeRules: { cart: 'sum-by-key' } });
@@ -96,15 +89,7 @@ describe('postgres adapter', () => {
     const { url } = await newDatabase();
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     const storage = await openPostgresStorage({ database: pool });
-    const sent: string[] = [];
-    pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as { query: unknown }).query = (...args: unknown[]) => {
-        const [first] = args;
-        sent.push(typeof first === 'string' ? first : (first as { text: string }).text);
-        return query(...args);
-      };
-    });
+    const sent = recordStatements(pool);
     try {
       const gm = createGuestmode({ storage });
       // Clients opened before the recording starts would go unseen.
@@ -167,10 +152,7 @@ describe('postgres adapter', () => {
 
   it('leaves a quarter of each attribute page free, for carts rewritten on their own page', async () => {
     const { url } = await newDatabase();
-    const storage = await openPostgresStorage({ database: url });
-    await storage.close();
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const client = await migratedClient(url);
     try {
       const { rows } = await client.query<{ reloptions: string[] | null }>(
         "SELECT reloptions FROM pg_class WHERE relname = 'gm_attributes'",
@@ -236,10 +218,7 @@ describe('postgres adapter', () => {
 
   it('probes the attributes by owner before the tables are analyzed, at any size', async () => {
     const { url } = await newDatabase();
-    const storage = await openPostgresStorage({ database: url });
-    await storage.close();
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
+    const client = await migratedClient(url);
     try {
       // A freshly filled store, as right after a deployment: rows, but no statistics yet, so the
       // planner assumes 200 distinct owners and a join over every attribute row looks cheap.
