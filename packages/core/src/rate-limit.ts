@@ -1,5 +1,6 @@
 import { GuestmodeError } from './errors.js';
 import type { GuestCreationLimit } from './options.js';
+import type { LimiterPool } from './storage/types.js';
 
 /** The most client keys the in-memory limiter tracks at once: memory stays bounded. */
 export const DEFAULT_MAX_CLIENTS = 10_000;
@@ -102,20 +103,21 @@ export class MemoryCreationLimiter implements GuestCreationLimiter {
   }
 }
 
-/** The table the shared limiter keeps its windows in (created by the limiter itself). */
+/** The table the shared limiter keeps its windows in (a step of the PostgreSQL schema). */
 export const RATE_LIMIT_TABLE = 'gm_rate_limits';
 
 /**
  * One limit for every process on a PostgreSQL database: `rate-limiter-flexible`'s PostgreSQL
- * store (one atomic upsert per creation in its own table), so N app servers together allow one
- * budget instead of N. Loaded on first use, so apps on SQLite never load it.
+ * store (one atomic upsert per creation), so N app servers together allow one budget instead of
+ * N. Loaded on first use, so apps on SQLite never load it. Its table is a step of the store's
+ * schema, so the migration has made it before the first guest is counted.
  */
 export class PostgresCreationLimiter implements GuestCreationLimiter {
   readonly #limit: GuestCreationLimit;
-  readonly #pool: unknown;
+  readonly #pool: LimiterPool;
   #ready: Promise<import('rate-limiter-flexible').RateLimiterPostgres> | undefined;
 
-  constructor(limit: GuestCreationLimit, pool: unknown) {
+  constructor(limit: GuestCreationLimit, pool: LimiterPool) {
     this.#limit = limit;
     this.#pool = pool;
   }
@@ -123,27 +125,18 @@ export class PostgresCreationLimiter implements GuestCreationLimiter {
   #store(): Promise<import('rate-limiter-flexible').RateLimiterPostgres> {
     this.#ready ??= import('rate-limiter-flexible').then(
       ({ RateLimiterPostgres }) =>
-        new Promise((resolve, reject) => {
-          const store: import('rate-limiter-flexible').RateLimiterPostgres =
-            new RateLimiterPostgres(
-              {
-                storeClient: this.#pool,
-                storeType: 'pool',
-                tableName: RATE_LIMIT_TABLE,
-                keyPrefix: 'guest',
-                points: this.#limit.max,
-                duration: this.#limit.windowMs / 1000,
-                // The purge sweeps finished windows, so no timer outlives the engine.
-                clearExpiredByTimeout: false,
-              },
-              (error?: unknown) => (error ? reject(error) : resolve(store)),
-            );
+        new RateLimiterPostgres({
+          storeClient: this.#pool,
+          storeType: 'pool',
+          tableName: RATE_LIMIT_TABLE,
+          tableCreated: true,
+          keyPrefix: 'guest',
+          points: this.#limit.max,
+          duration: this.#limit.windowMs / 1000,
+          // The purge sweeps finished windows, so no timer outlives the engine.
+          clearExpiredByTimeout: false,
         }),
     );
-    // A database that was down when the table was first needed is tried again next time.
-    this.#ready.catch(() => {
-      this.#ready = undefined;
-    });
     return this.#ready;
   }
 
@@ -177,7 +170,7 @@ export class PostgresCreationLimiter implements GuestCreationLimiter {
  */
 export function createGuestCreationLimiter(
   limit: GuestCreationLimit,
-  options: { readonly sharedPool?: unknown; readonly now?: () => number } = {},
+  options: { readonly sharedPool?: LimiterPool; readonly now?: () => number } = {},
 ): GuestCreationLimiter {
   if (options.sharedPool !== undefined)
     return new PostgresCreationLimiter(limit, options.sharedPool);

@@ -35,13 +35,16 @@ describe('postgres adapter', () => {
   it('prepares no named statement when prepared statements are off', async () => {
     const { url } = await newDatabase();
     for (const preparedStatements of [true, false]) {
-      const pool = new pg.Pool({ connectionString: url, max: 1 });
+      const pool = new pg.Pool({ connectionString: url, max: 2 });
       const storage = await openPostgresStorage({ database: pool, preparedStatements });
       const gm = createGuestmode({ storage });
       const { token } = await gm.createGuest({ cart: [1] });
       await gm.setGuestAttribute(token, 'cart', [2]);
       await gm.authenticateGuest(token);
       await gm.stats();
+      // The guest-creation limit and the purge's lock share the pool, so they follow it too.
+      await gm.limitGuestCreation('192.0.2.1');
+      assert.equal((await gm.purgeRound()).skipped, false);
       const { rows } = await pool.query<{ n: number }>(
         'SELECT COUNT(*)::int AS n FROM pg_prepared_statements',
       );
@@ -49,6 +52,52 @@ describe('postgres adapter', () => {
       else assert.equal(rows[0]!.n, 0);
       await storage.close();
       await pool.end();
+    }
+  });
+
+  it('holds no lock outside a transaction, which a pooler in transaction mode would lose', async () => {
+    const { url } = await newDatabase();
+    const storage = await openPostgresStorage({ database: url, preparedStatements: false });
+    const watcher = new pg.Client({ connectionString: url });
+    await watcher.connect();
+    try {
+      const gm = createGuestmode({ storage, purge: { enabled: false } });
+      const locks = async () =>
+        (
+          await watcher.query<{ n: number }>(
+            `SELECT COUNT(*)::int AS n FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()`,
+          )
+        ).rows[0]!.n;
+      // While the purge runs, its lock is held by a connection inside a transaction...
+      let during = -1;
+      let inTransaction = false;
+      const run = await storage.runExclusive!('purge', async () => {
+        during = await locks();
+        const { rows } = await watcher.query<{ n: number }>(
+          `SELECT COUNT(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND state = 'idle in transaction'`,
+        );
+        inTransaction = rows[0]!.n === 1;
+        return 'done';
+      });
+      assert.deepEqual(run, { ran: true, value: 'done' });
+      assert.equal(during, 1);
+      assert.ok(inTransaction);
+      // ...and goes with it, whether the work succeeds or throws.
+      assert.equal(await locks(), 0);
+      await assert.rejects(
+        storage.runExclusive!('purge', async () => {
+          throw new Error('work failed');
+        }),
+        /work failed/,
+      );
+      assert.equal(await locks(), 0);
+      await gm.purgeRound();
+      assert.equal(await locks(), 0);
+      await gm.close();
+    } finally {
+      await watcher.end();
     }
   });
 
@@ -168,6 +217,8 @@ describe('postgres adapter', () => {
     const cases: [unknown, RegExp][] = [
       [{ database: 'mysql://x' }, /^options\.database: /],
       [{ database: url, maxConnections: 0 }, /^options\.maxConnections: /],
+      [{ database: url, maxConnections: 1 }, /^options\.maxConnections: must be an integer from 2/],
+      [{ database: new pg.Pool({ max: 1 }) }, /^options\.database: a pg\.Pool needs max 2/],
       [{ database: url, preparedStatements: 'no' }, /^options\.preparedStatements: /],
       [{ database: `${url}?prepared_statements=off` }, /prepared_statements\): must be true/],
       [{ database: url, poolSize: 3 }, /^options\.poolSize: unknown option/],

@@ -5,6 +5,11 @@
  * conformance suite in `./conformance/`.
  */
 
+/** What the shared guest-creation limit needs of a store's pool: one statement at a time. */
+export interface LimiterPool {
+  query(config: { name?: string; text: string; values?: unknown[] }): Promise<unknown>;
+}
+
 /** Whose attributes: a guest (by guest id) or an identified user (by the OIDC `sub`). */
 export interface Principal {
   readonly kind: 'guest' | 'user';
@@ -175,10 +180,12 @@ export interface GuestStorage {
    */
   runExclusive?<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>>;
   /**
-   * The `pg.Pool` of a PostgreSQL store, for counters that every process on the database shares
-   * (the guest-creation limit). Absent for stores one process uses.
+   * The pool of a PostgreSQL store (a `pg.Pool`, or anything that runs a `pg` query config), for
+   * counters that every process on the database shares: the guest-creation limit keeps its
+   * windows in the `gm_rate_limits` table, which the store's schema must hold. Absent for stores
+   * one process uses.
    */
-  readonly sharedPool?: unknown;
+  readonly sharedPool?: LimiterPool;
   /** Creates or upgrades the schema. Idempotent; safe to run from several processes. */
   migrate(): Promise<void>;
   /**

@@ -3,10 +3,17 @@ import type { Connection } from './connection.js';
 import { isUnavailable } from './driver-errors.js';
 
 /**
- * Runs `fn` while this process holds the session advisory lock named `name`, or skips it when
- * another connection holds it: several app servers on one database then take turns instead of
- * doing the same work at once. The lock lives on one connection checked out for the whole run
- * (the work itself may use other connections); it goes when that connection is released or dies.
+ * Runs `fn` while this process holds the advisory lock named `name`, or skips it when another
+ * connection holds it: several app servers on one database then take turns instead of doing the
+ * same work at once.
+ *
+ * The lock is transaction-scoped, taken in a transaction that stays open on one checked-out
+ * connection for the whole run (the work itself uses other connections and commits on its own).
+ * A session lock would not survive a pooler in transaction mode: between statements outside a
+ * transaction, PgBouncer may hand the server connection to another client, so the unlock could
+ * reach a connection that never held the lock. An open transaction pins its server connection,
+ * and the lock goes with it when the transaction ends or the connection dies. The transaction
+ * reads nothing after taking the lock, so it holds no snapshot back from vacuum.
  */
 export function runExclusive<T>(
   db: Connection,
@@ -14,20 +21,31 @@ export function runExclusive<T>(
   fn: () => Promise<T>,
 ): Promise<ExclusiveRun<T>> {
   return db.withClient(async (client, markBroken) => {
-    const key = `guestmode:${name}`;
-    const { rows } = await client.query<{ ok: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1)) AS ok',
-      [key],
-    );
-    if (!rows[0]?.ok) return { ran: false };
-    try {
-      return { ran: true, value: await fn() };
-    } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((error) => {
-        // A lock that could not be released must not stay with a pooled connection.
+    await client.query('BEGIN');
+    let ended = false;
+    const end = async () => {
+      ended = true;
+      await client.query('COMMIT').catch((error: unknown) => {
+        // The server ended the transaction itself (a restart, an idle-in-transaction timeout):
+        // the lock went with it, and the connection must not go back to the pool.
         markBroken();
         if (!isUnavailable(error)) throw error;
       });
+    };
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(
+        'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok',
+        [`guestmode:${name}`],
+      );
+      if (!rows[0]?.ok) {
+        await end();
+        return { ran: false };
+      }
+      const value = await fn();
+      await end();
+      return { ran: true, value };
+    } finally {
+      if (!ended) await client.query('ROLLBACK').catch(markBroken);
     }
   });
 }

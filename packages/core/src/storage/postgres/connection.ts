@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { LimiterPool } from '../types.js';
 import { isUnavailable, wrap } from './driver-errors.js';
 import { type QueryName, q } from './schema.js';
 
@@ -13,12 +14,21 @@ export class Connection {
   readonly pool: pg.Pool;
   /** How many clients the pool may open: group commit keeps some of them for other work. */
   readonly size: number;
+  /**
+   * The pool as code outside the adapter sees it (the shared guest-creation limit): with prepared
+   * statements off, the names of its statements are dropped too, for the reason given at
+   * {@link query}.
+   */
+  readonly shared: LimiterPool;
   readonly #named: boolean;
 
   constructor(pool: pg.Pool, size: number, preparedStatements: boolean) {
     this.pool = pool;
     this.size = size;
     this.#named = preparedStatements;
+    this.shared = preparedStatements
+      ? pool
+      : { query: ({ text, values }) => pool.query(text, values) };
   }
 
   /**

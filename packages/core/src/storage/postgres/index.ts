@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { checkBoolean, checkObject, checkPositiveInteger, optionError } from '../../options.js';
+import { checkBoolean, checkInteger, checkObject, optionError } from '../../options.js';
 import { assertWithinLimits, checkMergeable, guestWriteTimes } from '../checks.js';
 import { migratePostgres } from '../migrations.js';
 import {
@@ -11,6 +11,7 @@ import {
   type GuestStats,
   type GuestStorage,
   type GuestTimes,
+  type LimiterPool,
   type MergeOutcome,
   type MergeWork,
   type NewEvent,
@@ -46,7 +47,7 @@ export interface PostgresStorageOptions {
    * option below.
    */
   readonly database: string | pg.Pool;
-  /** Pool size when Guestmode opens the pool itself. Default 10. */
+  /** Pool size when Guestmode opens the pool itself: at least 2, default 10. */
   readonly maxConnections?: number;
   /**
    * Named prepared statements (default `true`): each statement is parsed once per connection.
@@ -59,6 +60,11 @@ export interface PostgresStorageOptions {
 
 const OPTION_KEYS = ['database', 'maxConnections', 'preparedStatements'];
 const URL_SWITCH = 'prepared_statements';
+/**
+ * The purge holds one connection for its lock while its batches run on others, so a pool of one
+ * would wait for itself.
+ */
+const MIN_CONNECTIONS = 2;
 
 /**
  * Opens (and migrates) a PostgreSQL store, for apps that run many instances against one database.
@@ -99,7 +105,7 @@ function openConnection(options: PostgresStorageOptions): { db: Connection; owns
     const max =
       options.maxConnections === undefined
         ? 10
-        : checkPositiveInteger(options.maxConnections, 'options.maxConnections');
+        : checkInteger(options.maxConnections, 'options.maxConnections', { min: MIN_CONNECTIONS });
     const pool = new pg.Pool({
       connectionString: url.href,
       max,
@@ -109,7 +115,10 @@ function openConnection(options: PostgresStorageOptions): { db: Connection; owns
   }
   if (database && typeof (database as { connect?: unknown }).connect === 'function') {
     const max = (database as { options?: { max?: unknown } }).options?.max;
-    const size = typeof max === 'number' && max > 0 ? max : 10;
+    if (typeof max === 'number' && max < MIN_CONNECTIONS) {
+      throw optionError('options.database', `a pg.Pool needs max ${MIN_CONNECTIONS} or more`);
+    }
+    const size = typeof max === 'number' ? max : 10;
     return { db: new Connection(database, size, prepared), ownsPool: false };
   }
   throw optionError('options.database', 'must be a postgres:// URL or a pg.Pool');
@@ -169,8 +178,8 @@ class PostgresStorage implements GuestStorage {
     return this.#db.transaction(fn, keep);
   }
 
-  get sharedPool(): pg.Pool {
-    return this.#db.pool;
+  get sharedPool(): LimiterPool {
+    return this.#db.shared;
   }
 
   runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveRun<T>> {

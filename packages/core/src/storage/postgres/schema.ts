@@ -1,3 +1,4 @@
+import { RATE_LIMIT_TABLE } from '../../rate-limit.js';
 import type { GuestRow, StoredAttribute } from '../types.js';
 import { POSTGRES_OUTBOX_MIGRATION } from './outbox.js';
 
@@ -58,6 +59,15 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // on its own page is a heap-only update, with no new primary-key entry and less WAL, and carts
   // are rewritten far more often than made. Pages written before keep their old fill.
   'ALTER TABLE gm_attributes SET (fillfactor = 75);',
+  // The shared guest-creation limit's windows, in the layout rate-limiter-flexible's PostgreSQL
+  // store reads. Created here, under the migration lock, because the store's own lazy
+  // CREATE TABLE fails when several instances take their first guest at the same moment.
+  // IF NOT EXISTS: the store itself created this table in databases used before this step.
+  `CREATE TABLE IF NOT EXISTS ${RATE_LIMIT_TABLE} (
+     key varchar(255) PRIMARY KEY,
+     points integer NOT NULL DEFAULT 0,
+     expire bigint
+   );`,
 ];
 
 /**
