@@ -231,6 +231,40 @@ describe('postgres adapter', () => {
     }
   });
 
+  it('keeps the creation limit windows of a database whose limiter made its own table', async () => {
+    const { url } = await newDatabase();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // A database as releases before the table became a schema step left it: the limiter
+      // created the table on its first count, and a window is open.
+      const before = POSTGRES_MIGRATIONS.length - 1;
+      await migratePostgres(client, POSTGRES_MIGRATIONS.slice(0, before), {
+        lockKey: MIGRATION_LOCK,
+      });
+      await client.query(
+        `CREATE TABLE gm_rate_limits (key varchar(255) PRIMARY KEY,
+           points integer NOT NULL DEFAULT 0, expire bigint)`,
+      );
+      await client.query("INSERT INTO gm_rate_limits VALUES ('guest:192.0.2.7', 1, $1)", [
+        Date.now() + 60_000,
+      ]);
+    } finally {
+      await client.end();
+    }
+    const gm = createGuestmode({
+      storage: await openPostgresStorage({ database: url }),
+      guestCreationLimit: { max: 2, window: '1m' },
+      purge: { enabled: false },
+    });
+    try {
+      await gm.limitGuestCreation('192.0.2.7');
+      await assert.rejects(gm.limitGuestCreation('192.0.2.7'), { code: 'rate_limited' });
+    } finally {
+      await gm.close();
+    }
+  });
+
   it('seeds the funnel counters from the rows already there when it upgrades the schema', async () => {
     const { url } = await newDatabase();
     const client = new pg.Client({ connectionString: url });
