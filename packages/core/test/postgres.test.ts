@@ -6,6 +6,7 @@ import { migratePostgres } from '@guestmode/core/migrations';
 import { openPostgresStorage } from '@guestmode/core/postgres';
 import { createTestDatabase, type TestDatabase } from '@guestmode/testkit';
 import pg from 'pg';
+import { PURGE_WITH_IDS } from '../src/storage/postgres/outbox.js';
 import { MIGRATION_LOCK, POSTGRES_MIGRATIONS, q } from '../src/storage/postgres/schema.js';
 import { migratedClient, recordStatements } from './pg-helpers.js';
 
@@ -301,7 +302,7 @@ describe('postgres adapter', () => {
     }
   });
 
-  it('probes the attributes by owner before the tables are analyzed, at any size', async () => {
+  it('probes the attributes by owner before the tables are analyzed, at any size, also when purging', async () => {
     const { url } = await newDatabase();
     const client = await migratedClient(url);
     try {
@@ -331,6 +332,27 @@ describe('postgres adapter', () => {
           assert.ok(
             !scans.includes('Seq Scan gm_attributes'),
             `${name} (${mode}) scans every attribute: ${scans.join(', ')}`,
+          );
+        }
+      }
+      // The purge's batches, as the purge runs them: in a transaction after purgeJoins.
+      for (const [name, sql] of [
+        ['purgeBatch', q.purgeBatch],
+        ['purge with events', PURGE_WITH_IDS],
+      ] as const) {
+        for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+          await client.query('BEGIN');
+          await client.query(`SET LOCAL plan_cache_mode = ${mode}`);
+          await client.query(q.purgeJoins);
+          await client.query(`PREPARE purge(bigint, int) AS ${sql}`);
+          const plan = await client.query('EXPLAIN (FORMAT JSON) EXECUTE purge(2, 1000)');
+          await client.query('ROLLBACK');
+          await client.query('DEALLOCATE purge');
+          const scans = relationScans(plan.rows[0]['QUERY PLAN'][0].Plan);
+          assert.deepEqual(
+            scans.filter((scan) => scan.startsWith('Seq Scan')),
+            [],
+            `${name} (${mode}) scans a whole table: ${scans.join(', ')}`,
           );
         }
       }

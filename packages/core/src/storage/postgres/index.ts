@@ -400,6 +400,10 @@ class PostgresStorage implements GuestStorage {
     expired?: (guestId: string) => NewEvent,
   ): Promise<number> {
     return this.#transaction(async (client) => {
+      // Until autovacuum first analyzes the tables, the planner joins a batch to every attribute
+      // row (a sort of the whole table per batch); a nested loop of key probes is right at any
+      // size, since a batch is at most batchSize guests. SET LOCAL: only this transaction.
+      await this.#query(client, 'purgeJoins', []);
       const { total, merged } = expired
         ? await purgeWithEvents(client, now, batchSize, expired)
         : (

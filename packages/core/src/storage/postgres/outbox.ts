@@ -51,9 +51,9 @@ export async function writeEvents(client: pg.PoolClient, events: readonly NewEve
   ]);
 }
 
-const PURGE_WITH_IDS = `WITH batch AS (
+export const PURGE_WITH_IDS = `WITH batch AS (
     SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests
-    WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+    WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
   ), attributes AS (
     DELETE FROM gm_attributes a USING batch b WHERE a.owner = 'g:' || b.id
   ), guests AS (

@@ -199,9 +199,13 @@ export const q = {
      FROM unnest($9::text[], $10::text[], $11::bigint[], $12::text[], $13::bigint[])
        AS m(id, user_id, merged_at, result, retain_until)
      WHERE g.id = m.id`,
+  // The purge's batches run after purgeJoins, so each guest's attributes are found by a probe of
+  // the primary key; the batch itself is the oldest expiries first, read from the expiry index.
+  purgeJoins: `SELECT set_config('enable_hashjoin', 'off', true),
+       set_config('enable_mergejoin', 'off', true)`,
   purgeBatch: `WITH batch AS (
        SELECT id, merged_into IS NOT NULL AS merged FROM gm_guests
-       WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+       WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
      ), attributes AS (
        DELETE FROM gm_attributes a USING batch b WHERE a.owner = 'g:' || b.id
      ), guests AS (
