@@ -22,30 +22,23 @@ export function runExclusive<T>(
 ): Promise<ExclusiveRun<T>> {
   return db.withClient(async (client, markBroken) => {
     await client.query('BEGIN');
-    let ended = false;
-    const end = async () => {
-      ended = true;
-      await client.query('COMMIT').catch((error: unknown) => {
-        // The server ended the transaction itself (a restart, an idle-in-transaction timeout):
-        // the lock went with it, and the connection must not go back to the pool.
-        markBroken();
-        if (!isUnavailable(error)) throw error;
-      });
-    };
+    let run: ExclusiveRun<T>;
     try {
       const { rows } = await client.query<{ ok: boolean }>(
         'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok',
         [`guestmode:${name}`],
       );
-      if (!rows[0]?.ok) {
-        await end();
-        return { ran: false };
-      }
-      const value = await fn();
-      await end();
-      return { ran: true, value };
-    } finally {
-      if (!ended) await client.query('ROLLBACK').catch(markBroken);
+      run = rows[0]?.ok ? { ran: true, value: await fn() } : { ran: false };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(markBroken);
+      throw error;
     }
+    await client.query('COMMIT').catch((error: unknown) => {
+      // The server ended the transaction itself (a restart, an idle-in-transaction timeout):
+      // the lock went with it, and the connection must not go back to the pool.
+      markBroken();
+      if (!isUnavailable(error)) throw error;
+    });
+    return run;
   });
 }
