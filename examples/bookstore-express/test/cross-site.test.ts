@@ -2,7 +2,7 @@
 // posts (`/cart/add`) that an app-wide check refuses from any other site.
 import { join } from 'node:path';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
-import { crossSiteSuite, sqliteRecords } from '@guestmode/testkit/bookstore-cross-site';
+import { crossSiteSuite, withSqliteRecords } from '@guestmode/testkit/bookstore-cross-site';
 import { startDemo } from '../src/index.js';
 import { shop } from './shop.js';
 
@@ -13,19 +13,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 crossSiteSuite({
   start: async (dataDir) => {
     const demo = await startDemo({ dataDir, ports: 0, log: () => {}, socialConnector: false });
-    const file = join(dataDir, 'guestmode.db');
-    const records = sqliteRecords(
-      () => new Database(file, { readonly: true, fileMustExist: true }),
-    );
-    return {
-      url: demo.url,
-      idp: demo.idp,
-      records,
-      async close() {
-        records.close();
-        await demo.close();
-      },
-    };
+    return withSqliteRecords(demo, Database, join(dataDir, 'guestmode.db'));
   },
   ...shop,
   authRoutes: '/logto',

@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { loadSqliteDriver } from '@guestmode/core/sqlite-driver';
 import { freePort } from '@guestmode/testkit';
 import type { BookstoreDriver } from '@guestmode/testkit/bookstore';
-import { type CrossSiteBookstore, sqliteRecords } from '@guestmode/testkit/bookstore-cross-site';
+import {
+  type CrossSiteBookstore,
+  withSqliteRecords,
+} from '@guestmode/testkit/bookstore-cross-site';
 import type { Page } from 'playwright-core';
 import { APP_DIR, type NextDemo, pickBuild, startNextAppDemo } from '../src/index.js';
 
@@ -25,16 +28,7 @@ export async function startTestDemo(
     log: (line) => process.stderr.write(`${line}\n`),
   });
   // The engine runs in the `next start` process: the test reads its database file.
-  const file = join(dataDir, 'guestmode.db');
-  const records = sqliteRecords(() => new Database(file, { readonly: true, fileMustExist: true }));
-  return {
-    ...demo,
-    records,
-    async close() {
-      records.close();
-      await demo.close();
-    },
-  };
+  return withSqliteRecords(demo, Database, join(dataDir, 'guestmode.db'));
 }
 
 /** Submits a form's Server Action with `click`, and waits for the action's answer. */

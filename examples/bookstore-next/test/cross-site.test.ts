@@ -7,7 +7,7 @@ import {
   crossSiteSuite,
   guestApiCartCreation,
   guestApiCartWrite,
-  sqliteRecords,
+  withSqliteRecords,
 } from '@guestmode/testkit/bookstore-cross-site';
 import { APP_DIR, pickBuild, startNextDemo } from '../src/index.js';
 import { shop } from './shop.js';
@@ -24,19 +24,7 @@ crossSiteSuite({
       log: (line) => process.stderr.write(`${line}\n`),
     });
     // The engine runs in the `next start` process: the test reads its database file.
-    const file = join(dataDir, 'guestmode.db');
-    const records = sqliteRecords(
-      () => new Database(file, { readonly: true, fileMustExist: true }),
-    );
-    return {
-      url: demo.url,
-      idp: demo.idp,
-      records,
-      async close() {
-        records.close();
-        await demo.close();
-      },
-    };
+    return withSqliteRecords(demo, Database, join(dataDir, 'guestmode.db'));
   },
   startTimeoutMs: 300_000,
   ...shop,

@@ -25,7 +25,12 @@ export {
   guestApiCartCreation,
   guestApiCartWrite,
 } from './driver.js';
-export { type BookstoreRecords, type SqliteReader, sqliteRecords } from './records.js';
+export {
+  type BookstoreRecords,
+  type SqliteReader,
+  type SqliteReaderClass,
+  withSqliteRecords,
+} from './records.js';
 
 /**
  * Registers the cross-site tests (and the set-up that starts the Bookstore, Chromium and two

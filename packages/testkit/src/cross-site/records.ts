@@ -22,12 +22,8 @@ export interface SqliteReader {
 /**
  * Reads a Bookstore's guests and carts from its Guestmode SQLite database. `open` is called on
  * the first read, since the app creates the file on the first request that needs it.
- *
- * @example
- * const { Database } = loadSqliteDriver();
- * const records = sqliteRecords(() => new Database(file, { readonly: true, fileMustExist: true }));
  */
-export function sqliteRecords(open: () => SqliteReader): BookstoreRecords & { close(): void } {
+function sqliteRecords(open: () => SqliteReader): BookstoreRecords & { close(): void } {
   let db: SqliteReader | undefined;
   const database = () => {
     db ??= open();
@@ -57,6 +53,36 @@ export function sqliteRecords(open: () => SqliteReader): BookstoreRecords & { cl
     close() {
       db?.close();
       db = undefined;
+    },
+  };
+}
+
+/** A better-sqlite3 `Database` class (testkit loads no SQLite driver: the caller passes its own). */
+export type SqliteReaderClass = new (
+  file: string,
+  options: { readonly: boolean; fileMustExist: boolean },
+) => SqliteReader;
+
+/**
+ * A started Bookstore (`app`) with the records of its Guestmode SQLite database at `file`,
+ * opened read-only with `Database` on the first read; closing it closes both.
+ *
+ * @example
+ * const { Database } = loadSqliteDriver();
+ * return withSqliteRecords(demo, Database, join(dataDir, 'guestmode.db'));
+ */
+export function withSqliteRecords<T extends { close(): Promise<void> }>(
+  app: T,
+  Database: SqliteReaderClass,
+  file: string,
+): T & { readonly records: BookstoreRecords } {
+  const records = sqliteRecords(() => new Database(file, { readonly: true, fileMustExist: true }));
+  return {
+    ...app,
+    records,
+    async close() {
+      records.close();
+      await app.close();
     },
   };
 }
